@@ -1,0 +1,120 @@
+//! The command line: one file per command, each an `Args` struct and an `exec` that makes
+//! one call into the library. Exit status: 0 success, 1 any error (usage errors included:
+//! `plan --detailed-exitcode` keeps 2 for "changes").
+
+mod graph;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use stackwright::graph::{Graph, cycle_diagnostic};
+use stackwright::render;
+use stackwright::stack::{self, Loaded};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stackwright",
+    version,
+    about = "Declarative infrastructure for AWS: plan and apply stacks of security groups, \
+             classic ELBs, RDS, EC2 and Route 53",
+    after_help = "Examples:\n  \
+        stackwright validate stacks/paasmaker --env production\n  \
+        stackwright graph stacks/paasmaker --env staging | dot -Tsvg > graph.svg\n\n\
+        The stack format: docs/stack-format.md"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Validate(validate::ValidateArgs),
+    Graph(graph::GraphArgs),
+}
+
+/// The stack and env every command takes.
+#[derive(Debug, Args)]
+struct StackArgs {
+    /// The stack directory (holding `stack.toml` and `env/<env>.toml`)
+    #[arg(value_name = "STACK")]
+    stack: PathBuf,
+    /// The env: `env/<ENV>.toml` in the stack directory (required when the stack has env files)
+    #[arg(long, short, value_name = "ENV")]
+    env: Option<String>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Validate(args) => validate::exec(args),
+        Command::Graph(args) => graph::exec(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            render::stderr(&format!("error: {e:#}\n"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Load, check and graph a stack, printing every diagnostic (warnings too). `None` when it
+/// has errors: they have been printed, and the command exits 1.
+fn load_and_graph(args: &StackArgs) -> Option<(Loaded, Graph)> {
+    let colour = render::stderr_colour();
+    let loaded = match stack::load(&args.stack, args.env.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            render::stderr(&render::diagnostics::render_all(
+                &e.diagnostics,
+                &e.sources,
+                colour,
+            ));
+            failed(&args.stack, args.env.as_deref(), e.error_count());
+            return None;
+        }
+    };
+    render::stderr(&render::diagnostics::render_all(
+        &loaded.warnings,
+        &loaded.sources,
+        colour,
+    ));
+    match Graph::build(&loaded.stack) {
+        Ok(graph) => Some((loaded, graph)),
+        Err(cycles) => {
+            let diagnostics: Vec<_> = cycles
+                .iter()
+                .map(|c| cycle_diagnostic(c, &loaded.reference_spans))
+                .collect();
+            render::stderr(&render::diagnostics::render_all(
+                &diagnostics,
+                &loaded.sources,
+                colour,
+            ));
+            failed(&args.stack, args.env.as_deref(), diagnostics.len());
+            None
+        }
+    }
+}
+
+fn failed(dir: &Path, env: Option<&str>, errors: usize) {
+    let env = env.map(|e| format!(" (env `{e}`)")).unwrap_or_default();
+    let plural = if errors == 1 { "" } else { "s" };
+    render::stderr(&format!(
+        "error: stack `{}`{env} has {errors} error{plural}; nothing was sent to AWS\n",
+        dir.display()
+    ));
+}

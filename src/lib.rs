@@ -1,0 +1,21 @@
+//! stackwright: declarative infrastructure for AWS.
+//!
+//! The pipeline, one module per stage:
+//!
+//! 1. [`stack`]: a stack directory (TOML + env file) is loaded and checked into a plain,
+//!    serializable model; every mistake is reported with file, line and column.
+//! 2. [`graph`]: the model becomes a dependency graph (petgraph), one node per address,
+//!    edges from references; destroy order is its reverse.
+//! 3. [`provider`]: reads and changes AWS, one module per service (later issues).
+//! 4. [`plan`]: live state diffed against the model: a plain data structure (later issues).
+//! 5. [`apply`]: the plan walked in graph order, in parallel (later issues).
+//! 6. [`render`]: everything people see: diagnostics, DOT, plans, progress.
+//!
+//! The CLI (`src/cli`, in the binary) parses arguments and makes one call per command.
+
+pub mod apply;
+pub mod graph;
+pub mod plan;
+pub mod provider;
+pub mod render;
+pub mod stack;

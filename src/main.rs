@@ -1,0 +1,7 @@
+//! The `stackwright` command: parse the arguments, run the command, exit with its status.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,853 @@
+//! Reading a stack directory: files, TOML, vars, and the raw per-resource tables.
+//!
+//! 1. Find `stack.toml` and the env file `env/<env>.toml` (an env is required when the
+//!    stack has env files; none means the env `default`).
+//! 2. Parse both into spanned TOML tables; a syntax error stops here.
+//! 3. Settle the vars: defaults from `[vars]`, overridden by the env file's `[vars]`.
+//! 4. In every resource table, replace each string that is exactly `${var.X}` with the var's
+//!    value, type and all (`count = "${var.heart_count}"` becomes an integer).
+//! 5. Deserialize each resource table on its own into the [`raw`](super::raw) types. Serde
+//!    stops at the first error in a table, so after each error the offending key is taken
+//!    out and the table tried again: one run reports every mistake.
+//!
+//! `check.rs` then turns the raw tables into the model.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use super::diag::{Diagnostic, Diagnostics, did_you_mean};
+use super::model::Kind;
+use super::raw;
+use super::source::{FileId, SourceMap, Span};
+use super::template::{self, Expr, Piece};
+
+/// The env used by a stack that has no env files.
+pub const DEFAULT_ENV: &str = "default";
+
+/// A stack's files, parsed but not yet checked.
+#[derive(Debug)]
+pub(crate) struct RawStack {
+    pub dir: PathBuf,
+    pub stack_file: FileId,
+    pub env: String,
+    pub section: Option<raw::StackSection>,
+    pub env_region: Option<raw::SpannedStr>,
+    pub endpoint_url: Option<raw::SpannedStr>,
+    pub vars: BTreeMap<String, Var>,
+    /// Vars used as a whole value (`"${var.X}"`), substituted here.
+    pub used_vars: std::collections::BTreeSet<String>,
+    pub secrets: BTreeMap<String, (Span, raw::Secret)>,
+    pub resources: Vec<RawResource>,
+    pub outputs: Vec<(raw::SpannedStr, raw::SpannedStr)>,
+}
+
+/// A declared var and the value it has in this env.
+#[derive(Debug)]
+pub(crate) struct Var {
+    pub span: Span,
+    pub value: Option<toml::Value>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RawResource {
+    pub kind: Kind,
+    pub name: String,
+    /// The whole table: where "missing key" errors point.
+    pub table_span: Span,
+    /// `None` when the table did not deserialize; its errors are already reported.
+    pub body: Option<RawBody>,
+}
+
+#[derive(Debug)]
+pub(crate) enum RawBody {
+    SecurityGroup(raw::SecurityGroup),
+    KeyPair(raw::KeyPair),
+    LoadBalancer(raw::LoadBalancer),
+    Database(raw::Database),
+    Instance(raw::Instance),
+    DnsRecord(raw::DnsRecord),
+}
+
+/// The env files of a stack directory, sorted by name.
+pub fn env_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("env"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let path = e.path();
+            (path.extension()? == "toml").then(|| path.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn read(sources: &mut SourceMap, path: PathBuf, diags: &mut Diagnostics) -> Option<FileId> {
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(sources.add(path, text)),
+        Err(e) => {
+            diags.push(Diagnostic::error(format!(
+                "failed to read `{}`: {e}",
+                path.display()
+            )));
+            None
+        }
+    }
+}
+
+/// Steps 1 and 2: the files, read and parsed. `None` when reading or parsing failed.
+pub(crate) fn read_stack(
+    dir: &Path,
+    env: Option<&str>,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<(FileId, Option<FileId>, String)> {
+    let stack_path = dir.join("stack.toml");
+    if !stack_path.is_file() {
+        let what = if dir.is_dir() {
+            "has no `stack.toml`"
+        } else {
+            "is not a directory"
+        };
+        diags.push(
+            Diagnostic::error(format!("`{}` {what}", dir.display()))
+                .hint("a stack is a directory holding `stack.toml` and `env/<env>.toml`"),
+        );
+        return None;
+    }
+    let envs = env_names(dir);
+    let (env, env_path) = match env {
+        Some(env) => {
+            if let Err(why) = super::names::check_stack_name(env) {
+                diags.push(Diagnostic::error(format!("invalid env name `{env}`")).hint(why));
+                return None;
+            }
+            let path = dir.join("env").join(format!("{env}.toml"));
+            if !envs.iter().any(|e| e == env) {
+                let listed = envs
+                    .iter()
+                    .map(|e| format!("`{e}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let hint = if envs.is_empty() {
+                    format!("this stack has no env files; create `{}`", path.display())
+                } else {
+                    format!("the envs of this stack are {listed}")
+                };
+                diags.push(
+                    Diagnostic::error(format!("no env file `{}`", path.display())).hint(hint),
+                );
+                return None;
+            }
+            (env.to_string(), Some(path))
+        }
+        None if envs.is_empty() => (DEFAULT_ENV.to_string(), None),
+        None => {
+            let listed = envs
+                .iter()
+                .map(|e| format!("--env {e}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            diags.push(
+                Diagnostic::error(format!(
+                    "stack `{}` has env files; choose one with `--env`",
+                    dir.display()
+                ))
+                .hint(format!("one of: {listed}")),
+            );
+            return None;
+        }
+    };
+    let stack_file = read(sources, stack_path, diags)?;
+    let env_file = match env_path {
+        Some(path) => Some(read(sources, path, diags)?),
+        None => None,
+    };
+    Some((stack_file, env_file, env))
+}
+
+fn parse<'a>(
+    sources: &'a SourceMap,
+    file: FileId,
+    diags: &mut Diagnostics,
+) -> Option<Spanned<DeTable<'a>>> {
+    let (table, errors) = DeTable::parse_recoverable(sources.text(file));
+    // Only the first: after one syntax error the parser's recovery mostly finds echoes of it.
+    if let Some(error) = errors.first() {
+        let span = error.span().unwrap_or(0..0);
+        diags.push(
+            Diagnostic::error(format!("invalid TOML: {}", error.message().trim_end()))
+                .at(Span::new(file, span)),
+        );
+        return None;
+    }
+    Some(table)
+}
+
+/// Steps 1 to 5.
+pub(crate) fn load_raw(
+    dir: &Path,
+    env: Option<&str>,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<RawStack> {
+    let (stack_file, env_file, env) = read_stack(dir, env, sources, diags)?;
+    let sources: &SourceMap = sources;
+    let stack_table = parse(sources, stack_file, diags);
+    let env_table = env_file.and_then(|f| parse(sources, f, diags).map(|t| (f, t)));
+    let stack_table = stack_table?;
+    if env_file.is_some() && env_table.is_none() {
+        return None;
+    }
+
+    let mut loader = Loader {
+        sources,
+        diags,
+        file: stack_file,
+    };
+    let mut out = RawStack {
+        dir: dir.to_path_buf(),
+        stack_file,
+        env,
+        section: None,
+        env_region: None,
+        endpoint_url: None,
+        vars: BTreeMap::new(),
+        used_vars: Default::default(),
+        secrets: BTreeMap::new(),
+        resources: Vec::new(),
+        outputs: Vec::new(),
+    };
+
+    let stack_span = stack_table.span();
+    let mut top = stack_table.into_inner();
+    let var_decls = take(&mut top, "vars");
+    let mut env_vars = None;
+    if let Some((env_file, env_table)) = env_table {
+        let span = env_table.span();
+        let mut env_top = env_table.into_inner();
+        env_vars = take(&mut env_top, "vars").map(|v| (env_file, v));
+        let mut env_loader = Loader {
+            sources,
+            diags: loader.diags,
+            file: env_file,
+        };
+        if let Some(env) = env_loader.deserialize::<raw::EnvFile>(
+            Spanned::new(span, DeValue::Table(env_top)),
+            "the env file",
+        ) {
+            out.env_region = env.region;
+            out.endpoint_url = env.endpoint_url;
+        }
+    }
+    let vars = loader.vars(var_decls, env_vars, &out.env);
+
+    let mut stack_section = None;
+    for (key, value) in top {
+        let name = key.get_ref().as_ref();
+        let key_span = Span::new(stack_file, key.span());
+        match name {
+            "stack" => stack_section = Some(value),
+            "secrets" => {
+                for (k, v) in loader.table_entries(value, "secrets") {
+                    let span = Span::new(stack_file, k.span());
+                    if let Some(secret) =
+                        loader.deserialize::<raw::Secret>(v, &format!("secret `{}`", k.get_ref()))
+                    {
+                        out.secrets.insert(k.get_ref().to_string(), (span, secret));
+                    }
+                }
+            }
+            "outputs" => {
+                for (k, mut v) in loader.table_entries(value, "outputs") {
+                    loader.substitute(&mut v, &vars);
+                    let what = format!("output `{}`", k.get_ref());
+                    if let Some(text) = loader.deserialize::<String>(v.clone(), &what) {
+                        out.outputs.push((
+                            Spanned::new(k.span(), k.get_ref().to_string()),
+                            Spanned::new(v.span(), text),
+                        ));
+                    }
+                }
+            }
+            other => match Kind::parse(other) {
+                Some(kind) => {
+                    for (k, v) in loader.table_entries(value, other) {
+                        out.resources.push(loader.resource(kind, k, v, &vars));
+                    }
+                }
+                None => {
+                    let known = ["stack", "vars", "secrets", "outputs"]
+                        .into_iter()
+                        .chain(Kind::ALL.iter().map(|k| k.as_str()));
+                    loader.diags.push(
+                        Diagnostic::error(format!("unknown table `{other}`"))
+                            .at(key_span)
+                            .maybe_hint(did_you_mean(other, known).or_else(|| {
+                                Some(format!(
+                                    "the kinds are {}",
+                                    Kind::ALL
+                                        .iter()
+                                        .map(|k| format!("`{k}`"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ))
+                            })),
+                    );
+                }
+            },
+        }
+    }
+    match stack_section {
+        Some(v) => out.section = loader.deserialize::<raw::StackSection>(v, "`[stack]`"),
+        None => loader.diags.push(
+            Diagnostic::error("missing `[stack]` table")
+                .at(Span::new(stack_file, stack_span.start..stack_span.start))
+                .hint("start the file with `[stack]` and `name = \"…\"`"),
+        ),
+    }
+    out.used_vars = vars.used.into_inner();
+    out.vars = vars.vars;
+    Some(out)
+}
+
+fn take<'a>(table: &mut DeTable<'a>, key: &str) -> Option<Spanned<DeValue<'a>>> {
+    let found = table.keys().find(|k| k.get_ref() == key).cloned()?;
+    table.remove(&found)
+}
+
+/// Every var's value: as plain TOML for the checker, and as parsed for substitution.
+struct VarValues<'a> {
+    vars: BTreeMap<String, Var>,
+    values: BTreeMap<String, DeValue<'a>>,
+    used: std::cell::RefCell<std::collections::BTreeSet<String>>,
+}
+
+struct Loader<'s, 'd> {
+    sources: &'s SourceMap,
+    diags: &'d mut Diagnostics,
+    file: FileId,
+}
+
+type Entry<'a> = (Spanned<std::borrow::Cow<'a, str>>, Spanned<DeValue<'a>>);
+
+impl Loader<'_, '_> {
+    fn span(&self, range: std::ops::Range<usize>) -> Span {
+        Span::new(self.file, range)
+    }
+
+    /// The entries of a table that must be a table (`[vars]`, `[instance]`…).
+    fn table_entries<'a>(&mut self, value: Spanned<DeValue<'a>>, what: &str) -> Vec<Entry<'a>> {
+        let span = self.span(value.span());
+        match value.into_inner() {
+            DeValue::Table(t) => t.into_iter().collect(),
+            other => {
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "`{what}` must be a table, not {}",
+                        type_name(&other)
+                    ))
+                    .at(span),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// Step 3: the value of every var in this env.
+    fn vars<'a>(
+        &mut self,
+        decls: Option<Spanned<DeValue<'a>>>,
+        env_vars: Option<(FileId, Spanned<DeValue<'a>>)>,
+        env: &str,
+    ) -> VarValues<'a> {
+        let mut vars = BTreeMap::new();
+        let mut values: BTreeMap<String, DeValue<'a>> = BTreeMap::new();
+        let mut descriptions = BTreeMap::new();
+        for (key, value) in decls
+            .map(|d| self.table_entries(d, "vars"))
+            .unwrap_or_default()
+        {
+            let name = key.get_ref().to_string();
+            let span = self.span(key.span());
+            let value_span = self.span(value.span());
+            let default = match value.into_inner() {
+                DeValue::Table(decl) => {
+                    let mut default = None;
+                    for (k, v) in decl {
+                        match k.get_ref().as_ref() {
+                            "default" => default = Some(v),
+                            "description" => {
+                                descriptions.insert(name.clone(), v.get_ref().as_str().unwrap_or("").to_string());
+                            }
+                            other => self.diags.push(
+                                Diagnostic::error(format!("unknown key `{other}` in var `{name}`"))
+                                    .at(self.span(k.span()))
+                                    .hint("a var is a plain value, or `{ default = …, description = \"…\" }`"),
+                            ),
+                        }
+                    }
+                    default
+                }
+                other => Some(Spanned::new(value_span.range.clone(), other)),
+            };
+            let value = default.and_then(|d| {
+                let de = d.get_ref().clone();
+                let v = self.var_value(self.file, &name, d)?;
+                values.insert(name.clone(), de);
+                Some(v)
+            });
+            vars.insert(name, Var { span, value });
+        }
+        if let Some((env_file, table)) = env_vars {
+            let mut env_loader = Loader {
+                sources: self.sources,
+                diags: self.diags,
+                file: env_file,
+            };
+            for (key, value) in env_loader.table_entries(table, "vars") {
+                let name = key.get_ref().to_string();
+                match vars.get_mut(&name) {
+                    Some(var) => {
+                        let de = value.get_ref().clone();
+                        var.value = env_loader.var_value(env_file, &name, value);
+                        match var.value {
+                            Some(_) => values.insert(name, de),
+                            None => values.remove(&name),
+                        };
+                    }
+                    None => env_loader.diags.push(
+                        Diagnostic::error(format!("unknown var `{name}`"))
+                            .at(Span::new(env_file, key.span()))
+                            .maybe_hint(
+                                did_you_mean(&name, vars.keys().map(String::as_str)).or_else(
+                                    || Some("declare it in the `[vars]` of `stack.toml`".into()),
+                                ),
+                            ),
+                    ),
+                }
+            }
+        }
+        for (name, var) in &vars {
+            if var.value.is_none()
+                && !self.diags.iter().any(|d| {
+                    d.primary
+                        .as_ref()
+                        .is_some_and(|l| var.span.contains(&l.span))
+                })
+            {
+                let about = descriptions
+                    .get(name)
+                    .filter(|d| !d.is_empty())
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
+                self.diags.push(
+                    Diagnostic::error(format!("var `{name}` is not set for env `{env}`"))
+                        .at(var.span.clone())
+                        .hint(format!(
+                            "it has no default{about}: set it in `env/{env}.toml` under `[vars]`"
+                        )),
+                );
+            }
+        }
+        VarValues {
+            vars,
+            values,
+            used: Default::default(),
+        }
+    }
+
+    /// A var's value as plain TOML: strings, numbers, booleans and arrays of them.
+    fn var_value(
+        &mut self,
+        file: FileId,
+        name: &str,
+        value: Spanned<DeValue<'_>>,
+    ) -> Option<toml::Value> {
+        let span = Span::new(file, value.span());
+        let ok = match value.get_ref() {
+            DeValue::Table(_) | DeValue::Datetime(_) => false,
+            DeValue::Array(items) => items.iter().all(|i| {
+                !matches!(
+                    i.get_ref(),
+                    DeValue::Table(_) | DeValue::Array(_) | DeValue::Datetime(_)
+                )
+            }),
+            _ => true,
+        };
+        if !ok {
+            self.diags.push(
+                Diagnostic::error(format!(
+                    "var `{name}` must be a string, number, boolean or an array of those"
+                ))
+                .at(span),
+            );
+            return None;
+        }
+        use serde::Deserialize;
+        toml::Value::deserialize(ValueDeserializer::from(value)).ok()
+    }
+
+    /// Step 4: strings that are exactly `${var.X}` take the var's value and type.
+    fn substitute<'a>(&mut self, value: &mut Spanned<DeValue<'a>>, vars: &VarValues<'a>) {
+        let range = value.span();
+        match value.get_mut() {
+            DeValue::String(s) => {
+                let Ok(pieces) = template::parse(s) else {
+                    return;
+                };
+                let [
+                    Piece::Expr {
+                        expr: Expr::Var(name),
+                        offset: 0,
+                        len,
+                    },
+                ] = pieces.as_slice()
+                else {
+                    return;
+                };
+                if *len != s.len() {
+                    return;
+                }
+                match (vars.vars.get(name), vars.values.get(name)) {
+                    (Some(_), Some(v)) => {
+                        vars.used.borrow_mut().insert(name.clone());
+                        *value = Spanned::new(range, escaped(v.clone()));
+                    }
+                    (Some(_), None) => {
+                        // Already reported where the var is declared.
+                        self.diags.push_poisoning(
+                            Diagnostic::error(String::new()),
+                            self.span(range.clone()),
+                        );
+                    }
+                    (None, _) => {
+                        let span = self.span(range.clone());
+                        let start = string_start(self.sources.text(self.file), &range);
+                        self.diags.push_poisoning(
+                            unknown_var(name, &vars.vars)
+                                .at(Span::new(self.file, start..start + len)),
+                            span,
+                        );
+                    }
+                }
+            }
+            DeValue::Array(items) => {
+                for item in items.iter_mut() {
+                    self.substitute(item, vars);
+                }
+            }
+            DeValue::Table(table) => {
+                for (_, item) in table.iter_mut() {
+                    self.substitute(item, vars);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn resource<'a>(
+        &mut self,
+        kind: Kind,
+        key: Spanned<std::borrow::Cow<'a, str>>,
+        mut value: Spanned<DeValue<'a>>,
+        vars: &VarValues<'a>,
+    ) -> RawResource {
+        let name = key.get_ref().to_string();
+        let key_span = self.span(key.span());
+        let table_span = self.span(value.span());
+        if let Err(why) = super::names::check_resource_name(&name) {
+            self.diags.push(
+                Diagnostic::error(format!("invalid resource name `{name}`"))
+                    .at(key_span.clone())
+                    .hint(why),
+            );
+        }
+        self.substitute(&mut value, vars);
+        let what = format!("`{kind}.{name}`");
+        let body = match kind {
+            Kind::SecurityGroup => self.deserialize(value, &what).map(RawBody::SecurityGroup),
+            Kind::KeyPair => self.deserialize(value, &what).map(RawBody::KeyPair),
+            Kind::LoadBalancer => self.deserialize(value, &what).map(RawBody::LoadBalancer),
+            Kind::Database => self.deserialize(value, &what).map(RawBody::Database),
+            Kind::Instance => self.deserialize(value, &what).map(RawBody::Instance),
+            Kind::DnsRecord => self.deserialize(value, &what).map(RawBody::DnsRecord),
+        };
+        RawResource {
+            kind,
+            name,
+            table_span,
+            body,
+        }
+    }
+
+    /// Step 5: deserialize `value`, reporting every error it holds. After each error the
+    /// key it was found in is taken out and the rest tried again; a "missing key" that this
+    /// removal caused is not reported.
+    fn deserialize<T: DeserializeOwned>(
+        &mut self,
+        value: Spanned<DeValue<'_>>,
+        what: &str,
+    ) -> Option<T> {
+        let whole = value.span();
+        let mut value = value.into_inner();
+        let mut removed: Vec<String> = Vec::new();
+        for _ in 0..256 {
+            let attempt = T::deserialize(ValueDeserializer::from(Spanned::new(
+                whole.clone(),
+                value.clone(),
+            )));
+            let error = match attempt {
+                Ok(t) => return removed.is_empty().then_some(t),
+                Err(e) => e,
+            };
+            let message = error.message().to_string();
+            if removed
+                .iter()
+                .any(|k| message == format!("missing field `{k}`"))
+            {
+                return None;
+            }
+            let range = error.span().unwrap_or(whole.clone());
+            let path = key_path(&value, &range);
+            self.diags.push(self.translate(
+                &message,
+                Span::new(self.file, range.clone()),
+                &path,
+                what,
+                &whole,
+            ));
+            let DeValue::Table(table) = &mut value else {
+                return None;
+            };
+            let top = table
+                .keys()
+                .find(|k| path.first().is_some_and(|p| k.get_ref() == p.as_str()))
+                .cloned();
+            match top {
+                Some(k) => {
+                    removed.push(k.get_ref().to_string());
+                    table.remove(&k);
+                }
+                None => return None,
+            }
+        }
+        None
+    }
+
+    /// Serde's message, in the words of a stack file.
+    fn translate(
+        &self,
+        message: &str,
+        span: Span,
+        path: &[String],
+        what: &str,
+        whole: &std::ops::Range<usize>,
+    ) -> Diagnostic {
+        let field = path.join(".");
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
+            let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            let in_what = if path.len() > 1 {
+                format!("`{}` of {what}", path[..path.len() - 1].join("."))
+            } else {
+                what.to_string()
+            };
+            return Diagnostic::error(format!("unknown key `{key}` in {in_what}"))
+                .at(span)
+                .maybe_hint(did_you_mean(key, candidates.iter().copied()).or_else(|| {
+                    (!candidates.is_empty()).then(|| {
+                        format!(
+                            "expected one of {}",
+                            candidates
+                                .iter()
+                                .map(|c| format!("`{c}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+                }));
+        }
+        if let Some(rest) = message.strip_prefix("missing field `") {
+            let key = rest.trim_end_matches('`');
+            let table = if path.is_empty() {
+                what.to_string()
+            } else {
+                format!("`{field}` of {what}")
+            };
+            let at = if span.range == *whole {
+                Span::new(self.file, whole.start..whole.start + 1)
+            } else {
+                span
+            };
+            return Diagnostic::error(format!("{table} is missing the required key `{key}`"))
+                .at(at);
+        }
+        if let Some(rest) = message.strip_prefix("invalid type: ") {
+            if let Some((found, expected)) = rest.split_once(", expected ") {
+                let subject = if field.is_empty() {
+                    what.to_string()
+                } else {
+                    format!("`{field}`")
+                };
+                return Diagnostic::error(format!(
+                    "{subject} must be {}, not {}",
+                    plain_type(expected),
+                    plain_found(found)
+                ))
+                .at(span);
+            }
+        }
+        let subject = if field.is_empty() {
+            what.to_string()
+        } else {
+            format!("`{field}`")
+        };
+        Diagnostic::error(format!("invalid {subject}: {message}")).at(span)
+    }
+}
+
+fn unknown_var(name: &str, vars: &BTreeMap<String, Var>) -> Diagnostic {
+    Diagnostic::error(format!("unknown var `{name}`")).maybe_hint(
+        did_you_mean(name, vars.keys().map(String::as_str))
+            .or_else(|| Some(format!("declare it in `[vars]`: `{name} = …`"))),
+    )
+}
+
+pub(crate) fn unknown_var_diagnostic(name: &str, vars: &BTreeMap<String, Var>) -> Diagnostic {
+    unknown_var(name, vars)
+}
+
+/// Where the text of the string token at `range` starts (after its opening quotes).
+fn string_start(text: &str, range: &std::ops::Range<usize>) -> usize {
+    let raw = text.get(range.clone()).unwrap_or("");
+    let delim = ["\"\"\"", "'''", "\"", "'"]
+        .into_iter()
+        .find(|d| raw.starts_with(d))
+        .unwrap_or("");
+    range.start + delim.len()
+}
+
+/// The path of keys (and array indices) down to the innermost value that holds `range`.
+fn key_path(value: &DeValue<'_>, range: &std::ops::Range<usize>) -> Vec<String> {
+    let inside =
+        |r: std::ops::Range<usize>| r.start <= range.start && range.end <= r.end && r != (0..0);
+    match value {
+        DeValue::Table(table) => {
+            for (k, v) in table.iter() {
+                if inside(k.span()) {
+                    return vec![k.get_ref().to_string()];
+                }
+                if inside(v.span()) {
+                    let mut path = vec![k.get_ref().to_string()];
+                    path.extend(key_path(v.get_ref(), range));
+                    return path;
+                }
+            }
+            Vec::new()
+        }
+        DeValue::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if inside(item.span()) {
+                    let inner = key_path(item.get_ref(), range);
+                    let mut path = vec![format!("[{i}]")];
+                    path.extend(inner);
+                    return path;
+                }
+            }
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .fold(Vec::new(), |mut acc: Vec<String>, seg: String| {
+        // `ingress` `[0]` `ports` reads as `ingress[0].ports`.
+        if seg.starts_with('[') {
+            if let Some(last) = acc.last_mut() {
+                last.push_str(&seg);
+                return acc;
+            }
+        }
+        acc.push(seg);
+        acc
+    })
+}
+
+/// A var's value, ready to stand where `${var.X}` was. Text holding `${` is escaped so it is
+/// not read as an expression a second time.
+fn escaped(mut value: DeValue<'_>) -> DeValue<'_> {
+    match &mut value {
+        DeValue::String(s) if s.contains("${") => {
+            *s = std::borrow::Cow::Owned(s.replace("${", "$${"))
+        }
+        DeValue::Array(items) => {
+            for item in items.iter_mut() {
+                if let DeValue::String(s) = item.get_mut() {
+                    if s.contains("${") {
+                        *s = std::borrow::Cow::Owned(s.replace("${", "$${"));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    value
+}
+
+fn type_name(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn plain_type(expected: &str) -> String {
+    match expected {
+        "i64" | "u64" | "u32" | "i32" => "an integer".into(),
+        "a boolean" | "bool" => "a boolean (`true` or `false`)".into(),
+        "a string" => "a string".into(),
+        "a sequence" => "an array".into(),
+        "a map" => "a table".into(),
+        e if e.starts_with("struct ") => "a table".into(),
+        e => e.to_string(),
+    }
+}
+
+fn plain_found(found: &str) -> String {
+    let (kind, value) = found.split_once(' ').unwrap_or((found, ""));
+    let kind = match kind {
+        "string" => "a string",
+        "integer" => "an integer",
+        "floating" => "a float",
+        "boolean" => "a boolean",
+        "sequence" => "an array",
+        "map" => "a table",
+        other => other,
+    };
+    let value = value.trim_start_matches("point ").trim_matches('`');
+    if value.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind} {}", value.trim_matches('"').pipe_quote())
+    }
+}
+
+trait PipeQuote {
+    fn pipe_quote(&self) -> String;
+}
+
+impl PipeQuote for str {
+    fn pipe_quote(&self) -> String {
+        format!("`{self}`")
+    }
+}

@@ -1,0 +1,341 @@
+//! Loading and checking stacks written inline: interpolation, vars, counts, replicas and
+//! the model they produce. The invalid-stack corpus lives in `tests/fixtures/invalid`.
+
+use super::model::*;
+use super::template::Part;
+use super::*;
+
+const HEAD: &str = "[stack]\nname = \"app\"\nregion = \"us-east-1\"\n";
+
+fn ok(body: &str, env: &str) -> Loaded {
+    load_text(&format!("{HEAD}{body}"), env).unwrap_or_else(|e| panic!("{:#?}", e.diagnostics))
+}
+
+fn errors(body: &str, env: &str) -> Vec<String> {
+    let e = load_text(&format!("{HEAD}{body}"), env).expect_err("should not load");
+    e.diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.message.clone())
+        .collect()
+}
+
+fn instance<'a>(l: &'a Loaded, address: &str) -> &'a Instance {
+    match &l.stack.resources[&address.parse::<Address>().unwrap()].spec {
+        Spec::Instance(i) => i,
+        other => panic!("not an instance: {other:?}"),
+    }
+}
+
+#[test]
+fn count_from_a_var_expands_replicas_round_robin_over_zones() {
+    let l = ok(
+        r#"
+[vars]
+n = 3
+zones = ["us-east-1a", "us-east-1b"]
+[instance.web]
+count = "${var.n}"
+ami = "ami-12345678"
+instance_type = "t3.micro"
+availability_zones = "${var.zones}"
+"#,
+        "[vars]\nn = 5\n",
+    );
+    let zones: Vec<_> = (0..5)
+        .map(|i| {
+            instance(&l, &format!("instance.web[{i}]"))
+                .availability_zone
+                .clone()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        zones,
+        [
+            "us-east-1a",
+            "us-east-1b",
+            "us-east-1a",
+            "us-east-1b",
+            "us-east-1a"
+        ]
+    );
+    let r = &l.stack.resources[&"instance.web[4]".parse::<Address>().unwrap()];
+    assert_eq!(r.physical_name, "app-test-web-4");
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+}
+
+#[test]
+fn interpolation_substitutes_vars_and_keeps_secrets_and_attributes_symbolic() {
+    let l = ok(
+        r#"
+[vars]
+host = "example.net"
+port = 42500
+[secrets]
+token = { env = "APP_TOKEN" }
+[instance.master]
+ami = "ami-12345678"
+instance_type = "t3.micro"
+[instance.node]
+ami = "ami-12345678"
+instance_type = "t3.micro"
+user_data = "h=${var.host}:${var.port} s=${stack.name}/${env} t=${secret.token} m=${instance.master.private_ip} $${HOME}"
+[outputs]
+url = "http://${instance.master.public_dns}:${var.port}"
+"#,
+        "",
+    );
+    let ud = instance(&l, "instance.node").user_data.clone().unwrap();
+    let master: Address = "instance.master".parse().unwrap();
+    assert_eq!(
+        ud.parts,
+        vec![
+            Part::Text("h=example.net:42500 s=app/test t=".into()),
+            Part::Secret("token".into()),
+            Part::Text(" m=".into()),
+            Part::Attr {
+                target: master.clone(),
+                attr: "private_ip".into()
+            },
+            Part::Text(" ${HOME}".into()),
+        ]
+    );
+    assert_eq!(
+        l.stack.outputs["url"].to_string(),
+        "http://${instance.master.public_dns}:42500"
+    );
+    assert_eq!(l.stack.secrets["token"], "APP_TOKEN");
+}
+
+#[test]
+fn the_env_file_overrides_defaults_and_region() {
+    let l = ok(
+        r#"
+[vars]
+size = { default = "t3.micro", description = "instance size" }
+[instance.web]
+ami = "ami-12345678"
+instance_type = "${var.size}"
+"#,
+        "region = \"eu-west-1\"\nendpoint_url = \"http://127.0.0.1:5000\"\n[vars]\nsize = \"m5.large\"\n",
+    );
+    assert_eq!(instance(&l, "instance.web").instance_type, "m5.large");
+    assert_eq!(l.stack.region, "eu-west-1");
+    assert_eq!(
+        l.stack.endpoint_url.as_deref(),
+        Some("http://127.0.0.1:5000")
+    );
+}
+
+#[test]
+fn a_var_holding_dollar_brace_is_not_read_as_an_expression() {
+    let l = ok(
+        r#"
+[vars]
+greeting = "${not.an.expression}"
+[instance.web]
+ami = "ami-12345678"
+instance_type = "t3.micro"
+user_data = "${var.greeting}"
+tags = { Motd = "say ${var.greeting}" }
+"#,
+        "",
+    );
+    let ud = instance(&l, "instance.web").user_data.clone().unwrap();
+    assert_eq!(ud.as_literal().as_deref(), Some("${not.an.expression}"));
+}
+
+#[test]
+fn rules_are_normalized() {
+    let l = ok(
+        r#"
+[security_group.web]
+description = "web"
+ingress = [
+  { protocol = 6, ports = 443, cidr = "2001:DB8::/32" },
+  { protocol = "TCP", ports = "0-65535", group = "self" },
+  { protocol = "all", cidr = "10.0.0.0/8" },
+]
+"#,
+        "",
+    );
+    let Spec::SecurityGroup(sg) =
+        &l.stack.resources[&"security_group.web".parse::<Address>().unwrap()].spec
+    else {
+        panic!("not a group")
+    };
+    let shown: Vec<String> = sg
+        .ingress
+        .iter()
+        .map(|r| format!("{} {:?} {:?}", r.protocol, r.ports, r.source))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "-1 None Cidr(\"10.0.0.0/8\")",
+            "tcp Some((0, 65535)) SelfGroup",
+            "tcp Some((443, 443)) Cidr(\"2001:db8::/32\")",
+        ]
+    );
+    assert_eq!(
+        sg.egress, None,
+        "omitted egress is left alone, not managed as empty"
+    );
+}
+
+#[test]
+fn every_mistake_is_reported_in_one_run() {
+    let found = errors(
+        r#"
+[security_group.web]
+description = "web"
+ingress = [ { protocol = "tcp", ports = "90-80", cidr = "10.0.0.1/8" } ]
+[instance.a]
+ami = "ami-1"
+instance_type = 5
+amii = 1
+[database.db]
+engine = "mysql"
+instance_class = "db.t3.micro"
+storage_gb = 0
+master_username = "root"
+master_password = "${secret.nope}"
+"#,
+        "",
+    );
+    assert_eq!(
+        found,
+        [
+            "port range `90-80` is reversed",
+            "`instance_type` must be a string, not an integer `5`",
+            "unknown key `amii` in `instance.a`",
+            "`storage_gb` must be between 1 and 65536, not 0",
+            "unknown secret `nope`",
+        ]
+    );
+}
+
+#[test]
+fn references_must_resolve() {
+    let found = errors(
+        r#"
+[instance.web]
+count = 2
+ami = "ami-12345678"
+instance_type = "t3.micro"
+[instance.one]
+ami = "ami-12345678"
+instance_type = "t3.micro"
+tags = { A = "${instance.web.id}", B = "${instance.web[2].id}", C = "${instance.one[0].id}", D = "${instance.wbe[0].id}", E = "${instance.one.dns_name}" }
+"#,
+        "",
+    );
+    assert_eq!(
+        found,
+        [
+            "`instance.web` has `count`: refer to one replica, by index",
+            "replica index [2] is out of range: `instance.web` has 2 replicas, [0] to [1] in env `test`",
+            "`instance.one` has no `count`, so it has no replica [0]",
+            "unknown resource `instance.wbe`",
+            "unknown attribute `dns_name` of `instance`",
+        ]
+    );
+}
+
+#[test]
+fn values_needed_at_plan_time_cannot_wait_for_apply() {
+    let found = errors(
+        r#"
+[instance.a]
+ami = "ami-12345678"
+instance_type = "t3.micro"
+[security_group.web]
+description = "web"
+ingress = [ { protocol = "tcp", ports = "22", cidr = "${instance.a.private_ip}/32" } ]
+"#,
+        "",
+    );
+    assert_eq!(
+        found,
+        [
+            "`ingress[0].cidr` must be known at plan time, but `${instance.a.private_ip}` is known only after `instance.a` is created"
+        ]
+    );
+}
+
+#[test]
+fn validate_needs_no_secret_set_and_warns_of_unused_declarations() {
+    // SOME_UNSET_SECRET is not in the environment: loading must not read it.
+    let l = ok(
+        r#"
+[vars]
+unused = 1
+[secrets]
+pw = { env = "SOME_UNSET_SECRET_FOR_STACKWRIGHT_TESTS" }
+spare = { env = "SPARE" }
+[database.db]
+engine = "MySQL"
+instance_class = "db.t3.micro"
+storage_gb = 10
+master_username = "root"
+master_password = "${secret.pw}"
+"#,
+        "",
+    );
+    let warnings: Vec<&str> = l.warnings.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        warnings,
+        ["var `unused` is never used", "secret `spare` is never used"]
+    );
+    let Spec::Database(db) = &l.stack.resources[&"database.db".parse::<Address>().unwrap()].spec
+    else {
+        panic!()
+    };
+    assert_eq!(db.engine, "mysql");
+    assert!(
+        !db.publicly_accessible,
+        "the unsafe AWS default is never implied"
+    );
+    assert!(db.final_snapshot);
+}
+
+#[test]
+fn the_model_round_trips_through_json() {
+    let l = ok(
+        r#"
+[instance.web]
+count = 2
+ami = "ami-12345678"
+instance_type = "t3.micro"
+user_data = "${instance.web[0].private_ip}"
+"#,
+        "",
+    );
+    let json = serde_json::to_string(&l.stack).unwrap();
+    let back: Stack = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, l.stack);
+    assert!(json.contains("\"instance.web[1]\""));
+}
+
+#[test]
+fn no_panic_on_arbitrary_bytes() {
+    // A cheap fuzz: every prefix of a valid stack, and some hostile strings.
+    let full = format!(
+        "{HEAD}[vars]\nn = 2\n[instance.web]\ncount = \"${{var.n}}\"\nami = \"ami-12345678\"\ninstance_type = \"t3.micro\"\nuser_data = \"${{instance.web[1].id}}\"\n"
+    );
+    for end in 0..full.len() {
+        if full.is_char_boundary(end) {
+            let _ = load_text(&full[..end], "");
+        }
+    }
+    for hostile in [
+        "\u{0}",
+        "[stack]\nname = \"\u{1F600}\"",
+        "a = \"${\"",
+        "[instance.\"\"]",
+        "[stack]\nname=1\n[[instance.x]]",
+    ] {
+        let _ = load_text(hostile, "[vars]\nx = 1\n");
+    }
+}
