@@ -159,7 +159,8 @@ impl Checker<'_> {
                         .hint("use letters, digits and `_`, not starting with a digit"),
                 );
             }
-            if !self.used_secrets.contains(name) {
+            // After an error, a declaration may look unused only because its user failed.
+            if !self.used_secrets.contains(name) && !self.diags.has_errors() {
                 self.diags.push(
                     Diagnostic::warning(format!("secret `{name}` is never used")).at(span.clone()),
                 );
@@ -167,7 +168,7 @@ impl Checker<'_> {
             secrets.insert(name.clone(), var.clone());
         }
         for (name, var) in &raw.vars {
-            if !self.used_vars.contains(name) {
+            if !self.used_vars.contains(name) && !self.diags.has_errors() {
                 self.diags.push(
                     Diagnostic::warning(format!("var `{name}` is never used")).at(var.span.clone()),
                 );

@@ -53,9 +53,9 @@ pub fn check(kind: Kind, name: &str) -> Result<(), String> {
         return Err("a name cannot be empty".into());
     }
     if name.len() > limit {
+        let what = kind.as_str().replace('_', " ");
         return Err(format!(
-            "{} names are at most {limit} characters; this one has {}",
-            kind,
+            "{what} names are at most {limit} characters; this one has {}",
             name.len()
         ));
     }
