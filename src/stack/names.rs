@@ -41,7 +41,10 @@ pub fn shorten(name: &str, limit: usize) -> String {
     }
     let digest = Sha256::digest(name.as_bytes());
     let suffix: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    let keep = limit - suffix.len() - 1;
+    let mut keep = limit - suffix.len() - 1;
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
     let head = name[..keep].trim_end_matches('-');
     format!("{head}-{suffix}")
 }

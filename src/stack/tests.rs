@@ -1,5 +1,5 @@
 //! Loading and checking stacks written inline: interpolation, vars, counts, replicas and
-//! the model they produce. The invalid-stack corpus lives in `tests/fixtures/invalid`.
+//! the model they produce. The invalid-stack corpus lives in `fixtures/invalid`.
 
 use super::model::*;
 use super::template::Part;
@@ -337,5 +337,37 @@ fn no_panic_on_arbitrary_bytes() {
         "[stack]\nname=1\n[[instance.x]]",
     ] {
         let _ = load_text(hostile, "[vars]\nx = 1\n");
+    }
+}
+
+#[test]
+fn no_panic_on_mutated_stacks() {
+    // Deterministic byte mutations of the reference stack: whatever comes out, loading
+    // returns a result (almost always errors) and never panics.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/paasmaker");
+    let stack = std::fs::read_to_string(dir.join("stack.toml")).unwrap();
+    let env = std::fs::read_to_string(dir.join("env/production.toml")).unwrap();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let alphabet = b"[]{}=\"'$.,-_0123456789aZ\n #\\";
+    for _ in 0..300 {
+        let mut bytes = stack.clone().into_bytes();
+        for _ in 0..(1 + next() % 4) {
+            let at = (next() as usize) % bytes.len();
+            match next() % 3 {
+                0 => bytes[at] = alphabet[(next() as usize) % alphabet.len()],
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, alphabet[(next() as usize) % alphabet.len()]),
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = load_text(&text, &env);
     }
 }

@@ -128,7 +128,7 @@ fn help_has_examples_and_usage_errors_exit_1() {
 
 #[test]
 fn warnings_are_printed_and_do_not_fail() {
-    let out = stackwright(&["validate", "tests/fixtures/warnings", "--env", "test"]);
+    let out = stackwright(&["validate", "fixtures/warnings", "--env", "test"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(

@@ -1,4 +1,4 @@
-//! The invalid-stack corpus. Each `tests/fixtures/invalid/NN-name/` holds one mistake (or
+//! The invalid-stack corpus. Each `fixtures/invalid/NN-name/` holds one mistake (or
 //! several, in `multiple-errors`) and an `expect` file: one `FILE:LINE:COL keyword` line per
 //! error that must be reported. The full message is pinned by an insta snapshot.
 
@@ -6,7 +6,7 @@ use crate::support::{dirs, root, stackwright, text};
 
 #[test]
 fn every_invalid_stack_is_refused_at_its_location() {
-    let fixtures = dirs(&root().join("tests/fixtures/invalid"));
+    let fixtures = dirs(&root().join("fixtures/invalid"));
     assert!(
         fixtures.len() >= 25,
         "the corpus has {} stacks",
@@ -15,7 +15,7 @@ fn every_invalid_stack_is_refused_at_its_location() {
     let mut failures = Vec::new();
     for dir in &fixtures {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let rel = format!("tests/fixtures/invalid/{name}");
+        let rel = format!("fixtures/invalid/{name}");
         let out = stackwright(&["validate", &rel, "--env", "test"]);
         let stderr = text(&out.stderr);
         if out.status.code() != Some(1) {
@@ -53,7 +53,7 @@ fn every_invalid_stack_is_refused_at_its_location() {
 
 #[test]
 fn every_valid_fixture_loads() {
-    for dir in dirs(&root().join("tests/fixtures/valid")) {
+    for dir in dirs(&root().join("fixtures/valid")) {
         let out = stackwright(&["validate", dir.to_str().unwrap(), "--env", "test"]);
         assert_eq!(
             out.status.code(),

@@ -1,6 +1,6 @@
 //! Integration tests: one binary, one module per area.
 //!
-//! - `fixtures`: every invalid stack in `tests/fixtures/invalid` is refused with its exact
+//! - `fixtures`: every invalid stack in `fixtures/invalid` is refused with its exact
 //!   file:line:col and message (snapshots); every valid one loads.
 //! - `cli`: `validate` and `graph` as a user runs them.
 //! - `schema`: the JSON Schemas accept every shipped stack and refuse bad ones.

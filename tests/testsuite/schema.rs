@@ -22,10 +22,10 @@ fn problems(v: &jsonschema::Validator, path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Every stack directory that must be valid: `stacks/*` and `tests/fixtures/valid/*`.
+/// Every stack directory that must be valid: `stacks/*` and `fixtures/valid/*`.
 fn valid_stacks() -> Vec<std::path::PathBuf> {
     let mut all = dirs(&root().join("stacks"));
-    all.extend(dirs(&root().join("tests/fixtures/valid")));
+    all.extend(dirs(&root().join("fixtures/valid")));
     all
 }
 
@@ -55,7 +55,7 @@ fn shipped_stacks_and_valid_fixtures_match_the_schemas() {
 fn the_schemas_refuse_what_they_can_see() {
     let stack = validator("stack.schema.json");
     let env = validator("env.schema.json");
-    let invalid = root().join("tests/fixtures/invalid");
+    let invalid = root().join("fixtures/invalid");
     for fixture in [
         "02-unknown-kind",
         "03-unknown-key-resource",
