@@ -3,6 +3,7 @@
 //! `plan --detailed-exitcode` keeps 2 for "changes").
 
 mod graph;
+mod plan;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -21,7 +22,8 @@ use stackwright::stack::{self, Loaded};
              classic ELBs, RDS, EC2 and Route 53",
     after_help = "Examples:\n  \
         stackwright validate stacks/paasmaker --env production\n  \
-        stackwright graph stacks/paasmaker --env staging | dot -Tsvg > graph.svg\n\n\
+        stackwright graph stacks/paasmaker --env staging | dot -Tsvg > graph.svg\n  \
+        stackwright plan stacks/paasmaker --env staging\n\n\
         The stack format: docs/stack-format.md"
 )]
 struct Cli {
@@ -33,6 +35,7 @@ struct Cli {
 enum Command {
     Validate(validate::ValidateArgs),
     Graph(graph::GraphArgs),
+    Plan(plan::PlanArgs),
 }
 
 /// The stack and env every command takes.
@@ -61,6 +64,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::exec(args),
         Command::Graph(args) => graph::exec(args),
+        Command::Plan(args) => plan::exec(args),
     };
     match result {
         Ok(code) => code,
@@ -117,4 +121,12 @@ fn failed(dir: &Path, env: Option<&str>, errors: usize) {
         "error: stack `{}`{env} has {errors} error{plural}; nothing was sent to AWS\n",
         dir.display()
     ));
+}
+
+/// A provider error as the CLI reports it: the message, then a hint.
+fn provider_error(e: stackwright::provider::ProviderError) -> anyhow::Error {
+    match e.hint() {
+        Some(hint) => anyhow::anyhow!("{e}\n\nhint: {hint}"),
+        None => anyhow::anyhow!("{e}"),
+    }
 }

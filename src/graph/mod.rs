@@ -111,10 +111,10 @@ impl Graph {
             let from = nodes[address];
             for (target, kind) in dependencies(resource) {
                 // The model only holds references the checker resolved.
-                if let Some(&to) = nodes.get(&target) {
-                    if graph.find_edge(from, to).is_none() {
-                        graph.add_edge(from, to, kind);
-                    }
+                if let Some(&to) = nodes.get(&target)
+                    && graph.find_edge(from, to).is_none()
+                {
+                    graph.add_edge(from, to, kind);
                 }
             }
             if let Spec::SecurityGroup(sg) = &resource.spec {

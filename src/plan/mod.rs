@@ -1,3 +1,489 @@
-//! Plans: live state diffed against the model, as plain serde data (no I/O here).
+//! Plans: the model diffed against live state, as plain serde data. No I/O here.
 //!
-//! Not built yet: issue "Live state and plan" fills this module in.
+//! 1. Walk the graph in creation order. For each address, derive the desired attributes
+//!    ([`attrs::desired`]), resolving references from live state, except for resources
+//!    this plan creates or replaces: their attributes are known only after apply.
+//! 2. Compare with what the provider read: absent means create; a difference in an
+//!    attribute AWS cannot change in place means replace; any other difference, update.
+//!    Attributes AWS returns only per resource are compared through their tags.
+//! 3. Live resources the stack no longer has (a removed resource, a replica past
+//!    `count`) are destroyed, dependents first.
+//! 4. Mark changes that open access (security-sensitive) or can lose data, and tell drift
+//!    (AWS moved away from what stackwright applied) from changes to the stack, using the
+//!    per-attribute hashes in the `stackwright:applied` tag.
+
+pub mod attrs;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::graph::Graph;
+use crate::provider::{LiveResource, LiveState, Value, tracked_form};
+use crate::stack::model::{Rule, Spec};
+use crate::stack::{Address, Kind, Stack};
+
+pub use attrs::Known;
+
+/// The version of the plan's JSON form (`schemas/plan.schema.json`).
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Replace,
+    Destroy,
+}
+
+/// One attribute that changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttrChange {
+    pub name: String,
+    /// `None`: not set in AWS (or the resource does not exist yet).
+    pub before: Option<Value>,
+    /// `None`: the resource is destroyed.
+    pub after: Option<Value>,
+    pub forces_replacement: bool,
+    /// AWS changed it, not the stack: it differs from what stackwright last applied.
+    pub drift: bool,
+    /// Compared through a tag, so `before` may be a hash (`plan --deep` reads the value).
+    pub tracked: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "reason", rename_all = "snake_case")]
+pub enum Mark {
+    /// Opens access: ingress from anywhere beyond 80/443, a wider range, a public database.
+    SecuritySensitive(String),
+    /// Can lose data: a database destroyed or replaced.
+    DataLoss(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: Address,
+    pub action: Action,
+    /// The AWS id of the resource changed, replaced or destroyed.
+    pub id: Option<String>,
+    pub physical_name: Option<String>,
+    /// The attributes that force replacement.
+    pub replace_because: Vec<String>,
+    pub attrs: Vec<AttrChange>,
+    pub marks: Vec<Mark>,
+    /// Every changed attribute is drift.
+    pub drift: bool,
+    /// The live state this change was planned from (`apply FILE` refuses if it moved).
+    pub fingerprint: Option<String>,
+    /// The desired attributes' `stackwright:applied` value, for apply to tag with.
+    pub applied: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub destroy: usize,
+    pub drift: usize,
+    pub security_sensitive: usize,
+    pub data_loss: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub stack: String,
+    pub env: String,
+    pub region: String,
+    pub changes: Vec<Change>,
+    pub summary: Summary,
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+}
+
+/// Plan `stack` against `live`.
+pub fn plan(stack: &Stack, graph: &Graph, live: &LiveState) -> Plan {
+    let mut known: Known<'_> = BTreeMap::new();
+    let mut changes = Vec::new();
+    for address in graph.create_order() {
+        let Some(resource) = stack.resource(&address) else {
+            continue;
+        };
+        let current = live.resources.get(&address);
+        let desired = attrs::desired(resource, &known);
+        let change = compare(
+            &address,
+            resource.physical_name.clone(),
+            &desired,
+            current,
+            &resource.spec,
+        );
+        let stays = change.is_none() || change.as_ref().is_some_and(|c| c.action == Action::Update);
+        known.insert(address.clone(), if stays { current } else { None });
+        if let Some(change) = change {
+            changes.push(change);
+        }
+    }
+    changes.extend(destroys(stack, graph, live));
+    let mut warnings = Vec::new();
+    for (address, ids) in &live.conflicts {
+        warnings.push(format!(
+            "`{address}` is claimed by {} resources ({}); this plan uses `{}`",
+            ids.len(),
+            ids.join(", "),
+            live.resources.get(address).map_or("", |r| r.id.as_str())
+        ));
+    }
+    let mut summary = Summary::default();
+    for c in &changes {
+        match c.action {
+            Action::Create => summary.create += 1,
+            Action::Update => summary.update += 1,
+            Action::Replace => summary.replace += 1,
+            Action::Destroy => summary.destroy += 1,
+        }
+        summary.drift += usize::from(c.drift);
+        summary.security_sensitive += usize::from(
+            c.marks
+                .iter()
+                .any(|m| matches!(m, Mark::SecuritySensitive(_))),
+        );
+        summary.data_loss += usize::from(c.marks.iter().any(|m| matches!(m, Mark::DataLoss(_))));
+    }
+    Plan {
+        format_version: FORMAT_VERSION,
+        stack: stack.name.clone(),
+        env: stack.env.clone(),
+        region: stack.region.clone(),
+        changes,
+        summary,
+        warnings,
+    }
+}
+
+/// Whether two values of an attribute are the same, tracked ones by their tag form.
+fn same(meta: attrs::Meta, desired: &Value, live: &Value) -> bool {
+    match (meta.tracked, desired, live) {
+        (_, Value::Unknown, _) => false,
+        (true, Value::Text(d), Value::Text(l)) => tracked_form(d) == tracked_form(l),
+        _ => desired == live,
+    }
+}
+
+fn compare(
+    address: &Address,
+    physical: String,
+    desired: &BTreeMap<String, Value>,
+    live: Option<&LiveResource>,
+    spec: &Spec,
+) -> Option<Change> {
+    let kind = address.kind;
+    let applied = Some(applied_tag(kind, desired));
+    let Some(live) = live else {
+        let attrs = attrs::meta(kind)
+            .iter()
+            .filter_map(|m| {
+                let after = desired.get(m.name)?.clone();
+                Some(AttrChange {
+                    name: m.name.into(),
+                    before: None,
+                    after: Some(after),
+                    forces_replacement: false,
+                    drift: false,
+                    tracked: false,
+                })
+            })
+            .collect();
+        let marks = marks(spec, None, Action::Create);
+        return Some(Change {
+            address: address.clone(),
+            action: Action::Create,
+            id: None,
+            physical_name: Some(physical),
+            replace_because: Vec::new(),
+            attrs,
+            marks,
+            drift: false,
+            fingerprint: None,
+            applied,
+        });
+    };
+    let applied_codes = live.applied.as_deref().map(decode_applied);
+    let mut changed = Vec::new();
+    for (index, m) in attrs::meta(kind).iter().enumerate() {
+        let Some(want) = desired.get(m.name) else {
+            continue;
+        };
+        let have = live.attrs.get(m.name);
+        let differs = match have {
+            Some(have) => !same(*m, want, have),
+            // A tracked attribute without its tag (a resource made outside stackwright)
+            // cannot be compared without `--deep`: not a change.
+            None if m.tracked => false,
+            None => true,
+        };
+        if !differs {
+            continue;
+        }
+        let mut forces = m.replace;
+        // RDS storage only grows in place.
+        if m.name == "storage_gb" {
+            let number = |v: Option<&Value>| match v {
+                Some(Value::Text(t)) => t.parse::<u64>().ok(),
+                _ => None,
+            };
+            forces = matches!((number(Some(want)), number(have)), (Some(w), Some(h)) if w < h);
+        }
+        let drift = applied_codes
+            .as_ref()
+            .and_then(|codes| codes.get(index).cloned().flatten())
+            .is_some_and(|code| code == attr_code(m.name, want));
+        changed.push(AttrChange {
+            name: m.name.into(),
+            before: have.cloned(),
+            after: Some(want.clone()),
+            forces_replacement: forces,
+            drift,
+            tracked: m.tracked
+                && !have.is_some_and(|h| matches!(h, Value::Text(t) if !t.starts_with("sha256:"))),
+        });
+    }
+    if changed.is_empty() {
+        return None;
+    }
+    let replace_because: Vec<String> = changed
+        .iter()
+        .filter(|c| c.forces_replacement)
+        .map(|c| c.name.clone())
+        .collect();
+    let action = if replace_because.is_empty() {
+        Action::Update
+    } else {
+        Action::Replace
+    };
+    let drift = changed.iter().all(|c| c.drift);
+    Some(Change {
+        address: address.clone(),
+        action,
+        id: Some(live.id.clone()),
+        physical_name: Some(physical),
+        replace_because,
+        marks: marks(spec, Some(live), action),
+        attrs: changed,
+        drift,
+        fingerprint: Some(fingerprint(live)),
+        applied,
+    })
+}
+
+/// Live resources the stack does not have, dependents first: resources still in the graph
+/// order by its destroy order; the rest by kind, instances and records before groups.
+fn destroys(stack: &Stack, graph: &Graph, live: &LiveState) -> Vec<Change> {
+    let rank = |k: Kind| match k {
+        Kind::DnsRecord => 0,
+        Kind::LoadBalancer => 1,
+        Kind::Instance => 2,
+        Kind::Database => 3,
+        Kind::KeyPair => 4,
+        Kind::SecurityGroup => 5,
+    };
+    let _ = graph;
+    let mut gone: Vec<&LiveResource> = live
+        .resources
+        .values()
+        .filter(|r| stack.resource(&r.address).is_none())
+        .collect();
+    gone.sort_by(|a, b| {
+        (rank(a.address.kind), &b.address).cmp(&(rank(b.address.kind), &a.address))
+    });
+    gone.into_iter()
+        .map(|r| {
+            let marks = if r.address.kind == Kind::Database {
+                vec![Mark::DataLoss(format!(
+                    "destroys database `{}` and its data",
+                    r.id
+                ))]
+            } else {
+                Vec::new()
+            };
+            Change {
+                address: r.address.clone(),
+                action: Action::Destroy,
+                id: Some(r.id.clone()),
+                physical_name: None,
+                replace_because: Vec::new(),
+                attrs: Vec::new(),
+                marks,
+                drift: false,
+                fingerprint: Some(fingerprint(r)),
+                applied: None,
+            }
+        })
+        .collect()
+}
+
+fn marks(spec: &Spec, live: Option<&LiveResource>, action: Action) -> Vec<Mark> {
+    let mut marks = BTreeSet::new();
+    match spec {
+        Spec::SecurityGroup(sg) => {
+            let before: Vec<ParsedRule> = match live.and_then(|l| l.attrs.get("ingress")) {
+                Some(Value::List(rules)) => {
+                    rules.iter().filter_map(|r| ParsedRule::parse(r)).collect()
+                }
+                _ => Vec::new(),
+            };
+            for rule in &sg.ingress {
+                let text = rule.to_string();
+                if before.iter().any(|b| b.text == text) {
+                    continue;
+                }
+                if let Some(reason) = opens(rule, &before) {
+                    marks.insert(Mark::SecuritySensitive(reason));
+                }
+            }
+        }
+        Spec::Database(d) => {
+            let was_public =
+                live.and_then(|l| l.attrs.get("publicly_accessible")) == Some(&Value::text("true"));
+            if d.publicly_accessible && !was_public {
+                marks.insert(Mark::SecuritySensitive(
+                    "makes the database reachable from the internet".into(),
+                ));
+            }
+            if action == Action::Replace {
+                marks.insert(Mark::DataLoss(format!(
+                    "replaces database `{}`: the new one starts empty",
+                    live.map_or("", |l| l.id.as_str())
+                )));
+            }
+        }
+        _ => {}
+    }
+    marks.into_iter().collect()
+}
+
+/// A live rule's text taken apart, to compare ranges.
+struct ParsedRule {
+    text: String,
+    protocol: String,
+    ports: Option<(u32, u32)>,
+    source: String,
+}
+
+impl ParsedRule {
+    fn parse(text: &str) -> Option<ParsedRule> {
+        let mut words = text.split_whitespace();
+        let protocol = words.next()?.to_string();
+        let mut next = words.next()?;
+        let mut ports = None;
+        if next != "from" {
+            let (a, b) = next.split_once('-').unwrap_or((next, next));
+            ports = Some((a.parse().ok()?, b.parse().ok()?));
+            next = words.next()?;
+        }
+        (next == "from").then_some(())?;
+        Some(ParsedRule {
+            text: text.to_string(),
+            protocol,
+            ports,
+            source: words.next()?.to_string(),
+        })
+    }
+}
+
+/// Why adding `rule` opens access, if it does: from anywhere to anything but 80 and 443,
+/// or a wider range than the same protocol and source had.
+fn opens(rule: &Rule, before: &[ParsedRule]) -> Option<String> {
+    let source = rule
+        .to_string()
+        .split_whitespace()
+        .skip_while(|w| *w != "from")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    let anywhere = matches!(source.as_str(), "0.0.0.0/0" | "::/0");
+    let web_only =
+        matches!(rule.ports, Some((80, 80)) | Some((443, 443))) && rule.protocol == "tcp";
+    let protocol = if rule.protocol == "-1" {
+        "all"
+    } else {
+        rule.protocol.as_str()
+    };
+    let ports = rule.ports.map(|(a, b)| (u32::from(a), u32::from(b)));
+    if anywhere && !web_only {
+        let shown = match rule.ports {
+            Some((a, b)) if a == b => format!("{protocol} {a}"),
+            Some((a, b)) => format!("{protocol} {a}-{b}"),
+            None => format!("{protocol} traffic"),
+        };
+        return Some(format!("opens {shown} to {source}"));
+    }
+    let width = |p: Option<(u32, u32)>| p.map_or(65536, |(a, b)| b - a + 1);
+    for b in before
+        .iter()
+        .filter(|b| b.protocol == protocol && b.source == source)
+    {
+        if width(ports) > width(b.ports) {
+            return Some(format!(
+                "widens {protocol} from {source} beyond {}",
+                b.text.split(" from ").next().unwrap_or_default()
+            ));
+        }
+    }
+    None
+}
+
+/// A 4-hex-digit code of one attribute's desired value: enough to tell "the stack still
+/// says what was applied" from "the stack changed", not a security boundary.
+fn attr_code(name: &str, value: &Value) -> String {
+    let text = match value {
+        Value::Text(t) => tracked_form(t),
+        Value::List(items) => items.join("\n"),
+        Value::Unknown => return "----".into(),
+    };
+    let digest = Sha256::digest(format!("{name}={text}").as_bytes());
+    format!("{:02x}{:02x}", digest[0], digest[1])
+}
+
+/// The `stackwright:applied` tag for these desired attributes: one code per attribute of
+/// the kind, in [`attrs::meta`] order, `----` where unmanaged or unknown.
+pub fn applied_tag(kind: Kind, desired: &BTreeMap<String, Value>) -> String {
+    attrs::meta(kind)
+        .iter()
+        .map(|m| {
+            desired
+                .get(m.name)
+                .map_or_else(|| "----".to_string(), |v| attr_code(m.name, v))
+        })
+        .collect()
+}
+
+fn decode_applied(tag: &str) -> Vec<Option<String>> {
+    tag.as_bytes()
+        .chunks(4)
+        .map(|c| {
+            std::str::from_utf8(c)
+                .ok()
+                .filter(|s| *s != "----")
+                .map(String::from)
+        })
+        .collect()
+}
+
+/// A short hash of a live resource as read: `apply FILE` compares it to refuse stale plans.
+pub fn fingerprint(live: &LiveResource) -> String {
+    let json = serde_json::to_string(&(&live.id, &live.attrs)).unwrap_or_default();
+    let digest = Sha256::digest(json.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

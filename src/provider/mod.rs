@@ -1,4 +1,243 @@
-//! Providers: the `Provider` trait (read / create / update / delete per kind) and, under
-//! `aws/`, its implementation, the only place that imports `aws_sdk_*`.
+//! Providers: where live state comes from.
 //!
-//! Not built yet: issue "Live state and plan" fills this module in.
+//! A [`Provider`] finds the resources of one stack and env by their tags and reads them
+//! into a [`LiveState`]: for each address, the AWS id, the attributes in the same canonical
+//! text form the planner derives from the model (so a converged stack compares equal), and
+//! the values `${kind.name.attr}` references resolve to. `aws` is the implementation
+//! against the AWS APIs (and the local emulator); it is the only module that imports
+//! `aws_sdk_*`.
+
+pub mod aws;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::stack::Address;
+
+/// The three tags that make a resource part of a stack (the contract's identity).
+pub const TAG_STACK: &str = "stackwright:stack";
+pub const TAG_ENV: &str = "stackwright:env";
+pub const TAG_ADDRESS: &str = "stackwright:address";
+/// Per-attribute hashes of what stackwright last applied: tells drift from stack changes.
+pub const TAG_APPLIED: &str = "stackwright:applied";
+/// `stackwright:attr:<name>`: the value (or hash) of an attribute AWS returns only per
+/// resource (user data, shutdown behaviour, cross-zone balancing), so refresh need not
+/// make one call per resource to compare it.
+pub const TAG_ATTR_PREFIX: &str = "stackwright:attr:";
+
+/// Whether a tag key belongs to stackwright (and so is not a user tag).
+pub fn is_own_tag(key: &str) -> bool {
+    key.starts_with("stackwright:")
+}
+
+/// What to read: one stack in one env.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub stack: String,
+    pub env: String,
+    /// Route 53 hosted zones to look for the stack's records in.
+    pub zones: BTreeSet<String>,
+    /// Read attributes AWS returns only per resource for real, instead of through tags.
+    pub deep: bool,
+    /// Secret values, only in deep mode, to mask them in what AWS returns (user data).
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// An attribute's value, desired or live.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Value {
+    Text(String),
+    /// An unordered set, kept sorted.
+    List(Vec<String>),
+    /// Known only after apply (depends on a resource not created yet).
+    Unknown,
+}
+
+impl Value {
+    pub fn list(items: impl IntoIterator<Item = String>) -> Value {
+        let mut v: Vec<String> = items.into_iter().collect();
+        v.sort();
+        v.dedup();
+        Value::List(v)
+    }
+
+    pub fn text(s: impl Into<String>) -> Value {
+        Value::Text(s.into())
+    }
+}
+
+/// One resource as found in AWS.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveResource {
+    pub address: Address,
+    /// The AWS id: `sg-…`, `i-…`, the ELB or DB name, the record's `name type`, the key name.
+    pub id: String,
+    /// Canonical attributes, named as the planner names them.
+    pub attrs: BTreeMap<String, Value>,
+    /// What `${address.attr}` resolves to.
+    pub outputs: BTreeMap<String, String>,
+    /// The `stackwright:applied` tag, when stackwright applied this resource.
+    pub applied: Option<String>,
+}
+
+/// Everything of one stack and env found in AWS.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveState {
+    pub resources: BTreeMap<Address, LiveResource>,
+    /// Addresses claimed by more than one resource: `(address, every id)`.
+    pub conflicts: Vec<(Address, Vec<String>)>,
+}
+
+impl LiveState {
+    /// Add a resource; a second one with the same address is a conflict, not a replacement.
+    pub fn insert(&mut self, resource: LiveResource) {
+        match self.resources.get(&resource.address) {
+            Some(existing) if existing.id != resource.id => {
+                let address = resource.address.clone();
+                match self.conflicts.iter_mut().find(|(a, _)| *a == address) {
+                    Some((_, ids)) => ids.push(resource.id),
+                    None => self
+                        .conflicts
+                        .push((address, vec![existing.id.clone(), resource.id])),
+                }
+            }
+            _ => {
+                self.resources.insert(resource.address.clone(), resource);
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("no AWS credentials found")]
+    NoCredentials { detail: String },
+    #[error("cannot reach AWS at `{endpoint}`: {detail}")]
+    Unreachable { endpoint: String, detail: String },
+    #[error("failed to {action} of stack `{stack}`: {detail}")]
+    Api {
+        action: String,
+        stack: String,
+        detail: String,
+    },
+}
+
+impl ProviderError {
+    /// What to do about it, for the `hint:` line.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            ProviderError::NoCredentials { .. } => Some(
+                "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`",
+            ),
+            ProviderError::Unreachable { .. } => Some(
+                "check the endpoint; for the local emulator, start it with `scripts/emulator start`",
+            ),
+            ProviderError::Api { .. } => None,
+        }
+    }
+}
+
+/// The read side of a provider (the write side comes with apply).
+pub trait Provider: Send + Sync {
+    /// Every resource tagged for `scope`, read with as few calls as the APIs allow.
+    fn refresh(
+        &self,
+        scope: &Scope,
+    ) -> impl Future<Output = Result<LiveState, ProviderError>> + Send;
+}
+
+/// `true`/`false` as attribute text.
+pub fn flag(b: bool) -> Value {
+    Value::text(if b { "true" } else { "false" })
+}
+
+/// How a tracked attribute is stored in its `stackwright:attr:` tag: short single-line
+/// text as it is, anything else as `sha256:` and 32 hex digits.
+pub fn tracked_form(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    if value.starts_with("sha256:") || (value.len() <= 64 && !value.contains('\n')) {
+        return value.to_string();
+    }
+    let digest = Sha256::digest(value.as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Route 53 records cannot be tagged: each record stackwright manages has a TXT record
+/// beside it, as external-dns does, saying whose it is. Its name is one label in front of
+/// the record's (`_sw-cname.production.paasmaker.net`; for `*.x`, `_sw-cname-wildcard.x`):
+/// one label, so it never hides a name the wildcard should answer, and never shares its
+/// name with the record (a CNAME allows nothing beside it).
+pub mod ownership {
+    use crate::stack::Address;
+
+    const HERITAGE: &str = "heritage=stackwright";
+
+    /// The owner record's name for a record `fqdn` of type `record_type`.
+    pub fn name(fqdn: &str, record_type: &str) -> String {
+        let t = record_type.to_ascii_lowercase();
+        match fqdn.strip_prefix("*.") {
+            Some(rest) => format!("_sw-{t}-wildcard.{rest}"),
+            None => format!("_sw-{t}.{fqdn}"),
+        }
+    }
+
+    /// The record an owner name stands for: `(fqdn, TYPE)`.
+    pub fn owned(owner: &str) -> Option<(String, String)> {
+        let (label, rest) = owner.strip_prefix("_sw-")?.split_once('.')?;
+        match label.strip_suffix("-wildcard") {
+            Some(t) => Some((format!("*.{rest}"), t.to_ascii_uppercase())),
+            None => Some((rest.to_string(), label.to_ascii_uppercase())),
+        }
+    }
+
+    /// The TXT value (without Route 53's quotes).
+    pub fn value(stack: &str, env: &str, address: &Address) -> String {
+        format!(
+            "{HERITAGE},stackwright/stack={stack},stackwright/env={env},stackwright/address={address}"
+        )
+    }
+
+    /// `(stack, env, address)` from a TXT value, quoted or not.
+    pub fn parse(value: &str) -> Option<(String, String, Address)> {
+        let value = value.trim().trim_matches('"');
+        let mut fields = value.split(',');
+        if fields.next()? != HERITAGE {
+            return None;
+        }
+        let mut get = |key: &str| fields.next()?.strip_prefix(key).map(String::from);
+        let stack = get("stackwright/stack=")?;
+        let env = get("stackwright/env=")?;
+        let address = get("stackwright/address=")?.parse().ok()?;
+        Some((stack, env, address))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn owner_names_round_trip_and_wildcards_stay_one_label() {
+            for (fqdn, t) in [
+                ("production.paasmaker.net", "CNAME"),
+                ("*.production.paasmaker.net", "CNAME"),
+                ("paasmaker.net", "A"),
+            ] {
+                let owner = name(fqdn, t);
+                assert!(!owner.contains('*'));
+                assert_eq!(owned(&owner), Some((fqdn.to_string(), t.to_string())));
+            }
+            assert_eq!(name("*.x.net", "CNAME"), "_sw-cname-wildcard.x.net");
+            let a: Address = "dns_record.cluster".parse().unwrap();
+            let v = value("paasmaker", "production", &a);
+            assert_eq!(
+                parse(&format!("\"{v}\"")),
+                Some(("paasmaker".into(), "production".into(), a))
+            );
+            assert_eq!(parse("\"v=spf1 -all\""), None);
+        }
+    }
+}

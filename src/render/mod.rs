@@ -6,6 +6,7 @@
 
 pub mod diagnostics;
 pub mod dot;
+pub mod plan;
 pub mod summary;
 
 use std::io::IsTerminal;
@@ -26,4 +27,9 @@ pub fn stdout(text: &str) {
 pub fn stderr(text: &str) {
     use std::io::Write;
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// Whether to draw in colour on stdout.
+pub fn stdout_colour() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }

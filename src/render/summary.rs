@@ -31,3 +31,13 @@ pub fn validated(loaded: &Loaded, graph: &Graph) -> String {
         plural(warnings, "warning"),
     )
 }
+
+/// `--stats`: the AWS calls made.
+pub fn calls(by_operation: &std::collections::BTreeMap<String, u64>) -> String {
+    let total: u64 = by_operation.values().sum();
+    let list: Vec<String> = by_operation
+        .iter()
+        .map(|(op, n)| format!("{op} {n}"))
+        .collect();
+    format!("aws calls: {total} ({})\n", list.join(", "))
+}

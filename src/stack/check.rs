@@ -95,14 +95,14 @@ impl Checker<'_> {
     fn run(&mut self) -> Stack {
         let raw = self.raw;
         let file = raw.stack_file;
-        if let Some(section) = &raw.section {
-            if let Err(why) = names::check_stack_name(section.name.get_ref()) {
-                self.diags.push(
-                    Diagnostic::error(format!("invalid stack name `{}`", section.name.get_ref()))
-                        .at(Span::new(file, section.name.span()))
-                        .hint(why),
-                );
-            }
+        if let Some(section) = &raw.section
+            && let Err(why) = names::check_stack_name(section.name.get_ref())
+        {
+            self.diags.push(
+                Diagnostic::error(format!("invalid stack name `{}`", section.name.get_ref()))
+                    .at(Span::new(file, section.name.span()))
+                    .hint(why),
+            );
         }
         self.region = self.region(file);
         let endpoint_url = raw.endpoint_url.as_ref().and_then(|u| {
@@ -1229,42 +1229,42 @@ impl Checker<'_> {
         let engine = self
             .known_here(&db.engine, "engine")
             .map(|e| e.to_ascii_lowercase());
-        if let Some(e) = &engine {
-            if !ENGINES.contains(&e.as_str()) {
-                let hint = did_you_mean(e, ENGINES)
-                    .unwrap_or_else(|| format!("engines: {}", ENGINES.join(", ")));
-                self.push(
-                    self.error(db.engine.span(), format!("unknown database engine `{e}`"))
-                        .hint(hint),
-                );
-                ok = false;
-            }
+        if let Some(e) = &engine
+            && !ENGINES.contains(&e.as_str())
+        {
+            let hint = did_you_mean(e, ENGINES)
+                .unwrap_or_else(|| format!("engines: {}", ENGINES.join(", ")));
+            self.push(
+                self.error(db.engine.span(), format!("unknown database engine `{e}`"))
+                    .hint(hint),
+            );
+            ok = false;
         }
         let instance_class = self.known_here(&db.instance_class, "instance_class");
-        if let Some(c) = &instance_class {
-            if !c.starts_with("db.") || c.len() < 5 {
-                self.push(
-                    self.error(
-                        db.instance_class.span(),
-                        format!("invalid instance class `{c}`"),
-                    )
-                    .hint("RDS classes look like `db.t3.micro`"),
-                );
-                ok = false;
-            }
+        if let Some(c) = &instance_class
+            && (!c.starts_with("db.") || c.len() < 5)
+        {
+            self.push(
+                self.error(
+                    db.instance_class.span(),
+                    format!("invalid instance class `{c}`"),
+                )
+                .hint("RDS classes look like `db.t3.micro`"),
+            );
+            ok = false;
         }
         let storage_gb = self.int(&db.storage_gb, "storage_gb", 1..=65536);
         let storage_type = match &db.storage_type {
             Some(t) => {
                 let value = self.known_here(t, "storage_type");
-                if let Some(v) = &value {
-                    if !["standard", "gp2", "gp3", "io1", "io2"].contains(&v.as_str()) {
-                        self.push(
-                            self.error(t.span(), format!("unknown storage type `{v}`"))
-                                .hint("use `standard`, `gp2`, `gp3`, `io1` or `io2`"),
-                        );
-                        ok = false;
-                    }
+                if let Some(v) = &value
+                    && !["standard", "gp2", "gp3", "io1", "io2"].contains(&v.as_str())
+                {
+                    self.push(
+                        self.error(t.span(), format!("unknown storage type `{v}`"))
+                            .hint("use `standard`, `gp2`, `gp3`, `io1` or `io2`"),
+                    );
+                    ok = false;
                 }
                 value
             }
@@ -1300,38 +1300,35 @@ impl Checker<'_> {
             "master_password",
             Use::Sensitive,
         );
-        if let Some(p) = &master_password {
-            if let Some(literal) = p.as_literal() {
-                self.push(
-                    Diagnostic::warning(
-                        "`master_password` is written in the stack file in the clear",
-                    )
+        if let Some(p) = &master_password
+            && let Some(literal) = p.as_literal()
+        {
+            self.push(
+                Diagnostic::warning("`master_password` is written in the stack file in the clear")
                     .at(self.span(db.master_password.span()))
                     .hint("use `${secret.NAME}` and declare the secret under `[secrets]`"),
-                );
-                if !(8..=128).contains(&literal.len()) {
-                    self.push(self.error(
-                        db.master_password.span(),
-                        "a master password is 8 to 128 characters",
-                    ));
-                    ok = false;
-                }
+            );
+            if !(8..=128).contains(&literal.len()) {
+                self.push(self.error(
+                    db.master_password.span(),
+                    "a master password is 8 to 128 characters",
+                ));
+                ok = false;
             }
         }
         let db_name = match &db.db_name {
             Some(n) => {
                 let value = self.known_here(n, "db_name");
-                if let Some(v) = &value {
-                    if !v.starts_with(|c: char| c.is_ascii_alphabetic())
+                if let Some(v) = &value
+                    && (!v.starts_with(|c: char| c.is_ascii_alphabetic())
                         || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                        || v.len() > 64
-                    {
-                        self.push(
-                            self.error(n.span(), format!("invalid database name `{v}`"))
-                                .hint("a letter, then letters, digits or `_`"),
-                        );
-                        ok = false;
-                    }
+                        || v.len() > 64)
+                {
+                    self.push(
+                        self.error(n.span(), format!("invalid database name `{v}`"))
+                            .hint("a letter, then letters, digits or `_`"),
+                    );
+                    ok = false;
                 }
                 value
             }

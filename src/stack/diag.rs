@@ -106,10 +106,10 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     pub fn push(&mut self, diagnostic: Diagnostic) {
-        if let Some(primary) = &diagnostic.primary {
-            if self.poisoned.iter().any(|p| p.contains(&primary.span)) {
-                return;
-            }
+        if let Some(primary) = &diagnostic.primary
+            && self.poisoned.iter().any(|p| p.contains(&primary.span))
+        {
+            return;
         }
         if !self.list.contains(&diagnostic) {
             self.list.push(diagnostic);

@@ -688,20 +688,20 @@ impl Loader<'_, '_> {
             return Diagnostic::error(format!("{table} is missing the required key `{key}`"))
                 .at(at);
         }
-        if let Some(rest) = message.strip_prefix("invalid type: ") {
-            if let Some((found, expected)) = rest.split_once(", expected ") {
-                let subject = if field.is_empty() {
-                    what.to_string()
-                } else {
-                    format!("`{field}`")
-                };
-                return Diagnostic::error(format!(
-                    "{subject} must be {}, not {}",
-                    plain_type(expected),
-                    plain_found(found)
-                ))
-                .at(span);
-            }
+        if let Some(rest) = message.strip_prefix("invalid type: ")
+            && let Some((found, expected)) = rest.split_once(", expected ")
+        {
+            let subject = if field.is_empty() {
+                what.to_string()
+            } else {
+                format!("`{field}`")
+            };
+            return Diagnostic::error(format!(
+                "{subject} must be {}, not {}",
+                plain_type(expected),
+                plain_found(found)
+            ))
+            .at(span);
         }
         let subject = if field.is_empty() {
             what.to_string()
@@ -767,11 +767,11 @@ fn key_path(value: &DeValue<'_>, range: &std::ops::Range<usize>) -> Vec<String> 
     .into_iter()
     .fold(Vec::new(), |mut acc: Vec<String>, seg: String| {
         // `ingress` `[0]` `ports` reads as `ingress[0].ports`.
-        if seg.starts_with('[') {
-            if let Some(last) = acc.last_mut() {
-                last.push_str(&seg);
-                return acc;
-            }
+        if seg.starts_with('[')
+            && let Some(last) = acc.last_mut()
+        {
+            last.push_str(&seg);
+            return acc;
         }
         acc.push(seg);
         acc
@@ -787,10 +787,10 @@ fn escaped(mut value: DeValue<'_>) -> DeValue<'_> {
         }
         DeValue::Array(items) => {
             for item in items.iter_mut() {
-                if let DeValue::String(s) = item.get_mut() {
-                    if s.contains("${") {
-                        *s = std::borrow::Cow::Owned(s.replace("${", "$${"));
-                    }
+                if let DeValue::String(s) = item.get_mut()
+                    && s.contains("${")
+                {
+                    *s = std::borrow::Cow::Owned(s.replace("${", "$${"));
                 }
             }
         }

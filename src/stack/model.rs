@@ -294,6 +294,83 @@ pub struct DnsRecord {
     pub records: Vec<Template>,
 }
 
+/// The canonical text of a rule, used in plans and to compare desired with live rules:
+/// `tcp 22 from 0.0.0.0/0 "SSH"`, `all from security_group.web`, `tcp 0-65535 from self`.
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let protocol = if self.protocol == "-1" {
+            "all"
+        } else {
+            &self.protocol
+        };
+        f.write_str(protocol)?;
+        match self.ports {
+            Some((a, b)) if a == b => write!(f, " {a}")?,
+            Some((a, b)) => write!(f, " {a}-{b}")?,
+            None => {}
+        }
+        f.write_str(" from ")?;
+        match &self.source {
+            RuleSource::Cidr(c) => f.write_str(c)?,
+            RuleSource::SelfGroup => f.write_str("self")?,
+            RuleSource::Group(GroupRef::Stack(a)) => write!(f, "{a}")?,
+            RuleSource::Group(GroupRef::External(id)) => f.write_str(id)?,
+        }
+        if let Some(d) = &self.description {
+            write!(f, " {d:?}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for GroupRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupRef::Stack(a) => write!(f, "{a}"),
+            GroupRef::External(id) => f.write_str(id),
+        }
+    }
+}
+
+/// `HTTP:80 -> HTTP:80`, with ` cert=<arn>` when there is a certificate.
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{} -> {}:{}",
+            self.protocol, self.port, self.instance_protocol, self.instance_port
+        )?;
+        if let Some(c) = &self.ssl_certificate_id {
+            write!(f, " cert={c}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `TCP:80 every 30s, timeout 5s, unhealthy 2, healthy 2`.
+impl fmt::Display for HealthCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} every {}s, timeout {}s, unhealthy {}, healthy {}",
+            self.target,
+            self.interval,
+            self.timeout,
+            self.unhealthy_threshold,
+            self.healthy_threshold
+        )
+    }
+}
+
+impl ShutdownBehavior {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShutdownBehavior::Stop => "stop",
+            ShutdownBehavior::Terminate => "terminate",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

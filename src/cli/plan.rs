@@ -1,0 +1,133 @@
+//! `stackwright plan`: read the stack's live state and print what apply would do.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use stackwright::plan::{self, Plan};
+use stackwright::provider::aws::Aws;
+use stackwright::provider::{Provider, Scope};
+use stackwright::render;
+use stackwright::stack::model::Spec;
+use stackwright::stack::{Loaded, Stack};
+
+use super::StackArgs;
+
+/// Compare the stack with what is in AWS and print the changes apply would make
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    stackwright plan stacks/paasmaker --env production\n  \
+    stackwright plan stacks/paasmaker --env staging --detailed-exitcode --json > plan.json\n  \
+    stackwright plan stacks/paasmaker --env staging --out staging.plan\n\n\
+    Resources are found by their tags; there is no state file. Secrets are never read\n\
+    unless --deep needs them to hide them in user data, and are printed as (sensitive).\n\
+    With --detailed-exitcode: 0 no changes, 2 changes, 1 error.")]
+pub struct PlanArgs {
+    #[command(flatten)]
+    stack: StackArgs,
+    /// Read attributes AWS returns only per resource (user data, shutdown behaviour, root
+    /// volume, cross-zone) for real, instead of through their tags: one call each
+    #[arg(long)]
+    deep: bool,
+    /// Print the plan as JSON (schemas/plan.schema.json) instead of text
+    #[arg(long)]
+    json: bool,
+    /// Save the plan, with the live-state fingerprint of every resource it touches, for
+    /// `apply FILE`
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// Print the AWS calls made, by operation, on stderr
+    #[arg(long)]
+    stats: bool,
+}
+
+/// A plan saved by `--out`: the plan and the checked stack it was made from (which holds
+/// secrets only by name).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct SavedPlan {
+    pub plan: Plan,
+    pub stack: Stack,
+}
+
+pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let Some((loaded, graph)) = super::load_and_graph(&args.stack) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let scope = scope(&loaded, args.deep)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    let stack = &loaded.stack;
+    let (live, aws) = runtime
+        .block_on(async {
+            let aws = Aws::connect(stack).await?;
+            let live = aws.refresh(&scope).await;
+            Ok::<_, stackwright::provider::ProviderError>((live, aws))
+        })
+        .map_err(super::provider_error)?;
+    if args.stats {
+        render::stderr(&render::summary::calls(&aws.stats().by_operation()));
+    }
+    let live = live.map_err(super::provider_error)?;
+    let plan = plan::plan(stack, &graph, &live);
+    if let Some(path) = &args.out {
+        let saved = SavedPlan {
+            plan: plan.clone(),
+            stack: stack.clone(),
+        };
+        let json = serde_json::to_string_pretty(&saved).context("failed to serialize the plan")?;
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("failed to write the plan to `{}`", path.display()))?;
+    }
+    if args.json {
+        render::stdout(
+            &(serde_json::to_string_pretty(&plan).context("failed to serialize the plan")? + "\n"),
+        );
+    } else {
+        render::stdout(&render::plan::render(&plan, render::stdout_colour()));
+    }
+    Ok(match (args.detailed_exitcode, plan.has_changes()) {
+        (true, true) => ExitCode::from(2),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+/// What to read: the stack's tags, the zones its records live in, and in deep mode the
+/// secrets to hide in what AWS returns.
+fn scope(loaded: &Loaded, deep: bool) -> anyhow::Result<Scope> {
+    let stack = &loaded.stack;
+    let zones = stack
+        .resources
+        .values()
+        .filter_map(|r| match &r.spec {
+            Spec::DnsRecord(d) => Some(d.zone.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut secrets = BTreeMap::new();
+    if deep {
+        for (name, var) in &stack.secrets {
+            match std::env::var(var) {
+                Ok(value) if !value.is_empty() => {
+                    secrets.insert(name.clone(), value);
+                }
+                _ => anyhow::bail!(
+                    "`plan --deep` reads user data, which holds secret `{name}`: set `{var}` so it can be hidden"
+                ),
+            }
+        }
+    }
+    Ok(Scope {
+        stack: stack.name.clone(),
+        env: stack.env.clone(),
+        zones,
+        deep,
+        secrets,
+    })
+}

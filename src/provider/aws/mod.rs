@@ -1,0 +1,284 @@
+//! The AWS provider: live state from the AWS APIs (or a local emulator speaking them).
+//!
+//! Refresh reads each kind with as few calls as the API allows, all kinds at once:
+//! tag-filtered, paginated `DescribeInstances`, `DescribeSecurityGroups` and
+//! `DescribeKeyPairs`; one `DescribeLoadBalancers` plus `DescribeTags` in batches of 20;
+//! `DescribeDBInstances` (tags inline); per hosted zone one `ListHostedZonesByName` and
+//! `ListResourceRecordSets`. Then it turns what AWS returned into canonical attributes,
+//! mapping group and instance ids back to addresses. Only `--deep` reads attributes AWS
+//! returns per resource (user data, shutdown behaviour, root volume, cross-zone).
+//!
+//! One file per service; this is the only place `aws_sdk_*` is imported.
+
+mod ec2;
+mod elb;
+mod rds;
+mod route53;
+pub mod stats;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::provider::ProvideCredentials;
+use aws_smithy_runtime_api::client::result::SdkError;
+
+use super::{LiveState, Provider, ProviderError, Scope};
+use crate::stack::{Address, Stack};
+
+pub use stats::CallStats;
+
+/// Clients for every service a stack uses, sharing one configuration.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    ec2: aws_sdk_ec2::Client,
+    elb: aws_sdk_elasticloadbalancing::Client,
+    rds: aws_sdk_rds::Client,
+    route53: aws_sdk_route53::Client,
+    endpoint: String,
+    stats: Arc<CallStats>,
+}
+
+impl Aws {
+    /// Connect for `stack`: the standard chain for credentials and profiles; the region
+    /// from the env file, else the stack, else `AWS_REGION`; the endpoint from
+    /// `AWS_ENDPOINT_URL`, else the env file's `endpoint_url`. Standard retries, five
+    /// attempts, so throttling and 5xx are retried with backoff.
+    pub async fn connect(stack: &Stack) -> Result<Aws, ProviderError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(5));
+        if !stack.region.is_empty() {
+            loader = loader.region(Region::new(stack.region.clone()));
+        }
+        let from_env = std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|v| !v.is_empty());
+        if from_env.is_none()
+            && let Some(url) = &stack.endpoint_url
+        {
+            loader = loader.endpoint_url(url);
+        }
+        let endpoint = from_env
+            .or_else(|| stack.endpoint_url.clone())
+            .unwrap_or_else(|| format!("AWS ({})", stack.region));
+        let config = loader.load().await;
+        let credentials =
+            config
+                .credentials_provider()
+                .ok_or_else(|| ProviderError::NoCredentials {
+                    detail: "no credentials provider is configured".into(),
+                })?;
+        if let Err(e) = credentials.provide_credentials().await {
+            return Err(ProviderError::NoCredentials {
+                detail: e.to_string(),
+            });
+        }
+        let stats = Arc::new(CallStats::default());
+        let interceptor = stats::Counter(stats.clone());
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&config)
+                .interceptor(interceptor.clone())
+                .build(),
+        );
+        let elb = aws_sdk_elasticloadbalancing::Client::from_conf(
+            aws_sdk_elasticloadbalancing::config::Builder::from(&config)
+                .interceptor(interceptor.clone())
+                .build(),
+        );
+        let rds = aws_sdk_rds::Client::from_conf(
+            aws_sdk_rds::config::Builder::from(&config)
+                .interceptor(interceptor.clone())
+                .build(),
+        );
+        let route53 = aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::config::Builder::from(&config)
+                .interceptor(interceptor)
+                .build(),
+        );
+        Ok(Aws {
+            ec2,
+            elb,
+            rds,
+            route53,
+            endpoint,
+            stats,
+        })
+    }
+
+    /// Every call made so far, by operation (retries counted as calls).
+    pub fn stats(&self) -> &CallStats {
+        &self.stats
+    }
+
+    /// An SDK error in the words of the command that met it.
+    fn error<E, R>(&self, scope: &Scope, action: &str, e: SdkError<E, R>) -> ProviderError
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        match &e {
+            SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => {
+                ProviderError::Unreachable {
+                    endpoint: self.endpoint.clone(),
+                    detail: error_chain(&e),
+                }
+            }
+            SdkError::TimeoutError(_) => ProviderError::Unreachable {
+                endpoint: self.endpoint.clone(),
+                detail: "timed out".into(),
+            },
+            _ => ProviderError::Api {
+                action: action.to_string(),
+                stack: scope.stack.clone(),
+                detail: error_chain(&e),
+            },
+        }
+    }
+}
+
+/// An error and its causes, one line: `service error: InvalidParameter: bad value`.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// The stack's tag filters for EC2's `Describe*` calls.
+fn tag_filters(scope: &Scope) -> Vec<aws_sdk_ec2::types::Filter> {
+    use aws_sdk_ec2::types::Filter;
+    vec![
+        Filter::builder()
+            .name(format!("tag:{}", super::TAG_STACK))
+            .values(&scope.stack)
+            .build(),
+        Filter::builder()
+            .name(format!("tag:{}", super::TAG_ENV))
+            .values(&scope.env)
+            .build(),
+    ]
+}
+
+/// Tags as a map; the address they name, when they name one of `scope`.
+struct Tagged {
+    tags: BTreeMap<String, String>,
+}
+
+impl Tagged {
+    fn new<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Tagged {
+        Tagged {
+            tags: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The address, if these are the tags of a resource of `scope`.
+    fn address(&self, scope: &Scope) -> Option<Address> {
+        let ours = self.tags.get(super::TAG_STACK)? == &scope.stack
+            && self.tags.get(super::TAG_ENV)? == &scope.env;
+        if !ours {
+            return None;
+        }
+        self.tags.get(super::TAG_ADDRESS)?.parse().ok()
+    }
+
+    /// The user's tags (not stackwright's, not AWS's) as `key=value`.
+    fn user_tags(&self) -> super::Value {
+        super::Value::list(
+            self.tags
+                .iter()
+                .filter(|(k, _)| !super::is_own_tag(k) && !k.starts_with("aws:"))
+                .map(|(k, v)| format!("{k}={v}")),
+        )
+    }
+
+    fn tracked(&self, name: &str) -> Option<super::Value> {
+        self.tags
+            .get(&format!("{}{name}", super::TAG_ATTR_PREFIX))
+            .map(|v| super::Value::text(v.clone()))
+    }
+
+    fn applied(&self) -> Option<String> {
+        self.tags.get(super::TAG_APPLIED).cloned()
+    }
+}
+
+/// Ids found in this refresh, to turn references in AWS back into addresses.
+#[derive(Default)]
+struct Ids {
+    groups: BTreeMap<String, Address>,
+    instances: BTreeMap<String, Address>,
+}
+
+impl Ids {
+    fn group(&self, id: &str) -> String {
+        self.groups
+            .get(id)
+            .map_or_else(|| id.to_string(), ToString::to_string)
+    }
+
+    fn instance(&self, id: &str) -> String {
+        self.instances
+            .get(id)
+            .map_or_else(|| id.to_string(), ToString::to_string)
+    }
+}
+
+impl Provider for Aws {
+    async fn refresh(&self, scope: &Scope) -> Result<LiveState, ProviderError> {
+        let (instances, groups, keys, balancers, databases, records) = tokio::try_join!(
+            self.read_instances(scope),
+            self.read_groups(scope),
+            self.read_key_pairs(scope),
+            self.read_load_balancers(scope),
+            self.read_databases(scope),
+            self.read_records(scope),
+        )?;
+        let mut ids = Ids::default();
+        for g in &groups {
+            ids.groups.insert(g.id.clone(), g.address.clone());
+        }
+        for i in &instances {
+            ids.instances.insert(i.id.clone(), i.address.clone());
+        }
+        let mut state = LiveState::default();
+        for resource in groups.iter().map(|g| ec2::group_resource(g, &ids)) {
+            state.insert(resource);
+        }
+        let instances = if scope.deep {
+            self.read_instances_deep(scope, instances).await?
+        } else {
+            instances
+        };
+        for resource in instances.iter().map(|i| ec2::instance_resource(i, &ids)) {
+            state.insert(resource);
+        }
+        for resource in keys {
+            state.insert(resource);
+        }
+        let balancers = if scope.deep {
+            self.read_load_balancers_deep(scope, balancers).await?
+        } else {
+            balancers
+        };
+        for resource in balancers.iter().map(|b| elb::resource(b, &ids)) {
+            state.insert(resource);
+        }
+        for resource in databases.iter().map(|d| rds::resource(d, &ids)) {
+            state.insert(resource);
+        }
+        for resource in records {
+            state.insert(resource);
+        }
+        Ok(state)
+    }
+}

@@ -1,0 +1,302 @@
+//! A plan for people, in the contract's shape:
+//!
+//! ```text
+//!   + security_group.web  will be created
+//!   ~ instance.web[0]  will be updated in place (drift)
+//! -/+ instance.db  must be replaced (forces replacement: ami)
+//!   - dns_record.old  will be destroyed
+//! ```
+//!
+//! then each changed attribute; lists as added (`+`) and removed (`-`) items; long text
+//! (user data) as a unified diff. Every `${secret.NAME}` prints as `(sensitive)`.
+
+use std::fmt::Write;
+
+use similar::TextDiff;
+
+use crate::plan::{Action, AttrChange, Change, Mark, Plan};
+use crate::provider::Value;
+
+const SENSITIVE: &str = "(sensitive)";
+const UNKNOWN: &str = "(known after apply)";
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Hide every secret placeholder.
+fn mask(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("${secret.") {
+        let Some(end) = rest[i..].find('}') else {
+            break;
+        };
+        out.push_str(&rest[..i]);
+        out.push_str(SENSITIVE);
+        rest = &rest[i + end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn quoted(value: &str) -> String {
+    format!("{:?}", mask(value))
+}
+
+pub fn render(plan: &Plan, colour: bool) -> String {
+    let paint = Paint { on: colour };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Plan for stack `{}` (env `{}`, region `{}`):",
+        plan.stack, plan.env, plan.region
+    );
+    for warning in &plan.warnings {
+        let _ = writeln!(out, "\n{} {warning}", paint.wrap("33", "warning:"));
+    }
+    for change in &plan.changes {
+        out.push('\n');
+        heading(&mut out, change, &paint);
+        for mark in &change.marks {
+            let (label, reason) = match mark {
+                Mark::SecuritySensitive(r) => ("security-sensitive", r),
+                Mark::DataLoss(r) => ("data loss", r),
+            };
+            let _ = writeln!(
+                out,
+                "      {} {reason}",
+                paint.wrap("1;31", &format!("! {label}:"))
+            );
+        }
+        let width = change.attrs.iter().map(|a| a.name.len()).max().unwrap_or(0);
+        for attr in &change.attrs {
+            attribute(&mut out, change.action, attr, width, &paint);
+        }
+    }
+    out.push('\n');
+    out.push_str(&summary(plan));
+    out
+}
+
+fn heading(out: &mut String, change: &Change, paint: &Paint) {
+    let (symbol, colour, words) = match change.action {
+        Action::Create => ("  +", "32", "will be created".to_string()),
+        Action::Update => ("  ~", "33", "will be updated in place".to_string()),
+        Action::Replace => (
+            "-/+",
+            "35",
+            format!(
+                "must be replaced (forces replacement: {})",
+                change.replace_because.join(", ")
+            ),
+        ),
+        Action::Destroy => ("  -", "31", "will be destroyed".to_string()),
+    };
+    let drift = if change.drift {
+        " (drift: changed in AWS, not in the stack)"
+    } else {
+        ""
+    };
+    let id = match (&change.id, change.action) {
+        (Some(id), Action::Update | Action::Replace | Action::Destroy) => format!(" [{id}]"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "{} {}  {words}{drift}{id}",
+        paint.wrap(colour, symbol),
+        paint.wrap("1", &change.address.to_string())
+    );
+}
+
+fn attribute(out: &mut String, action: Action, attr: &AttrChange, width: usize, paint: &Paint) {
+    let name = format!("{:width$}", attr.name);
+    let pad = " ".repeat(6);
+    let note = match (attr.forces_replacement, attr.drift) {
+        (true, true) => paint.wrap("35", "  # forces replacement; drift"),
+        (true, false) => paint.wrap("35", "  # forces replacement"),
+        (false, true) => paint.wrap("33", "  # drift: changed in AWS"),
+        (false, false) => String::new(),
+    };
+    match (&attr.before, &attr.after) {
+        (_, Some(Value::List(after))) => {
+            let before: &[String] = match &attr.before {
+                Some(Value::List(b)) => b,
+                _ => &[],
+            };
+            let added: Vec<&String> = after.iter().filter(|a| !before.contains(a)).collect();
+            let removed: Vec<&String> = before.iter().filter(|b| !after.contains(b)).collect();
+            if action == Action::Create && after.is_empty() {
+                return;
+            }
+            let _ = writeln!(out, "{pad}{}:{note}", attr.name);
+            for a in added {
+                let _ = writeln!(out, "{pad}    {} {}", paint.wrap("32", "+"), mask(a));
+            }
+            for r in removed {
+                let _ = writeln!(out, "{pad}    {} {}", paint.wrap("31", "-"), mask(r));
+            }
+        }
+        (before, Some(Value::Text(after)))
+            if after.contains('\n') || before.as_ref().is_some_and(is_long) =>
+        {
+            long_text(out, attr, before.as_ref(), after, &name, &note, paint);
+        }
+        (None, Some(after)) => {
+            let _ = writeln!(out, "{pad}{name} = {}{note}", shown(after));
+        }
+        (Some(before), Some(after)) => {
+            let _ = writeln!(
+                out,
+                "{pad}{name} : {} -> {}{note}",
+                shown(before),
+                shown(after)
+            );
+        }
+        (_, None) => {}
+    }
+}
+
+fn is_long(v: &Value) -> bool {
+    matches!(v, Value::Text(t) if t.contains('\n'))
+}
+
+fn shown(v: &Value) -> String {
+    match v {
+        // Numbers and flags read better bare.
+        Value::Text(t)
+            if t == "true"
+                || t == "false"
+                || (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            t.clone()
+        }
+        Value::Text(t) => quoted(t),
+        Value::List(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|i| quoted(i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Unknown => UNKNOWN.to_string(),
+    }
+}
+
+/// User data: its size on create; a unified diff when both texts are known; otherwise
+/// the note that only a hash was compared.
+fn long_text(
+    out: &mut String,
+    attr: &AttrChange,
+    before: Option<&Value>,
+    after: &str,
+    name: &str,
+    note: &str,
+    paint: &Paint,
+) {
+    let pad = " ".repeat(6);
+    let lines = after.lines().count();
+    match before {
+        None => {
+            let _ = writeln!(out, "{pad}{name} = ({lines} lines){note}");
+        }
+        Some(Value::Text(b)) if b.starts_with("sha256:") || attr.tracked => {
+            let _ = writeln!(
+                out,
+                "{pad}{name} : changed ({lines} lines now; AWS holds {}: `plan --deep` shows the text){note}",
+                b.get(..19).unwrap_or(b)
+            );
+        }
+        Some(Value::Text(b)) => {
+            let _ = writeln!(out, "{pad}{}:{note}", attr.name);
+            let (b, a) = (mask(b), mask(after));
+            let diff = TextDiff::from_lines(&b, &a);
+            for line in diff
+                .unified_diff()
+                .context_radius(2)
+                .header("AWS", "stack")
+                .to_string()
+                .lines()
+            {
+                let coloured = match line.chars().next() {
+                    Some('+') if !line.starts_with("+++") => paint.wrap("32", line),
+                    Some('-') if !line.starts_with("---") => paint.wrap("31", line),
+                    _ => line.to_string(),
+                };
+                let _ = writeln!(out, "{pad}    {coloured}");
+            }
+        }
+        Some(other) => {
+            let _ = writeln!(
+                out,
+                "{pad}{name} : {} -> ({lines} lines){note}",
+                shown(other)
+            );
+        }
+    }
+}
+
+/// The closing lines; the very last is `Plan: …` or `No changes.`.
+pub fn summary(plan: &Plan) -> String {
+    let s = &plan.summary;
+    if !plan.has_changes() {
+        return "No changes.\n".to_string();
+    }
+    let mut out = String::new();
+    let mut notes = Vec::new();
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    if s.security_sensitive > 0 {
+        notes.push(format!(
+            "{} security-sensitive",
+            plural(s.security_sensitive, "change is", "changes are")
+        ));
+    }
+    if s.data_loss > 0 {
+        notes.push(format!(
+            "{} lose data",
+            plural(s.data_loss, "change can", "changes can")
+        ));
+    }
+    if s.drift > 0 {
+        notes.push(format!(
+            "{} drift",
+            plural(s.drift, "change repairs", "changes repair")
+        ));
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(out, "Note: {}.", notes.join("; "));
+    }
+    let _ = writeln!(
+        out,
+        "Plan: {} to create, {} to update, {} to replace, {} to destroy.",
+        s.create, s.update, s.replace, s.destroy
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_everywhere_in_text() {
+        assert_eq!(
+            mask("a ${secret.x} b ${secret.y}"),
+            "a (sensitive) b (sensitive)"
+        );
+        assert_eq!(mask("no ${secret"), "no ${secret");
+    }
+}
