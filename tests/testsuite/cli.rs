@@ -145,3 +145,49 @@ fn warnings_are_printed_and_do_not_fail() {
         text(&out.stdout)
     );
 }
+
+/// `plan` with a clean AWS environment: no profile files, no metadata service.
+fn plan_with(env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"));
+    command
+        .args(["plan", "stacks/paasmaker", "--env", "local"])
+        .current_dir(crate::support::root())
+        .env("NO_COLOR", "1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("run stackwright")
+}
+
+#[test]
+fn plan_without_credentials_says_so_and_sends_nothing() {
+    // A closed port: had anything been sent, the error would be about reaching it.
+    let out = plan_with(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("error: no AWS credentials found"), "{stderr}");
+    assert!(stderr.contains("hint: set AWS_PROFILE"), "{stderr}");
+    assert!(!stderr.contains("panicked") && out.stdout.is_empty(), "{stderr}");
+}
+
+#[test]
+fn plan_against_an_endpoint_that_is_down_is_a_clear_error() {
+    let out = plan_with(&[
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_MAX_ATTEMPTS", "1"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("error: cannot reach AWS at `http://127.0.0.1:9`"), "{stderr}");
+    assert!(stderr.contains("hint: check the endpoint"), "{stderr}");
+}

@@ -46,8 +46,14 @@ impl Aws {
     /// `AWS_ENDPOINT_URL`, else the env file's `endpoint_url`. Standard retries, five
     /// attempts, so throttling and 5xx are retried with backoff.
     pub async fn connect(stack: &Stack) -> Result<Aws, ProviderError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(5));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        // The user's AWS_MAX_ATTEMPTS / AWS_RETRY_MODE (or profile settings) win; without
+        // them, five attempts instead of the SDK's three: a plan of a large stack should
+        // ride out a burst of throttling.
+        let configured = ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"].iter().any(|v| std::env::var_os(v).is_some());
+        if !configured {
+            loader = loader.retry_config(RetryConfig::standard().with_max_attempts(5));
+        }
         if !stack.region.is_empty() {
             loader = loader.region(Region::new(stack.region.clone()));
         }
