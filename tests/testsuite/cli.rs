@@ -173,9 +173,15 @@ fn plan_without_credentials_says_so_and_sends_nothing() {
     let out = plan_with(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.starts_with("error: no AWS credentials found"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: no AWS credentials found"),
+        "{stderr}"
+    );
     assert!(stderr.contains("hint: set AWS_PROFILE"), "{stderr}");
-    assert!(!stderr.contains("panicked") && out.stdout.is_empty(), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && out.stdout.is_empty(),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -188,6 +194,9 @@ fn plan_against_an_endpoint_that_is_down_is_a_clear_error() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.starts_with("error: cannot reach AWS at `http://127.0.0.1:9`"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot reach AWS at `http://127.0.0.1:9`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("hint: check the endpoint"), "{stderr}");
 }

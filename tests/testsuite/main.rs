@@ -6,6 +6,8 @@
 //! - `schema`: the JSON Schemas accept every shipped stack and refuse bad ones.
 
 mod cli;
+mod emulator;
 mod fixtures;
+mod plan_json;
 mod schema;
 mod support;

@@ -50,7 +50,9 @@ impl Aws {
         // The user's AWS_MAX_ATTEMPTS / AWS_RETRY_MODE (or profile settings) win; without
         // them, five attempts instead of the SDK's three: a plan of a large stack should
         // ride out a burst of throttling.
-        let configured = ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"].iter().any(|v| std::env::var_os(v).is_some());
+        let configured = ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some());
         if !configured {
             loader = loader.retry_config(RetryConfig::standard().with_max_attempts(5));
         }
