@@ -126,7 +126,13 @@ pub fn plan(stack: &Stack, graph: &Graph, live: &LiveState) -> Plan {
             current,
             &resource.spec,
         );
-        let stays = change.is_none() || change.as_ref().is_some_and(|c| c.action == Action::Update);
+        // A resource created or replaced has new attributes; so has an instance resized in
+        // place, since the stop and start that takes gives it a new public name and IP.
+        let stays = change.as_ref().is_none_or(|c| {
+            c.action == Action::Update
+                && !(address.kind == Kind::Instance
+                    && c.attrs.iter().any(|a| a.name == "instance_type"))
+        });
         known.insert(address.clone(), if stays { current } else { None });
         if let Some(change) = change {
             changes.push(change);

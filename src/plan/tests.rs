@@ -172,9 +172,15 @@ fn in_place_updates_replacements_and_destroys() {
         (destroyed.action, destroyed.id.as_deref()),
         (Action::Destroy, Some("i-extra"))
     );
+    // The record follows web[0]'s address, which the resize changes.
+    assert_eq!(change(&plan, "dns_record.www").action, Action::Update);
     assert_eq!(
-        plan.summary.update + plan.summary.replace + plan.summary.destroy,
-        3
+        (
+            plan.summary.update,
+            plan.summary.replace,
+            plan.summary.destroy
+        ),
+        (2, 1, 1)
     );
 }
 
@@ -303,4 +309,23 @@ fn plans_are_deterministic_and_round_trip_through_json() {
     assert_eq!(a, b);
     let back: Plan = serde_json::from_str(&a).unwrap();
     assert_eq!(serde_json::to_string(&back).unwrap(), a);
+}
+
+#[test]
+fn resizing_an_instance_makes_its_public_address_unknown_to_dependents() {
+    let (stack, graph) = setup();
+    let mut live = converged(&stack, &graph);
+    set(
+        &mut live,
+        "instance.web[0]",
+        "instance_type",
+        Value::text("t3.large"),
+    );
+    let plan = plan(&stack, &graph, &live);
+    assert_eq!(change(&plan, "instance.web[0]").action, Action::Update);
+    // Stop and start give the instance a new public IP: the record must follow it.
+    assert_eq!(
+        change(&plan, "dns_record.www").attrs[0].after,
+        Some(Value::Unknown)
+    );
 }

@@ -20,10 +20,10 @@ pub fn validated(loaded: &Loaded, graph: &Graph) -> String {
         .count();
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     format!(
-        "stack `{}` (env `{}`, region `{}`) is valid: {}, {}, {} addresses, {}, {}\n",
+        "stack `{}` (env `{}`, {}) is valid: {}, {}, {} addresses, {}, {}\n",
         stack.name,
         stack.env,
-        stack.region,
+        region(&stack.region),
         plural(declared.len(), "resource"),
         plural(replicas, "replica"),
         graph.node_count(),
@@ -40,4 +40,13 @@ pub fn calls(by_operation: &std::collections::BTreeMap<String, u64>) -> String {
         .map(|(op, n)| format!("{op} {n}"))
         .collect();
     format!("aws calls: {total} ({})\n", list.join(", "))
+}
+
+/// `region `x``, or where it will come from when the stack does not say.
+pub fn region(region: &str) -> String {
+    if region.is_empty() {
+        "region from the AWS configuration".to_string()
+    } else {
+        format!("region `{region}`")
+    }
 }

@@ -193,15 +193,9 @@ impl Checker<'_> {
         ) {
             (Some(r), _) => (r, FileId(1)),
             (None, Some(r)) => (r, file),
+            // Left to the AWS configuration (`AWS_REGION`, the profile): zones cannot be
+            // checked against it here.
             (None, None) => {
-                if raw.section.is_some() {
-                    self.diags.push(
-                        Diagnostic::error(
-                            "no region: set `region` in `[stack]` or in the env file",
-                        )
-                        .at(Span::new(file, 0..0)),
-                    );
-                }
                 return String::new();
             }
         };

@@ -371,3 +371,13 @@ fn no_panic_on_mutated_stacks() {
         let _ = load_text(&text, &env);
     }
 }
+
+#[test]
+fn a_stack_without_region_leaves_it_to_the_aws_configuration() {
+    let l = load_text(
+        "[stack]\nname = \"app\"\n[instance.web]\nami = \"ami-12345678\"\ninstance_type = \"t3.micro\"\n",
+        "",
+    )
+    .unwrap_or_else(|e| panic!("{:#?}", e.diagnostics));
+    assert_eq!(l.stack.region, "");
+}
