@@ -112,7 +112,25 @@ fn scope(loaded: &Loaded, deep: bool) -> anyhow::Result<Scope> {
         .collect();
     let mut secrets = BTreeMap::new();
     if deep {
-        for (name, var) in &stack.secrets {
+        // Only user data is read back from AWS; the master password never is.
+        let in_user_data: std::collections::BTreeSet<&str> = stack
+            .resources
+            .values()
+            .filter_map(|r| match &r.spec {
+                Spec::Instance(i) => i.user_data.as_ref(),
+                _ => None,
+            })
+            .flat_map(|t| t.parts.iter())
+            .filter_map(|p| match p {
+                stackwright::stack::template::Part::Secret(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        for (name, var) in stack
+            .secrets
+            .iter()
+            .filter(|(n, _)| in_user_data.contains(n.as_str()))
+        {
             match std::env::var(var) {
                 Ok(value) if !value.is_empty() => {
                     secrets.insert(name.clone(), value);

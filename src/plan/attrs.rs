@@ -187,7 +187,10 @@ pub fn desired(resource: &Resource, known: &Known<'_>) -> BTreeMap<String, Value
         }
         Spec::KeyPair(k) => {
             put("name", name());
-            put("public_key", Value::text(&k.public_key));
+            put(
+                "public_key",
+                Value::text(crate::provider::public_key_form(&k.public_key)),
+            );
         }
         Spec::LoadBalancer(lb) => {
             put("name", name());

@@ -201,8 +201,25 @@ pub mod ownership {
         )
     }
 
-    /// `(stack, env, address)` from a TXT value, quoted or not.
-    pub fn parse(value: &str) -> Option<(String, String, Address)> {
+    /// The TXT value with the record's `stackwright:applied` codes: records cannot be
+    /// tagged, so the codes that tell drift from stack changes ride in the claim.
+    pub fn value_with_applied(stack: &str, env: &str, address: &Address, applied: &str) -> String {
+        format!(
+            "{},stackwright/applied={applied}",
+            value(stack, env, address)
+        )
+    }
+
+    /// Who a TXT value (quoted or not) says owns the record beside it.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Claim {
+        pub stack: String,
+        pub env: String,
+        pub address: Address,
+        pub applied: Option<String>,
+    }
+
+    pub fn parse(value: &str) -> Option<Claim> {
         let value = value.trim().trim_matches('"');
         let mut fields = value.split(',');
         if fields.next()? != HERITAGE {
@@ -212,7 +229,14 @@ pub mod ownership {
         let stack = get("stackwright/stack=")?;
         let env = get("stackwright/env=")?;
         let address = get("stackwright/address=")?.parse().ok()?;
-        Some((stack, env, address))
+        // Later fields are optional, and unknown ones are ignored.
+        let applied = get("stackwright/applied=");
+        Some(Claim {
+            stack,
+            env,
+            address,
+            applied,
+        })
     }
 
     #[cfg(test)]
@@ -233,11 +257,21 @@ pub mod ownership {
             assert_eq!(name("*.x.net", "CNAME"), "_sw-cname-wildcard.x.net");
             let a: Address = "dns_record.cluster".parse().unwrap();
             let v = value("paasmaker", "production", &a);
+            let claim = parse(&format!("\"{v}\"")).unwrap();
             assert_eq!(
-                parse(&format!("\"{v}\"")),
-                Some(("paasmaker".into(), "production".into(), a))
+                (claim.stack.as_str(), claim.env.as_str(), claim.applied),
+                ("paasmaker", "production", None)
             );
+            assert_eq!(claim.address, a);
+            let with = value_with_applied("paasmaker", "production", &a, "ab12----");
+            assert_eq!(parse(&with).unwrap().applied.as_deref(), Some("ab12----"));
             assert_eq!(parse("\"v=spf1 -all\""), None);
         }
     }
+}
+
+/// An OpenSSH public key as compared: algorithm and key, without the comment (AWS may
+/// return its own, or none).
+pub fn public_key_form(key: &str) -> String {
+    key.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
 }

@@ -8,6 +8,7 @@
 mod cli;
 mod emulator;
 mod fixtures;
+mod plan;
 mod plan_json;
 mod schema;
 mod support;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{Filter, InstanceAttributeName, IpPermission};
 
 use super::{Aws, Ids, Tagged, tag_filters};
-use crate::provider::{LiveResource, ProviderError, Scope, Value, tracked_form};
+use crate::provider::{LiveResource, ProviderError, Scope, Value};
 use crate::stack::Address;
 use crate::stack::model::{GroupRef, Rule, RuleSource};
 
@@ -210,7 +210,7 @@ impl Aws {
             // The public key as AWS holds it, when it returns it; else what was applied.
             let public_key = key
                 .public_key()
-                .map(|k| Value::text(tracked_form(k.trim())))
+                .map(|k| Value::text(crate::provider::public_key_form(k)))
                 .or_else(|| tagged.tracked("public_key"));
             if let Some(v) = public_key {
                 attrs.insert("public_key".into(), v);

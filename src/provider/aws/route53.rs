@@ -64,10 +64,11 @@ impl Aws {
                     .resource_records()
                     .iter()
                     .filter_map(|r| ownership::parse(r.value()));
-                for (stack, env, address) in claims {
-                    if stack != scope.stack || env != scope.env {
+                for claim in claims {
+                    if claim.stack != scope.stack || claim.env != scope.env {
                         continue;
                     }
+                    let address = claim.address;
                     let Some((fqdn, record_type)) = ownership::owned(&normalize(set.name())) else {
                         continue;
                     };
@@ -98,7 +99,7 @@ impl Aws {
                         id: format!("{fqdn} {record_type}"),
                         attrs,
                         outputs,
-                        applied: None,
+                        applied: claim.applied.clone(),
                     });
                 }
             }
