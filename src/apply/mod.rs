@@ -1,4 +1,267 @@
-//! Applying a plan: a tokio walk of the graph in dependency order, with bounded
-//! parallelism, reporting through a `Reporter` trait that `render` implements.
+//! Applying a plan: the walk of its changes in dependency order, in parallel.
 //!
-//! Not built yet: issue "Apply and destroy" fills this module in.
+//! 1. [`schedule`] turns a plan into steps and what each waits for: a create, update or
+//!    replace waits for the changes of what it depends on (an instance for its security
+//!    group); every destroy waits for all of those, so nothing is removed while something
+//!    still being changed may use it, and destroys go dependents first (a DNS record
+//!    before the balancer it points at, an instance before its security group).
+//! 2. [`walk`] runs the steps on tokio, at most `parallelism` at once, each as soon as
+//!    everything it waits for is done. The step itself (the AWS calls and the waiting until
+//!    the resource is usable) is the caller's closure, so this module knows no provider.
+//! 3. On a failure nothing new starts, steps in flight finish, and everything not done is
+//!    reported skipped, with the failure it waited on. A cancellation (the first Ctrl-C)
+//!    does the same.
+//!
+//! Progress goes through [`Reporter`], which `render` implements (progress lines on a
+//! terminal, timestamped lines otherwise); this module never draws anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::graph::Graph;
+use crate::plan::{Action, Plan};
+use crate::stack::{Address, Kind};
+
+/// Hears about every step as the walk runs it.
+pub trait Reporter: Send + Sync {
+    fn started(&self, step: &Step);
+    /// A step's own news while it runs ("waiting for `running`").
+    fn progress(&self, step: &Step, message: &str);
+    fn finished(&self, step: &Step, outcome: &Outcome, elapsed: Duration);
+}
+
+/// One change to carry out.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Step {
+    pub address: Address,
+    pub action: Action,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Failed(String),
+    /// Not run: `reason` says which failure (or the cancellation) it waited on.
+    Skipped(String),
+}
+
+/// What a walk did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub done: Vec<Step>,
+    pub failed: Vec<(Step, String)>,
+    pub skipped: Vec<(Step, String)>,
+    pub cancelled: bool,
+    pub elapsed: Duration,
+}
+
+impl Report {
+    pub fn succeeded(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty() && !self.cancelled
+    }
+}
+
+/// Steps and what each waits for.
+#[derive(Debug, Default)]
+pub struct Schedule {
+    pub steps: Vec<Step>,
+    pub waits_for: BTreeMap<Address, BTreeSet<Address>>,
+}
+
+/// Order a plan's changes (see the module doc).
+pub fn schedule(plan: &Plan, graph: &Graph) -> Schedule {
+    let changed: BTreeSet<&Address> = plan.changes.iter().map(|c| &c.address).collect();
+    let mut out = Schedule::default();
+    let not_destroys: Vec<&Address> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Destroy)
+        .map(|c| &c.address)
+        .collect();
+    let mut earlier_destroys: Vec<(&Address, u8)> = Vec::new();
+    for change in &plan.changes {
+        let waits: BTreeSet<Address> = match change.action {
+            Action::Destroy => {
+                let rank = destroy_rank(change.address.kind);
+                not_destroys
+                    .iter()
+                    .map(|a| (*a).clone())
+                    .chain(
+                        earlier_destroys
+                            .iter()
+                            .filter(|(_, r)| *r < rank)
+                            .map(|(a, _)| (*a).clone()),
+                    )
+                    .collect()
+            }
+            _ => graph
+                .dependencies_of(&change.address)
+                .into_iter()
+                .filter(|d| changed.contains(d))
+                .cloned()
+                .collect(),
+        };
+        if change.action == Action::Destroy {
+            earlier_destroys.push((&change.address, destroy_rank(change.address.kind)));
+        }
+        out.waits_for.insert(change.address.clone(), waits);
+        out.steps.push(Step {
+            address: change.address.clone(),
+            action: change.action,
+        });
+    }
+    out
+}
+
+/// Destroy order by kind when the graph no longer knows a resource: what uses others first.
+fn destroy_rank(kind: Kind) -> u8 {
+    match kind {
+        Kind::DnsRecord => 0,
+        Kind::LoadBalancer => 1,
+        Kind::Instance => 2,
+        Kind::Database => 3,
+        Kind::KeyPair => 4,
+        Kind::SecurityGroup => 5,
+    }
+}
+
+/// Run `schedule`'s steps with `perform`, at most `parallelism` at once; stop starting new
+/// ones after a failure or once `cancel` turns true.
+pub async fn walk<F, Fut>(
+    schedule: &Schedule,
+    parallelism: usize,
+    reporter: Arc<dyn Reporter>,
+    mut cancel: watch::Receiver<bool>,
+    perform: F,
+) -> Report
+where
+    F: Fn(Step) -> Fut,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let started = Instant::now();
+    let parallelism = parallelism.max(1);
+    let steps: BTreeMap<&Address, &Step> = schedule.steps.iter().map(|s| (&s.address, s)).collect();
+    let mut waiting: BTreeMap<&Address, BTreeSet<&Address>> = schedule
+        .steps
+        .iter()
+        .map(|s| {
+            let waits = schedule
+                .waits_for
+                .get(&s.address)
+                .map(|w| w.iter().filter(|a| steps.contains_key(a)).collect())
+                .unwrap_or_default();
+            (&s.address, waits)
+        })
+        .collect();
+    // Ready steps in plan order, so a walk with parallelism 1 follows the plan.
+    let position: BTreeMap<&Address, usize> = schedule
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (&s.address, i))
+        .collect();
+    let mut ready: BTreeSet<(usize, &Address)> = BTreeSet::new();
+    waiting.retain(|a, w| {
+        if w.is_empty() {
+            ready.insert((position[a], *a));
+            false
+        } else {
+            true
+        }
+    });
+    let mut report = Report::default();
+    let mut running: JoinSet<(Step, Result<(), String>, Duration)> = JoinSet::new();
+    let mut stop: Option<String> = None;
+    loop {
+        if stop.is_none() && *cancel.borrow() {
+            stop = Some("the apply was interrupted".into());
+            report.cancelled = true;
+        }
+        while stop.is_none() && running.len() < parallelism {
+            let Some((_, address)) = ready.pop_first() else {
+                break;
+            };
+            let step = steps[address].clone();
+            reporter.started(&step);
+            let fut = perform(step.clone());
+            running.spawn(async move {
+                let t = Instant::now();
+                let result = fut.await;
+                (step, result, t.elapsed())
+            });
+        }
+        if running.is_empty() {
+            break;
+        }
+        let joined = tokio::select! {
+            joined = running.join_next() => joined,
+            changed = cancel.changed(), if stop.is_none() => {
+                if changed.is_err() {
+                    // The sender is gone: nobody can cancel any more.
+                    cancel = watch::channel(false).1;
+                }
+                continue;
+            }
+        };
+        let Some(joined) = joined else { break };
+        let (step, result, elapsed) = match joined {
+            Ok(x) => x,
+            Err(e) => {
+                stop.get_or_insert_with(|| format!("a step panicked: {e}"));
+                continue;
+            }
+        };
+        match result {
+            Ok(()) => {
+                reporter.finished(&step, &Outcome::Done, elapsed);
+                let address = steps[&step.address].address.clone();
+                waiting.retain(|a, w| {
+                    w.remove(&address);
+                    if w.is_empty() {
+                        ready.insert((position[a], *a));
+                        false
+                    } else {
+                        true
+                    }
+                });
+                report.done.push(step);
+            }
+            Err(message) => {
+                reporter.finished(&step, &Outcome::Failed(message.clone()), elapsed);
+                stop.get_or_insert_with(|| format!("`{}` failed", step.address));
+                report.failed.push((step, message));
+            }
+        }
+    }
+    // Everything not run, in plan order, with the reason it was not.
+    let failed: BTreeSet<&Address> = report.failed.iter().map(|(s, _)| &s.address).collect();
+    for step in &schedule.steps {
+        let finished =
+            report.done.iter().any(|d| d.address == step.address) || failed.contains(&step.address);
+        if finished {
+            continue;
+        }
+        let blocked_by = schedule
+            .waits_for
+            .get(&step.address)
+            .and_then(|w| w.iter().find(|a| failed.contains(a)));
+        let reason = match (blocked_by, &stop) {
+            (Some(a), _) => format!("it needs `{a}`, which failed"),
+            (None, Some(why)) => format!("not started: {why}"),
+            (None, None) => "not started".to_string(),
+        };
+        reporter.finished(step, &Outcome::Skipped(reason.clone()), Duration::ZERO);
+        report.skipped.push((step.clone(), reason));
+    }
+    report.elapsed = started.elapsed();
+    report
+}
+
+#[cfg(test)]
+mod tests;

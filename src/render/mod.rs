@@ -7,6 +7,7 @@
 pub mod diagnostics;
 pub mod dot;
 pub mod plan;
+pub mod progress;
 pub mod summary;
 
 use std::io::IsTerminal;
