@@ -5,7 +5,7 @@
 //! text form the planner derives from the model (so a converged stack compares equal), and
 //! the values `${kind.name.attr}` references resolve to. `aws` is the implementation
 //! against the AWS APIs (and the local emulator); it is the only module that imports
-//! `aws_sdk_*`.
+//! the AWS SDK crates.
 
 pub mod aws;
 
