@@ -138,7 +138,7 @@ pub fn plan(stack: &Stack, graph: &Graph, live: &LiveState) -> Plan {
             changes.push(change);
         }
     }
-    changes.extend(destroys(stack, graph, live));
+    changes.extend(destroys(stack, live));
     let mut warnings = Vec::new();
     for (address, ids) in &live.conflicts {
         warnings.push(format!(
@@ -290,9 +290,9 @@ fn compare(
     })
 }
 
-/// Live resources the stack does not have, dependents first: resources still in the graph
-/// order by its destroy order; the rest by kind, instances and records before groups.
-fn destroys(stack: &Stack, graph: &Graph, live: &LiveState) -> Vec<Change> {
+/// Live resources the stack does not have, dependents first: the graph no longer knows
+/// them, so by kind, records and balancers before instances, instances before groups.
+fn destroys(stack: &Stack, live: &LiveState) -> Vec<Change> {
     let rank = |k: Kind| match k {
         Kind::DnsRecord => 0,
         Kind::LoadBalancer => 1,
@@ -301,7 +301,6 @@ fn destroys(stack: &Stack, graph: &Graph, live: &LiveState) -> Vec<Change> {
         Kind::KeyPair => 4,
         Kind::SecurityGroup => 5,
     };
-    let _ = graph;
     let mut gone: Vec<&LiveResource> = live
         .resources
         .values()

@@ -132,7 +132,7 @@ impl Checker<'_> {
         let mut resources = BTreeMap::new();
         for r in &raw.resources {
             let Some(body) = &r.body else { continue };
-            for resource in self.resource(r, body, file) {
+            for resource in self.resource(r, body) {
                 resources.insert(resource.address.clone(), resource);
             }
         }
@@ -469,25 +469,20 @@ impl Checker<'_> {
                 .keys()
                 .filter(|(k, _)| *k == kind)
                 .map(|(_, n)| n.as_str());
-            let hint = did_you_mean(name, same_kind).map(|h| {
-                h.replace("`", &format!("`{kind}."))
-                    .replacen(&format!("`{kind}."), "`", 0)
+            let hint = did_you_mean(name, same_kind).map(|_| {
+                let close = self
+                    .declared
+                    .keys()
+                    .filter(|(k, _)| *k == kind)
+                    .min_by_key(|(_, n)| strsim::damerau_levenshtein(name, n))
+                    .map(|(_, n)| n.clone())
+                    .unwrap_or_default();
+                format!("did you mean `{kind}.{close}`?")
             });
             self.push(
                 Diagnostic::error(format!("unknown resource `{kind}.{name}`"))
                     .at(span.clone())
-                    .maybe_hint(hint.map(|_| {
-                        let close = did_you_mean(
-                            name,
-                            self.declared
-                                .keys()
-                                .filter(|(k, _)| *k == kind)
-                                .map(|(_, n)| n.as_str()),
-                        );
-                        close
-                            .unwrap_or_default()
-                            .replace("did you mean `", &format!("did you mean `{kind}."))
-                    })),
+                    .maybe_hint(hint),
             );
             return None;
         };
@@ -588,7 +583,7 @@ impl Checker<'_> {
 
     // ---- resources ------------------------------------------------------------------------
 
-    fn resource(&mut self, r: &RawResource, body: &RawBody, file: FileId) -> Vec<Resource> {
+    fn resource(&mut self, r: &RawResource, body: &RawBody) -> Vec<Resource> {
         let kind = r.kind;
         let replicas: Vec<Option<u32>> = match self
             .declared
@@ -609,7 +604,7 @@ impl Checker<'_> {
             RawBody::KeyPair(kp) => self.key_pair(kp).map(Spec::KeyPair),
             RawBody::LoadBalancer(lb) => self.load_balancer(lb).map(Spec::LoadBalancer),
             RawBody::Database(db) => self.database(db).map(Spec::Database),
-            RawBody::Instance(i) => return self.instance(r, i, common, &replicas, file),
+            RawBody::Instance(i) => return self.instance(r, i, common, &replicas),
             RawBody::DnsRecord(d) => self.dns_record(d).map(Spec::DnsRecord),
         };
         let (Some(spec), Some(common)) = (spec, common) else {
@@ -1383,7 +1378,6 @@ impl Checker<'_> {
         i: &raw::Instance,
         common: Option<Common>,
         replicas: &[Option<u32>],
-        file: FileId,
     ) -> Vec<Resource> {
         let mut ok = true;
         let ami = self.known_here(&i.ami, "ami");
@@ -1511,7 +1505,6 @@ impl Checker<'_> {
         else {
             return Vec::new();
         };
-        let _ = file;
         let name_tag = common.tags.get("Name").and_then(Template::as_literal);
         replicas
             .iter()
@@ -1565,12 +1558,11 @@ impl Checker<'_> {
             TextSource::Inline(text) => {
                 self.template(Origin::Token(self.span(source.span())), text, field, use_)
             }
-            TextSource::File { key: given, path } if given != key => {
+            TextSource::File { key: given, .. } if given != key => {
                 self.push(self.error(
                     source.span(),
                     format!("`{field}` reads a file with `{key} = \"…\"`, not `{given}`"),
                 ));
-                let _ = path;
                 None
             }
             TextSource::File { path, .. } => {
