@@ -220,7 +220,7 @@ where
         match result {
             Ok(()) => {
                 reporter.finished(&step, &Outcome::Done, elapsed);
-                let address = steps[&step.address].address.clone();
+                let address = step.address.clone();
                 waiting.retain(|a, w| {
                     w.remove(&address);
                     if w.is_empty() {

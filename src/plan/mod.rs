@@ -483,6 +483,30 @@ fn decode_applied(tag: &str) -> Vec<Option<String>> {
         .collect()
 }
 
+/// The resource as a complete apply leaves it: the desired attributes (tracked ones in the
+/// form their `stackwright:attr:` tags hold) and the `stackwright:applied` tag. Apply tags
+/// with exactly this; tests build converged live state from it.
+pub fn after_apply(
+    address: &Address,
+    id: String,
+    desired: &BTreeMap<String, Value>,
+    outputs: BTreeMap<String, String>,
+) -> LiveResource {
+    let mut attrs = desired.clone();
+    for m in attrs::meta(address.kind).iter().filter(|m| m.tracked) {
+        if let Some(Value::Text(t)) = attrs.get_mut(m.name) {
+            *t = tracked_form(t);
+        }
+    }
+    LiveResource {
+        address: address.clone(),
+        id,
+        attrs,
+        outputs,
+        applied: Some(applied_tag(address.kind, desired)),
+    }
+}
+
 /// A short hash of a live resource as read: `apply FILE` compares it to refuse stale plans.
 pub fn fingerprint(live: &LiveResource) -> String {
     let json = serde_json::to_string(&(&live.id, &live.attrs)).unwrap_or_default();

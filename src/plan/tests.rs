@@ -56,25 +56,13 @@ fn converged(stack: &Stack, graph: &Graph) -> LiveState {
         let snapshot = made.clone();
         let known: Known<'_> = snapshot.iter().map(|(a, r)| (a.clone(), Some(r))).collect();
         let desired = attrs::desired(resource, &known);
-        let mut attrs = desired.clone();
-        for m in attrs::meta(address.kind).iter().filter(|m| m.tracked) {
-            if let Some(Value::Text(t)) = attrs.get(m.name) {
-                attrs.insert(m.name.to_string(), Value::Text(tracked_form(t)));
-            }
-        }
         let outputs = address
             .kind
             .attributes()
             .iter()
             .map(|a| (a.to_string(), format!("{address}-{a}")))
             .collect();
-        let r = LiveResource {
-            address: address.clone(),
-            id: format!("id-{address}"),
-            attrs,
-            outputs,
-            applied: Some(applied_tag(address.kind, &desired)),
-        };
+        let r = after_apply(&address, format!("id-{address}"), &desired, outputs);
         made.insert(address, r);
     }
     for (_, r) in made {

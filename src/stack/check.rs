@@ -356,9 +356,7 @@ impl Checker<'_> {
             Expr::Env => Some(Resolved::Text(self.raw.env.clone())),
             Expr::Var(name) => {
                 let Some(var) = self.raw.vars.get(&name) else {
-                    self.push(
-                        super::load::unknown_var_diagnostic(&name, &self.raw.vars).at(span.clone()),
-                    );
+                    self.push(super::load::unknown_var(&name, &self.raw.vars).at(span.clone()));
                     return None;
                 };
                 self.used_vars.insert(name.clone());
@@ -535,6 +533,10 @@ impl Checker<'_> {
                 continue;
             };
             if let Some(g) = self.group_ref(&name, self.span(s.span())) {
+                // Membership is a creation dependency (unlike a rule naming a group).
+                if let GroupRef::Stack(target) = &g {
+                    self.note_reference(target, &self.span(s.span()));
+                }
                 if out.contains(&g) {
                     self.push(
                         Diagnostic::error(format!("security group `{name}` is listed twice"))
@@ -561,9 +563,11 @@ impl Checker<'_> {
             .declared
             .contains_key(&(Kind::SecurityGroup, name.to_string()))
         {
-            let target = Address::new(Kind::SecurityGroup, name, None);
-            self.note_reference(&target, &span);
-            return Some(GroupRef::Stack(target));
+            return Some(GroupRef::Stack(Address::new(
+                Kind::SecurityGroup,
+                name,
+                None,
+            )));
         }
         let groups = self
             .declared
@@ -728,11 +732,11 @@ impl Checker<'_> {
             );
             ok = false;
         }
-        let ingress = self.rules(&sg.ingress, "ingress");
+        let ingress = self.rules(sg.ingress.as_deref().unwrap_or_default(), "ingress");
         let egress = sg
             .egress
-            .as_ref()
-            .map(|rules| self.rules(&Some(rules.iter().map(clone_rule).collect()), "egress"));
+            .as_deref()
+            .map(|rules| self.rules(rules, "egress"));
         let ingress = ingress?;
         let egress = match egress {
             Some(e) => Some(e?),
@@ -745,14 +749,10 @@ impl Checker<'_> {
         })
     }
 
-    fn rules(
-        &mut self,
-        rules: &Option<Vec<toml::Spanned<raw::Rule>>>,
-        field: &str,
-    ) -> Option<Vec<Rule>> {
+    fn rules(&mut self, rules: &[toml::Spanned<raw::Rule>], field: &str) -> Option<Vec<Rule>> {
         let mut out = Vec::new();
         let mut ok = true;
-        for (i, rule) in rules.iter().flatten().enumerate() {
+        for (i, rule) in rules.iter().enumerate() {
             match self.rule(rule, &format!("{field}[{i}]")) {
                 Some(r) => {
                     if out.contains(&r) {
@@ -805,12 +805,9 @@ impl Checker<'_> {
                 if name == "self" {
                     RuleSource::SelfGroup
                 } else {
-                    // A rule's group is not a creation dependency: groups are created empty
-                    // and their rules added after all exist, so groups may admit each other.
-                    let reference_spans = self.reference_spans.clone();
-                    let g = self.group_ref(&name, self.span(g.span()))?;
-                    self.reference_spans = reference_spans;
-                    RuleSource::Group(g)
+                    // Not a creation dependency: groups are created empty and their rules
+                    // added once all exist, so groups may admit each other.
+                    RuleSource::Group(self.group_ref(&name, self.span(g.span()))?)
                 }
             }
         };
@@ -1732,20 +1729,6 @@ struct Common {
     prevent_destroy: bool,
     depends_on: Vec<Address>,
     tags: BTreeMap<String, Template>,
-}
-
-fn clone_rule(r: &toml::Spanned<raw::Rule>) -> toml::Spanned<raw::Rule> {
-    let x = r.get_ref();
-    toml::Spanned::new(
-        r.span(),
-        raw::Rule {
-            protocol: x.protocol.clone(),
-            ports: x.ports.clone(),
-            cidr: x.cidr.clone(),
-            group: x.group.clone(),
-            description: x.description.clone(),
-        },
-    )
 }
 
 fn quoted_field(field: &str) -> String {

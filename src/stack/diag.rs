@@ -119,6 +119,11 @@ impl Diagnostics {
     /// Push an error and poison `span` so its consequences are not reported again.
     pub fn push_poisoning(&mut self, diagnostic: Diagnostic, span: Span) {
         self.push(diagnostic);
+        self.poison(span);
+    }
+
+    /// Drop later errors within `span`: the problem behind them is reported elsewhere.
+    pub fn poison(&mut self, span: Span) {
         self.poisoned.push(span);
     }
 

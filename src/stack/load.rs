@@ -521,10 +521,7 @@ impl Loader<'_, '_> {
                     }
                     (Some(_), None) => {
                         // Already reported where the var is declared.
-                        self.diags.push_poisoning(
-                            Diagnostic::error(String::new()),
-                            self.span(range.clone()),
-                        );
+                        self.diags.poison(self.span(range.clone()));
                     }
                     (None, _) => {
                         let span = self.span(range.clone());
@@ -712,15 +709,11 @@ impl Loader<'_, '_> {
     }
 }
 
-fn unknown_var(name: &str, vars: &BTreeMap<String, Var>) -> Diagnostic {
+pub(crate) fn unknown_var(name: &str, vars: &BTreeMap<String, Var>) -> Diagnostic {
     Diagnostic::error(format!("unknown var `{name}`")).maybe_hint(
         did_you_mean(name, vars.keys().map(String::as_str))
             .or_else(|| Some(format!("declare it in `[vars]`: `{name} = …`"))),
     )
-}
-
-pub(crate) fn unknown_var_diagnostic(name: &str, vars: &BTreeMap<String, Var>) -> Diagnostic {
-    unknown_var(name, vars)
 }
 
 /// Where the text of the string token at `range` starts (after its opening quotes).
@@ -838,16 +831,6 @@ fn plain_found(found: &str) -> String {
     if value.is_empty() {
         kind.to_string()
     } else {
-        format!("{kind} {}", value.trim_matches('"').pipe_quote())
-    }
-}
-
-trait PipeQuote {
-    fn pipe_quote(&self) -> String;
-}
-
-impl PipeQuote for str {
-    fn pipe_quote(&self) -> String {
-        format!("`{self}`")
+        format!("{kind} `{}`", value.trim_matches('"'))
     }
 }

@@ -56,7 +56,6 @@ pub fn load(dir: &Path, env: Option<&str>) -> Result<Loaded, LoadError> {
         .and_then(|raw| check::check(&raw, &mut sources, &mut diags));
     let mut all = diags.into_vec();
     // Reading order: by file, then position; problems without a place first.
-    all.retain(|d| !d.message.is_empty());
     all.sort_by_key(|d| {
         d.primary
             .as_ref()

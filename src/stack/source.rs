@@ -88,15 +88,6 @@ impl Span {
         Span { file, range }
     }
 
-    /// A span `len` bytes long starting `offset` bytes into this one.
-    pub fn sub(&self, offset: usize, len: usize) -> Span {
-        let start = (self.range.start + offset).min(self.range.end);
-        Span {
-            file: self.file,
-            range: start..(start + len).min(self.range.end.max(start + len)),
-        }
-    }
-
     pub fn contains(&self, other: &Span) -> bool {
         self.file == other.file
             && self.range.start <= other.range.start

@@ -92,25 +92,13 @@ fn converged(stack: &Stack, graph: &Graph) -> LiveState {
         let resource = stack.resource(&address).expect("resource");
         let known: Known<'_> = made.iter().map(|(a, r)| (a.clone(), Some(r))).collect();
         let desired = attrs::desired(resource, &known);
-        let mut live_attrs = desired.clone();
-        for m in attrs::meta(address.kind).iter().filter(|m| m.tracked) {
-            if let Some(Value::Text(t)) = live_attrs.get(m.name) {
-                live_attrs.insert(m.name.to_string(), Value::text(tracked_form(t)));
-            }
-        }
         let outputs = address
             .kind
             .attributes()
             .iter()
             .map(|a| (a.to_string(), format!("{address}-{a}")))
             .collect();
-        let r = LiveResource {
-            address: address.clone(),
-            id: format!("id-{address}"),
-            attrs: live_attrs,
-            outputs,
-            applied: Some(plan::applied_tag(address.kind, &desired)),
-        };
+        let r = plan::after_apply(&address, format!("id-{address}"), &desired, outputs);
         made.insert(address, r);
     }
     let mut live = LiveState::default();

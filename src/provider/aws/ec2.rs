@@ -56,12 +56,7 @@ impl Aws {
             .flat_map(|p| p.reservations())
             .flat_map(|r| r.instances())
         {
-            let tagged = Tagged::new(
-                instance
-                    .tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?, t.value()?))),
-            );
+            let tagged = tagged(instance.tags());
             let (Some(address), Some(id)) = (tagged.address(scope), instance.instance_id()) else {
                 continue;
             };
@@ -162,12 +157,7 @@ impl Aws {
             .map_err(|e| self.error(scope, "describe security groups", e))?;
         let mut out = Vec::new();
         for group in pages.iter().flat_map(|p| p.security_groups()) {
-            let tagged = Tagged::new(
-                group
-                    .tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?, t.value()?))),
-            );
+            let tagged = tagged(group.tags());
             let (Some(address), Some(id)) = (tagged.address(scope), group.group_id()) else {
                 continue;
             };
@@ -195,11 +185,7 @@ impl Aws {
             .map_err(|e| self.error(scope, "describe key pairs", e))?;
         let mut out = Vec::new();
         for key in output.key_pairs() {
-            let tagged = Tagged::new(
-                key.tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?, t.value()?))),
-            );
+            let tagged = tagged(key.tags());
             let (Some(address), Some(name)) = (tagged.address(scope), key.key_name()) else {
                 continue;
             };
@@ -232,6 +218,11 @@ impl Aws {
         }
         Ok(out)
     }
+}
+
+/// EC2's tags as a map (a tag without a value has none to compare).
+fn tagged(tags: &[aws_sdk_ec2::types::Tag]) -> Tagged {
+    Tagged::new(tags.iter().filter_map(|t| Some((t.key()?, t.value()?))))
 }
 
 /// User data as text, with every secret value replaced by its `${secret.NAME}`, so it
