@@ -15,6 +15,11 @@
 //! Progress goes through [`Reporter`], which `render` implements (progress lines on a
 //! terminal, timestamped lines otherwise); this module never draws anything.
 
+mod execute;
+pub mod gates;
+
+pub use execute::{Applied, Job, execute, secrets_needed};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;

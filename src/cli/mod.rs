@@ -2,8 +2,11 @@
 //! one call into the library. Exit status: 0 success, 1 any error (usage errors included:
 //! `plan --detailed-exitcode` keeps 2 for "changes").
 
+mod apply;
 mod graph;
+mod output;
 mod plan;
+mod unlock;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -23,7 +26,10 @@ use stackwright::stack::{self, Loaded};
     after_help = "Examples:\n  \
         stackwright validate stacks/paasmaker --env production\n  \
         stackwright graph stacks/paasmaker --env staging | dot -Tsvg > graph.svg\n  \
-        stackwright plan stacks/paasmaker --env staging\n\n\
+        stackwright plan stacks/paasmaker --env staging\n  \
+        stackwright apply stacks/paasmaker --env staging\n  \
+        stackwright output stacks/paasmaker --env staging\n  \
+        stackwright destroy stacks/paasmaker --env staging\n\n\
         The stack format: docs/stack-format.md"
 )]
 struct Cli {
@@ -36,6 +42,10 @@ enum Command {
     Validate(validate::ValidateArgs),
     Graph(graph::GraphArgs),
     Plan(plan::PlanArgs),
+    Apply(apply::ApplyArgs),
+    Destroy(apply::DestroyArgs),
+    Output(output::OutputArgs),
+    Unlock(unlock::UnlockArgs),
 }
 
 /// The stack and env every command takes.
@@ -65,6 +75,10 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::exec(args),
         Command::Graph(args) => graph::exec(args),
         Command::Plan(args) => plan::exec(args),
+        Command::Apply(args) => apply::exec_apply(args),
+        Command::Destroy(args) => apply::exec_destroy(args),
+        Command::Output(args) => output::exec(args),
+        Command::Unlock(args) => unlock::exec(args),
     };
     match result {
         Ok(code) => code,

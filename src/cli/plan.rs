@@ -10,8 +10,8 @@ use stackwright::plan::{self, Plan};
 use stackwright::provider::aws::Aws;
 use stackwright::provider::{Provider, Scope};
 use stackwright::render;
+use stackwright::stack::Stack;
 use stackwright::stack::model::Spec;
-use stackwright::stack::{Loaded, Stack};
 
 use super::StackArgs;
 
@@ -58,7 +58,7 @@ pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let Some((loaded, graph)) = super::load_and_graph(&args.stack) else {
         return Ok(ExitCode::FAILURE);
     };
-    let scope = scope(&loaded, args.deep)?;
+    let scope = scope(&loaded.stack, args.deep)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -100,8 +100,7 @@ pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
 
 /// What to read: the stack's tags, the zones its records live in, and in deep mode the
 /// secrets to hide in what AWS returns.
-fn scope(loaded: &Loaded, deep: bool) -> anyhow::Result<Scope> {
-    let stack = &loaded.stack;
+pub(super) fn scope(stack: &Stack, deep: bool) -> anyhow::Result<Scope> {
     let zones = stack
         .resources
         .values()

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::provider::{LiveResource, Value, flag};
+use crate::provider::{LiveResource, Secret, Value, flag};
 use crate::stack::model::{GroupRef, Spec};
 use crate::stack::template::{Part, Template};
 use crate::stack::{Address, Kind, Resource};
@@ -148,6 +148,35 @@ pub fn render(template: &Template, known: &Known<'_>) -> Value {
         }
     }
     Value::Text(out)
+}
+
+/// A template's value for AWS: secrets filled in from `secrets`, attributes from `known`.
+/// Only apply calls this, and only for the settings AWS needs secrets in.
+pub fn render_secret(
+    template: &Template,
+    known: &Known<'_>,
+    secrets: &BTreeMap<String, Secret>,
+) -> Result<Secret, String> {
+    let mut out = String::new();
+    for part in &template.parts {
+        match part {
+            Part::Text(t) => out.push_str(t),
+            Part::Secret(name) => match secrets.get(name) {
+                Some(v) => out.push_str(v.expose()),
+                None => return Err(format!("secret `{name}` is not set")),
+            },
+            Part::Attr { target, attr } => match known
+                .get(target)
+                .copied()
+                .flatten()
+                .and_then(|live| live.outputs.get(attr))
+            {
+                Some(v) => out.push_str(v),
+                None => return Err(format!("`{target}.{attr}` is not known")),
+            },
+        }
+    }
+    Ok(Secret::new(out))
 }
 
 fn groups(list: &[GroupRef]) -> Value {

@@ -507,6 +507,26 @@ pub fn after_apply(
     }
 }
 
+/// The stack's outputs from what is known of its resources: `None` where an output
+/// refers to a resource that does not exist (yet).
+pub fn outputs(
+    stack: &Stack,
+    known: &BTreeMap<Address, LiveResource>,
+) -> BTreeMap<String, Option<String>> {
+    let view: Known<'_> = known.iter().map(|(a, r)| (a.clone(), Some(r))).collect();
+    stack
+        .outputs
+        .iter()
+        .map(|(name, template)| {
+            let value = match attrs::render(template, &view) {
+                Value::Text(t) => Some(t),
+                _ => None,
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
 /// A short hash of a live resource as read: `apply FILE` compares it to refuse stale plans.
 pub fn fingerprint(live: &LiveResource) -> String {
     let json = serde_json::to_string(&(&live.id, &live.attrs)).unwrap_or_default();

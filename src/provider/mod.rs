@@ -14,7 +14,8 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::stack::Address;
+use crate::stack::model::GroupRef;
+use crate::stack::{Address, Resource};
 
 /// The three tags that make a resource part of a stack (the contract's identity).
 pub const TAG_STACK: &str = "stackwright:stack";
@@ -140,13 +141,128 @@ impl ProviderError {
     }
 }
 
-/// The read side of a provider (the write side comes with apply).
+/// One resource as apply wants it, with everything resolved: references to other
+/// resources are known by now, secrets are filled in where AWS needs them.
+#[derive(Clone, Debug)]
+pub struct Desired<'a> {
+    pub resource: &'a Resource,
+    /// The canonical attributes (secrets as `${secret.NAME}`), as the plan compares them.
+    pub attrs: BTreeMap<String, Value>,
+    /// The names of the attributes this change sets (an update leaves the rest alone).
+    pub changed: BTreeSet<String>,
+    /// Every tag the resource must carry: the user's, the contract's three, the
+    /// `stackwright:applied` codes and the `stackwright:attr:*` forms.
+    pub tags: BTreeMap<String, String>,
+    /// The `stackwright:applied` codes (Route 53 records carry them in their claim).
+    pub applied: String,
+    /// The AWS id of every resource of the stack known so far (groups, instances, keys).
+    pub ids: BTreeMap<Address, String>,
+    /// User data with secret values in it, for AWS only.
+    pub user_data: Option<Secret>,
+    /// The database master password, for AWS only.
+    pub master_password: Option<Secret>,
+    /// An idempotency token for creates where AWS takes one (RunInstances' ClientToken).
+    pub token: String,
+}
+
+impl Desired<'_> {
+    /// The id of a security group, ours (by address) or one that exists already.
+    pub fn group_id(&self, group: &GroupRef) -> Result<String, String> {
+        match group {
+            GroupRef::External(id) => Ok(id.clone()),
+            GroupRef::Stack(address) => self.id_of(address),
+        }
+    }
+
+    pub fn id_of(&self, address: &Address) -> Result<String, String> {
+        self.ids
+            .get(address)
+            .cloned()
+            .ok_or_else(|| format!("`{address}` has no AWS id yet"))
+    }
+
+    /// The text of a canonical attribute, if it is set.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.attrs.get(name) {
+            Some(Value::Text(t)) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// A secret value: never printed, not even by `{:?}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(sensitive)")
+    }
+}
+
+/// What a create or update left: the id and what `${address.attr}` resolves to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub id: String,
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// How to tear a resource down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Teardown {
+    /// Databases: take a final snapshot first.
+    pub final_snapshot: bool,
+}
+
+/// A step's news while it runs ("waiting for `running`").
+pub type Progress<'a> = dyn Fn(&str) + Send + Sync + 'a;
+
+/// Reads and changes live state. Every write is safe to repeat: a create first adopts a
+/// resource already tagged with its address, and a delete of something gone is done.
 pub trait Provider: Send + Sync {
     /// Every resource tagged for `scope`, read with as few calls as the APIs allow.
     fn refresh(
         &self,
         scope: &Scope,
     ) -> impl Future<Output = Result<LiveState, ProviderError>> + Send;
+
+    /// Create a resource (or adopt the one already tagged with its address) and wait
+    /// until it is usable.
+    fn create(
+        &self,
+        scope: &Scope,
+        want: &Desired<'_>,
+        progress: &Progress<'_>,
+    ) -> impl Future<Output = Result<Applied, ProviderError>> + Send;
+
+    /// Change the attributes in `want.changed` in place, and the tags, then wait until
+    /// the resource is usable again.
+    fn update(
+        &self,
+        scope: &Scope,
+        live: &LiveResource,
+        want: &Desired<'_>,
+        progress: &Progress<'_>,
+    ) -> impl Future<Output = Result<Applied, ProviderError>> + Send;
+
+    /// Delete a resource and wait until it is gone.
+    fn destroy(
+        &self,
+        scope: &Scope,
+        live: &LiveResource,
+        how: Teardown,
+        progress: &Progress<'_>,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 }
 
 /// `true`/`false` as attribute text.

@@ -50,3 +50,56 @@ pub fn region(region: &str) -> String {
         format!("region `{region}`")
     }
 }
+
+/// The last lines of an apply or destroy: what was done, what failed, what was skipped.
+pub fn applied(title: &str, plan: &crate::plan::Plan, report: &crate::apply::Report) -> String {
+    use crate::plan::Action;
+    let count = |action: Action| report.done.iter().filter(|s| s.action == action).count();
+    let done = format!(
+        "{} created, {} updated, {} replaced, {} destroyed",
+        count(Action::Create),
+        count(Action::Update),
+        count(Action::Replace),
+        count(Action::Destroy)
+    );
+    let seconds = report.elapsed.as_secs_f64();
+    if report.succeeded() {
+        return format!("\n{title} complete in {seconds:.1}s: {done}.\n");
+    }
+    let mut out = format!(
+        "\n{title} {} after {seconds:.1}s: {done}; {} of {} changes not made.\n",
+        if report.cancelled {
+            "interrupted"
+        } else {
+            "failed"
+        },
+        report.failed.len() + report.skipped.len(),
+        plan.changes.len()
+    );
+    for (step, message) in &report.failed {
+        out.push_str(&format!("  failed:  {}: {message}\n", step.address));
+    }
+    for (step, reason) in &report.skipped {
+        out.push_str(&format!("  skipped: {} ({reason})\n", step.address));
+    }
+    out.push_str("Run `stackwright plan` to see what is left; apply again to finish.\n");
+    out
+}
+
+/// `name = value` per output; outputs whose resources do not exist say so.
+pub fn outputs(outputs: &std::collections::BTreeMap<String, Option<String>>) -> String {
+    if outputs.is_empty() {
+        return String::new();
+    }
+    let width = outputs.keys().map(String::len).max().unwrap_or(0);
+    let mut out = String::from("\nOutputs:\n");
+    for (name, value) in outputs {
+        match value {
+            Some(v) => out.push_str(&format!("  {name:width$} = {v}\n")),
+            None => out.push_str(&format!(
+                "  {name:width$}   (not known: its resource does not exist)\n"
+            )),
+        }
+    }
+    out
+}

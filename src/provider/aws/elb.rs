@@ -187,3 +187,384 @@ pub(super) fn resource(raw: &RawBalancer, ids: &Ids) -> LiveResource {
         applied: raw.tagged.applied(),
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The write side: create with its tags, then converge listeners, zones, health check,
+// cross-zone balancing, groups and instances to the stack, changing only what differs.
+
+use aws_sdk_elasticloadbalancing::types::{
+    CrossZoneLoadBalancing, HealthCheck, Instance, Listener, LoadBalancerAttributes, Tag,
+    TagKeyOnly,
+};
+
+use super::code;
+use crate::provider::{Applied, Desired};
+use crate::stack::model::Spec;
+
+fn elb_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<_, _>>()
+        .unwrap_or_default()
+}
+
+fn listener(l: &crate::stack::model::Listener) -> Option<Listener> {
+    Listener::builder()
+        .protocol(&l.protocol)
+        .load_balancer_port(i32::from(l.port))
+        .instance_protocol(&l.instance_protocol)
+        .instance_port(i32::from(l.instance_port))
+        .set_ssl_certificate_id(l.ssl_certificate_id.clone())
+        .build()
+        .ok()
+}
+
+impl Aws {
+    async fn describe_balancer(
+        &self,
+        scope: &Scope,
+        name: &str,
+    ) -> Result<LoadBalancerDescription, ProviderError> {
+        let output = self
+            .elb
+            .describe_load_balancers()
+            .load_balancer_names(name)
+            .send()
+            .await
+            .map_err(|e| self.error(scope, &format!("read load balancer `{name}`"), e))?;
+        output
+            .load_balancer_descriptions()
+            .first()
+            .cloned()
+            .ok_or_else(|| self.failed(scope, "read load balancer", format!("`{name}` is gone")))
+    }
+
+    /// Whether the balancer `name` carries `want`'s address tag.
+    async fn balancer_is_ours(
+        &self,
+        scope: &Scope,
+        name: &str,
+        want: &Desired<'_>,
+    ) -> Result<bool, ProviderError> {
+        let output = self
+            .elb
+            .describe_tags()
+            .load_balancer_names(name)
+            .send()
+            .await
+            .map_err(|e| self.error(scope, &format!("read tags of `{name}`"), e))?;
+        let address = want.resource.address.to_string();
+        Ok(output.tag_descriptions().iter().any(|d| {
+            let tagged = Tagged::new(
+                d.tags()
+                    .iter()
+                    .map(|t| (t.key(), t.value().unwrap_or_default())),
+            );
+            tagged
+                .address(scope)
+                .is_some_and(|a| a.to_string() == address)
+        }))
+    }
+
+    pub(super) async fn create_balancer(
+        &self,
+        scope: &Scope,
+        want: &Desired<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let Spec::LoadBalancer(lb) = &want.resource.spec else {
+            return Err(self.failed(scope, "create load balancer", "not a balancer".into()));
+        };
+        let name = want.resource.physical_name.as_str();
+        let what = format!("create load balancer `{name}`");
+        let groups = lb
+            .security_groups
+            .iter()
+            .map(|g| want.group_id(g))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|d| self.failed(scope, &what, d))?;
+        let created = self
+            .elb
+            .create_load_balancer()
+            .load_balancer_name(name)
+            .set_listeners(Some(lb.listeners.iter().filter_map(listener).collect()))
+            .set_availability_zones(Some(lb.availability_zones.clone()))
+            .set_security_groups((!groups.is_empty()).then_some(groups))
+            .set_tags(Some(elb_tags(&want.tags)))
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            // AWS answers a repeat with the same settings with success; the emulator, and
+            // AWS for other settings, with this: ours if it carries our address.
+            Err(e) if code(&e) == Some("DuplicateLoadBalancerName") => {
+                if !self.balancer_is_ours(scope, name, want).await? {
+                    return Err(self.failed(
+                        scope,
+                        &what,
+                        "a load balancer of that name exists and is not part of this stack".into(),
+                    ));
+                }
+            }
+            Err(e) => return Err(self.error(scope, &what, e)),
+        }
+        self.converge_balancer(scope, name, want, None).await
+    }
+
+    pub(super) async fn update_balancer(
+        &self,
+        scope: &Scope,
+        live: &LiveResource,
+        want: &Desired<'_>,
+    ) -> Result<Applied, ProviderError> {
+        self.converge_balancer(scope, &live.id, want, Some(live))
+            .await
+    }
+
+    async fn converge_balancer(
+        &self,
+        scope: &Scope,
+        name: &str,
+        want: &Desired<'_>,
+        live: Option<&LiveResource>,
+    ) -> Result<Applied, ProviderError> {
+        let Spec::LoadBalancer(lb) = &want.resource.spec else {
+            return Err(self.failed(scope, "change load balancer", "not a balancer".into()));
+        };
+        let what = format!("change load balancer `{name}`");
+        let now = self.describe_balancer(scope, name).await?;
+        let fail = |d: String| self.failed(scope, &what, d);
+
+        // Listeners: a listener is known by its port; one that differs is replaced.
+        let desired: Vec<Listener> = lb.listeners.iter().filter_map(listener).collect();
+        let current: Vec<Listener> = now
+            .listener_descriptions()
+            .iter()
+            .filter_map(|d| d.listener().cloned())
+            .collect();
+        let same = |a: &Listener, b: &Listener| {
+            a.load_balancer_port() == b.load_balancer_port()
+                && a.protocol().eq_ignore_ascii_case(b.protocol())
+                && a.instance_port() == b.instance_port()
+                && a.instance_protocol()
+                    .unwrap_or(a.protocol())
+                    .eq_ignore_ascii_case(b.instance_protocol().unwrap_or(b.protocol()))
+                && a.ssl_certificate_id() == b.ssl_certificate_id()
+        };
+        let stale: Vec<i32> = current
+            .iter()
+            .filter(|c| !desired.iter().any(|d| same(d, c)))
+            .map(|c| c.load_balancer_port())
+            .collect();
+        if !stale.is_empty() {
+            self.elb
+                .delete_load_balancer_listeners()
+                .load_balancer_name(name)
+                .set_load_balancer_ports(Some(stale))
+                .send()
+                .await
+                .map_err(|e| self.error(scope, &what, e))?;
+        }
+        let missing: Vec<Listener> = desired
+            .iter()
+            .filter(|d| !current.iter().any(|c| same(d, c)))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            self.elb
+                .create_load_balancer_listeners()
+                .load_balancer_name(name)
+                .set_listeners(Some(missing))
+                .send()
+                .await
+                .map_err(|e| self.error(scope, &what, e))?;
+        }
+
+        // Zones: enable new ones before disabling old ones.
+        let zones = now.availability_zones();
+        let enable: Vec<String> = lb
+            .availability_zones
+            .iter()
+            .filter(|z| !zones.contains(z))
+            .cloned()
+            .collect();
+        if !enable.is_empty() {
+            self.elb
+                .enable_availability_zones_for_load_balancer()
+                .load_balancer_name(name)
+                .set_availability_zones(Some(enable))
+                .send()
+                .await
+                .map_err(|e| self.error(scope, &what, e))?;
+        }
+        let disable: Vec<String> = zones
+            .iter()
+            .filter(|z| !lb.availability_zones.contains(z))
+            .cloned()
+            .collect();
+        if !disable.is_empty() {
+            self.elb
+                .disable_availability_zones_for_load_balancer()
+                .load_balancer_name(name)
+                .set_availability_zones(Some(disable))
+                .send()
+                .await
+                .map_err(|e| self.error(scope, &what, e))?;
+        }
+
+        if let Some(h) = &lb.health_check {
+            let current = now.health_check();
+            let differs = current.is_none_or(|c| {
+                !c.target().eq_ignore_ascii_case(&h.target)
+                    || c.interval() != h.interval as i32
+                    || c.timeout() != h.timeout as i32
+                    || c.unhealthy_threshold() != h.unhealthy_threshold as i32
+                    || c.healthy_threshold() != h.healthy_threshold as i32
+            });
+            if differs {
+                let check = HealthCheck::builder()
+                    .target(&h.target)
+                    .interval(h.interval as i32)
+                    .timeout(h.timeout as i32)
+                    .unhealthy_threshold(h.unhealthy_threshold as i32)
+                    .healthy_threshold(h.healthy_threshold as i32)
+                    .build()
+                    .map_err(|e| fail(e.to_string()))?;
+                self.elb
+                    .configure_health_check()
+                    .load_balancer_name(name)
+                    .health_check(check)
+                    .send()
+                    .await
+                    .map_err(|e| self.error(scope, &what, e))?;
+            }
+        }
+
+        let groups = lb
+            .security_groups
+            .iter()
+            .map(|g| want.group_id(g))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(fail)?;
+        let mut sorted_now: Vec<String> = now.security_groups().to_vec();
+        sorted_now.sort();
+        let mut sorted_want = groups.clone();
+        sorted_want.sort();
+        if !groups.is_empty() && sorted_now != sorted_want {
+            self.elb
+                .apply_security_groups_to_load_balancer()
+                .load_balancer_name(name)
+                .set_security_groups(Some(groups))
+                .send()
+                .await
+                .map_err(|e| self.error(scope, &what, e))?;
+        }
+
+        // Cross-zone balancing is read per balancer: set it on create, or when it changes.
+        if live.is_none() || want.changed.contains("cross_zone") {
+            let attributes = LoadBalancerAttributes::builder()
+                .cross_zone_load_balancing(
+                    CrossZoneLoadBalancing::builder()
+                        .enabled(lb.cross_zone)
+                        .build(),
+                )
+                .build();
+            self.elb
+                .modify_load_balancer_attributes()
+                .load_balancer_name(name)
+                .load_balancer_attributes(attributes)
+                .send()
+                .await
+                .map_err(|e| self.error(scope, &what, e))?;
+        }
+
+        // Instances: register the stack's, deregister the rest.
+        let wanted = lb
+            .instances
+            .iter()
+            .map(|a| want.id_of(a))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(fail)?;
+        let registered: Vec<&str> = now
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id())
+            .collect();
+        let register: Vec<Instance> = wanted
+            .iter()
+            .filter(|i| !registered.contains(&i.as_str()))
+            .map(|i| Instance::builder().instance_id(i).build())
+            .collect();
+        if !register.is_empty() {
+            self.elb
+                .register_instances_with_load_balancer()
+                .load_balancer_name(name)
+                .set_instances(Some(register))
+                .send()
+                .await
+                .map_err(|e| self.error(scope, &what, e))?;
+        }
+        let deregister: Vec<Instance> = registered
+            .iter()
+            .filter(|i| !wanted.iter().any(|w| w == *i))
+            .map(|i| Instance::builder().instance_id(*i).build())
+            .collect();
+        if !deregister.is_empty() {
+            self.elb
+                .deregister_instances_from_load_balancer()
+                .load_balancer_name(name)
+                .set_instances(Some(deregister))
+                .send()
+                .await
+                .map_err(|e| self.error(scope, &what, e))?;
+        }
+
+        if let Some(live) = live {
+            let stale: Vec<TagKeyOnly> = super::ec2::live_tag_keys(live)
+                .into_iter()
+                .filter(|k| !want.tags.contains_key(k))
+                .map(|k| TagKeyOnly::builder().key(k).build())
+                .collect();
+            if !stale.is_empty() {
+                self.elb
+                    .remove_tags()
+                    .load_balancer_names(name)
+                    .set_tags(Some(stale))
+                    .send()
+                    .await
+                    .map_err(|e| self.error(scope, &what, e))?;
+            }
+            self.elb
+                .add_tags()
+                .load_balancer_names(name)
+                .set_tags(Some(elb_tags(&want.tags)))
+                .send()
+                .await
+                .map_err(|e| self.error(scope, &what, e))?;
+        }
+        Ok(Applied {
+            id: name.to_string(),
+            outputs: BTreeMap::from([
+                (
+                    "dns_name".to_string(),
+                    now.dns_name().unwrap_or_default().to_string(),
+                ),
+                ("name".to_string(), name.to_string()),
+            ]),
+        })
+    }
+
+    pub(super) async fn destroy_balancer(
+        &self,
+        scope: &Scope,
+        live: &LiveResource,
+    ) -> Result<(), ProviderError> {
+        // Deleting a balancer that is gone succeeds.
+        self.elb
+            .delete_load_balancer()
+            .load_balancer_name(&live.id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(scope, &format!("delete load balancer `{}`", live.id), e))
+    }
+}

@@ -12,20 +12,28 @@
 
 mod ec2;
 mod elb;
+pub mod lock;
 mod rds;
 mod route53;
 pub mod stats;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::ProvideCredentials;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use tokio::time::Instant;
 
-use super::{LiveState, Provider, ProviderError, Scope};
-use crate::stack::{Address, Stack};
+use super::{
+    Applied, Desired, LiveResource, LiveState, Progress, Provider, ProviderError, Scope, Teardown,
+};
+use crate::stack::{Address, Kind, Stack};
 
 pub use stats::CallStats;
 
@@ -38,6 +46,8 @@ pub struct Aws {
     route53: aws_sdk_route53::Client,
     endpoint: String,
     stats: Arc<CallStats>,
+    /// Root device names of AMIs, looked up once per AMI.
+    root_devices: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl Aws {
@@ -111,6 +121,7 @@ impl Aws {
             route53,
             endpoint,
             stats,
+            root_devices: Arc::default(),
         })
     }
 
@@ -119,10 +130,19 @@ impl Aws {
         &self.stats
     }
 
+    /// A failure that is not an SDK error, in the same words.
+    fn failed(&self, scope: &Scope, action: &str, detail: String) -> ProviderError {
+        ProviderError::Api {
+            action: action.to_string(),
+            stack: scope.stack.clone(),
+            detail,
+        }
+    }
+
     /// An SDK error in the words of the command that met it.
     fn error<E, R>(&self, scope: &Scope, action: &str, e: SdkError<E, R>) -> ProviderError
     where
-        E: std::error::Error + 'static,
+        E: std::error::Error + ProvideErrorMetadata + 'static,
         R: std::fmt::Debug + 'static,
     {
         match &e {
@@ -136,12 +156,119 @@ impl Aws {
                 endpoint: self.endpoint.clone(),
                 detail: "timed out".into(),
             },
+            // AWS's own words: `InvalidGroup.NotFound: The security group … does not exist`.
+            SdkError::ServiceError(_) if e.code().is_some() => ProviderError::Api {
+                action: action.to_string(),
+                stack: scope.stack.clone(),
+                detail: format!(
+                    "{}: {}",
+                    e.code().unwrap_or_default(),
+                    e.message().unwrap_or("(no message)")
+                ),
+            },
             _ => ProviderError::Api {
                 action: action.to_string(),
                 stack: scope.stack.clone(),
                 detail: error_chain(&e),
             },
         }
+    }
+}
+
+/// AWS's error code (`InvalidGroup.NotFound`), when AWS answered with one.
+fn code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
+    e.code()
+}
+
+/// Whether a failed call may have been carried out, or may succeed if repeated: no
+/// answer (a dropped connection, a timeout), a 5xx, or throttling. A create that failed
+/// so must look for what it may have made before it tries again.
+fn transient<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
+    match e {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(_) => {
+            let throttled = e.code().is_some_and(|c| {
+                c.contains("Throttl")
+                    || matches!(
+                        c,
+                        "RequestLimitExceeded"
+                            | "TooManyRequestsException"
+                            | "PriorRequestNotComplete"
+                            | "InternalError"
+                            | "InternalFailure"
+                            | "ServiceUnavailable"
+                            | "Unavailable"
+                    )
+            });
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            throttled || status.is_some_and(|s| s >= 500 || s == 429)
+        }
+        _ => false,
+    }
+}
+
+/// Backoff between attempts: 1 s, 2 s, 4 s … at most 16 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1 << attempt.min(4))
+}
+
+/// How long AWS's eventual consistency is waited out (a group just created not found
+/// yet; a group still held by an ELB or a terminated instance's interface).
+const SETTLE: Duration = Duration::from_secs(180);
+
+/// Run `call` until it does not fail with one of `codes`, backing off, for at most
+/// [`SETTLE`].
+async fn settle<T, E, R, F, Fut>(codes: &[&str], mut call: F) -> Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+{
+    let deadline = Instant::now() + SETTLE;
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(e)
+                if code(&e).is_some_and(|c| codes.contains(&c))
+                    && Instant::now() + backoff(attempt) < deadline =>
+            {
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Poll `check` until it returns a value, reporting what is awaited, for at most
+/// `timeout`. The first check is immediate; then every 2 s, backing off to 15 s.
+async fn wait_for<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    progress: &Progress<'_>,
+    mut check: F,
+) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, String>>,
+{
+    let started = Instant::now();
+    let mut delay = Duration::from_secs(2);
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        if started.elapsed() >= timeout {
+            return Err(format!(
+                "still waiting for {what} after {}",
+                humantime::format_duration(timeout)
+            ));
+        }
+        progress(&format!("waiting for {what}"));
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
     }
 }
 
@@ -288,5 +415,55 @@ impl Provider for Aws {
             state.insert(resource);
         }
         Ok(state)
+    }
+
+    async fn create(
+        &self,
+        scope: &Scope,
+        want: &Desired<'_>,
+        progress: &Progress<'_>,
+    ) -> Result<Applied, ProviderError> {
+        match want.resource.address.kind {
+            Kind::SecurityGroup => self.create_group(scope, want).await,
+            Kind::KeyPair => self.create_key(scope, want).await,
+            Kind::LoadBalancer => self.create_balancer(scope, want).await,
+            Kind::Database => self.create_database(scope, want, progress).await,
+            Kind::Instance => self.create_instance(scope, want, progress).await,
+            Kind::DnsRecord => self.put_record(scope, want, progress).await,
+        }
+    }
+
+    async fn update(
+        &self,
+        scope: &Scope,
+        live: &LiveResource,
+        want: &Desired<'_>,
+        progress: &Progress<'_>,
+    ) -> Result<Applied, ProviderError> {
+        match want.resource.address.kind {
+            Kind::SecurityGroup => self.update_group(scope, live, want).await,
+            Kind::KeyPair => self.update_key(scope, live, want).await,
+            Kind::LoadBalancer => self.update_balancer(scope, live, want).await,
+            Kind::Database => self.update_database(scope, live, want, progress).await,
+            Kind::Instance => self.update_instance(scope, live, want, progress).await,
+            Kind::DnsRecord => self.put_record(scope, want, progress).await,
+        }
+    }
+
+    async fn destroy(
+        &self,
+        scope: &Scope,
+        live: &LiveResource,
+        how: Teardown,
+        progress: &Progress<'_>,
+    ) -> Result<(), ProviderError> {
+        match live.address.kind {
+            Kind::SecurityGroup => self.destroy_group(scope, live, progress).await,
+            Kind::KeyPair => self.destroy_key(scope, live).await,
+            Kind::LoadBalancer => self.destroy_balancer(scope, live).await,
+            Kind::Database => self.destroy_database(scope, live, how, progress).await,
+            Kind::Instance => self.destroy_instance(scope, live, progress).await,
+            Kind::DnsRecord => self.delete_record(scope, live, progress).await,
+        }
     }
 }

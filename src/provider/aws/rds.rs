@@ -124,3 +124,321 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
         applied: raw.tagged.applied(),
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The write side.
+
+use std::time::Duration;
+
+use aws_sdk_rds::types::Tag;
+
+use super::{code, wait_for};
+use crate::provider::{Applied, Desired, Progress, Teardown};
+use crate::stack::model::Spec;
+
+/// How long a database may take to become available or to go.
+const DB_WAIT: Duration = Duration::from_secs(3600);
+
+fn rds_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn db_outputs(db: &DbInstance) -> BTreeMap<String, String> {
+    let endpoint = db.endpoint();
+    BTreeMap::from([
+        (
+            "address".to_string(),
+            endpoint
+                .and_then(|e| e.address())
+                .unwrap_or_default()
+                .to_string(),
+        ),
+        (
+            "port".to_string(),
+            endpoint
+                .and_then(|e| e.port())
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+        ),
+        (
+            "identifier".to_string(),
+            db.db_instance_identifier().unwrap_or_default().to_string(),
+        ),
+    ])
+}
+
+fn int(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+impl Aws {
+    async fn describe_database(
+        &self,
+        scope: &Scope,
+        identifier: &str,
+    ) -> Result<Option<DbInstance>, ProviderError> {
+        match self
+            .rds
+            .describe_db_instances()
+            .db_instance_identifier(identifier)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.db_instances().first().cloned()),
+            Err(e) if code(&e) == Some("DBInstanceNotFound") => Ok(None),
+            Err(e) => Err(self.error(scope, &format!("read database `{identifier}`"), e)),
+        }
+    }
+
+    /// Wait until the database is `available`; its outputs then.
+    async fn database_available(
+        &self,
+        scope: &Scope,
+        identifier: &str,
+        progress: &Progress<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let what = format!("database `{identifier}` to be available");
+        let db = wait_for(&what, DB_WAIT, progress, || async {
+            let db = self
+                .describe_database(scope, identifier)
+                .await
+                .map_err(|e| e.to_string())?;
+            match db.as_ref().and_then(|d| d.db_instance_status()) {
+                Some("available") => Ok(db),
+                Some("failed" | "incompatible-parameters" | "storage-full" | "deleting") => {
+                    Err(format!(
+                        "database `{identifier}` is `{}`",
+                        db.as_ref()
+                            .and_then(|d| d.db_instance_status())
+                            .unwrap_or_default()
+                    ))
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+        .map_err(|d| self.failed(scope, &format!("wait for {what}"), d))?;
+        Ok(Applied {
+            id: identifier.to_string(),
+            outputs: db_outputs(&db),
+        })
+    }
+
+    pub(super) async fn create_database(
+        &self,
+        scope: &Scope,
+        want: &Desired<'_>,
+        progress: &Progress<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let Spec::Database(d) = &want.resource.spec else {
+            return Err(self.failed(scope, "create database", "not a database".into()));
+        };
+        let identifier = want.resource.physical_name.as_str();
+        let what = format!("create database `{identifier}`");
+        let groups = d
+            .security_groups
+            .iter()
+            .map(|g| want.group_id(g))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.failed(scope, &what, e))?;
+        let password = want
+            .master_password
+            .as_ref()
+            .ok_or_else(|| self.failed(scope, &what, "no master password".into()))?;
+        let created = self
+            .rds
+            .create_db_instance()
+            .db_instance_identifier(identifier)
+            .engine(&d.engine)
+            .set_engine_version(d.engine_version.clone())
+            .db_instance_class(&d.instance_class)
+            .allocated_storage(int(d.storage_gb))
+            .set_storage_type(d.storage_type.clone())
+            .master_username(&d.master_username)
+            .master_user_password(password.expose())
+            .set_db_name(d.db_name.clone())
+            .set_port(d.port.map(i32::from))
+            .set_vpc_security_group_ids((!groups.is_empty()).then_some(groups))
+            .set_availability_zone(d.availability_zone.clone())
+            .multi_az(d.multi_az)
+            .backup_retention_period(int(d.backup_retention_days))
+            // AWS's default depends on the subnet group: always say.
+            .publicly_accessible(d.publicly_accessible)
+            .deletion_protection(d.deletion_protection)
+            .set_tags(Some(rds_tags(&want.tags)))
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("DBInstanceAlreadyExists") => {
+                let ours = self
+                    .describe_database(scope, identifier)
+                    .await?
+                    .is_some_and(|db| {
+                        let tagged = Tagged::new(
+                            db.tag_list()
+                                .iter()
+                                .filter_map(|t| Some((t.key()?, t.value()?))),
+                        );
+                        tagged.address(scope).as_ref() == Some(&want.resource.address)
+                    });
+                if !ours {
+                    return Err(self.failed(
+                        scope,
+                        &what,
+                        "a database with that identifier exists and is not part of this stack"
+                            .into(),
+                    ));
+                }
+            }
+            Err(e) => return Err(self.error(scope, &what, e)),
+        }
+        self.database_available(scope, identifier, progress).await
+    }
+
+    pub(super) async fn update_database(
+        &self,
+        scope: &Scope,
+        live: &LiveResource,
+        want: &Desired<'_>,
+        progress: &Progress<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let Spec::Database(d) = &want.resource.spec else {
+            return Err(self.failed(scope, "change database", "not a database".into()));
+        };
+        let identifier = live.id.as_str();
+        let what = format!("change database `{identifier}`");
+        let changed = |name: &str| want.changed.contains(name);
+        let settings = [
+            "engine_version",
+            "instance_class",
+            "storage_gb",
+            "storage_type",
+            "port",
+            "security_groups",
+            "multi_az",
+            "backup_retention_days",
+            "publicly_accessible",
+            "deletion_protection",
+        ];
+        if settings.iter().any(|s| changed(s)) {
+            let mut modify = self
+                .rds
+                .modify_db_instance()
+                .db_instance_identifier(identifier)
+                .apply_immediately(true);
+            if changed("engine_version") {
+                modify = modify.set_engine_version(d.engine_version.clone());
+            }
+            if changed("instance_class") {
+                modify = modify.db_instance_class(&d.instance_class);
+            }
+            if changed("storage_gb") {
+                modify = modify.allocated_storage(int(d.storage_gb));
+            }
+            if changed("storage_type") {
+                modify = modify.set_storage_type(d.storage_type.clone());
+            }
+            if changed("port") {
+                modify = modify.set_db_port_number(d.port.map(i32::from));
+            }
+            if changed("security_groups") {
+                let groups = d
+                    .security_groups
+                    .iter()
+                    .map(|g| want.group_id(g))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| self.failed(scope, &what, e))?;
+                modify = modify.set_vpc_security_group_ids(Some(groups));
+            }
+            if changed("multi_az") {
+                modify = modify.multi_az(d.multi_az);
+            }
+            if changed("backup_retention_days") {
+                modify = modify.backup_retention_period(int(d.backup_retention_days));
+            }
+            // Sent whenever anything changes: AWS's default is not to be relied on.
+            modify = modify.publicly_accessible(d.publicly_accessible);
+            if changed("deletion_protection") {
+                modify = modify.deletion_protection(d.deletion_protection);
+            }
+            modify
+                .send()
+                .await
+                .map_err(|e| self.error(scope, &what, e))?;
+        }
+        let arn = self
+            .describe_database(scope, identifier)
+            .await?
+            .and_then(|db| db.db_instance_arn().map(String::from))
+            .ok_or_else(|| self.failed(scope, &what, "the database is gone".into()))?;
+        let stale: Vec<String> = super::ec2::live_tag_keys(live)
+            .into_iter()
+            .filter(|k| !want.tags.contains_key(k))
+            .collect();
+        if !stale.is_empty() {
+            self.rds
+                .remove_tags_from_resource()
+                .resource_name(&arn)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await
+                .map_err(|e| self.error(scope, &what, e))?;
+        }
+        self.rds
+            .add_tags_to_resource()
+            .resource_name(&arn)
+            .set_tags(Some(rds_tags(&want.tags)))
+            .send()
+            .await
+            .map_err(|e| self.error(scope, &what, e))?;
+        self.database_available(scope, identifier, progress).await
+    }
+
+    /// Delete a database, with a final snapshot unless told otherwise, and wait until it
+    /// is gone.
+    pub(super) async fn destroy_database(
+        &self,
+        scope: &Scope,
+        live: &LiveResource,
+        how: Teardown,
+        progress: &Progress<'_>,
+    ) -> Result<(), ProviderError> {
+        let identifier = live.id.as_str();
+        let what = format!("delete database `{identifier}`");
+        let mut delete = self
+            .rds
+            .delete_db_instance()
+            .db_instance_identifier(identifier)
+            .skip_final_snapshot(!how.final_snapshot);
+        if how.final_snapshot {
+            let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                .to_string()
+                .replace([':', 'T'], "-")
+                .trim_end_matches('Z')
+                .to_string();
+            let snapshot = format!("{identifier}-final-{stamp}");
+            progress(&format!("final snapshot `{snapshot}`"));
+            delete = delete.final_db_snapshot_identifier(snapshot);
+        }
+        match delete.send().await {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("DBInstanceNotFound") => return Ok(()),
+            // Being deleted already (a repeated call): wait for it below.
+            Err(e) if code(&e) == Some("InvalidDBInstanceState") => {}
+            Err(e) => return Err(self.error(scope, &what, e)),
+        }
+        let gone = format!("database `{identifier}` to be deleted");
+        wait_for(&gone, DB_WAIT, progress, || async {
+            let db = self
+                .describe_database(scope, identifier)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(db.is_none().then_some(()))
+        })
+        .await
+        .map_err(|d| self.failed(scope, &what, d))
+    }
+}

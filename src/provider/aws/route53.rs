@@ -140,3 +140,215 @@ impl Aws {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The write side: a record and its claim always change together, in one change batch
+// (Route 53 applies a batch all or nothing).
+
+use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord};
+
+use super::wait_for;
+use crate::provider::{Applied, Desired, Progress};
+
+const DNS_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+fn record_set(
+    name: &str,
+    record_type: &str,
+    ttl: i64,
+    values: &[String],
+) -> Result<ResourceRecordSet, String> {
+    let records = values
+        .iter()
+        .map(|v| ResourceRecord::builder().value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    ResourceRecordSet::builder()
+        .name(name)
+        .r#type(RrType::from(record_type))
+        .ttl(ttl)
+        .set_resource_records(Some(records))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn change(action: ChangeAction, set: ResourceRecordSet) -> Result<Change, String> {
+    Change::builder()
+        .action(action)
+        .resource_record_set(set)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+impl Aws {
+    async fn zone_of(&self, scope: &Scope, zone: &str) -> Result<String, ProviderError> {
+        self.zone_id(scope, zone).await?.ok_or_else(|| {
+            self.failed(
+                scope,
+                &format!("find hosted zone `{zone}`"),
+                "no public hosted zone has that name in this account".into(),
+            )
+        })
+    }
+
+    /// Send a change batch and wait until Route 53 has it on its servers.
+    async fn change_records(
+        &self,
+        scope: &Scope,
+        zone_id: &str,
+        what: &str,
+        changes: Vec<Change>,
+        progress: &Progress<'_>,
+    ) -> Result<(), ProviderError> {
+        let batch = ChangeBatch::builder()
+            .comment(format!("stackwright {}/{}", scope.stack, scope.env))
+            .set_changes(Some(changes))
+            .build()
+            .map_err(|e| self.failed(scope, what, e.to_string()))?;
+        let output = self
+            .route53
+            .change_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .change_batch(batch)
+            .send()
+            .await
+            .map_err(|e| self.error(scope, what, e))?;
+        let Some(id) = output.change_info().map(|c| c.id().to_string()) else {
+            return Ok(());
+        };
+        wait_for(
+            "the change to reach every DNS server",
+            DNS_WAIT,
+            progress,
+            || async {
+                let info = self
+                    .route53
+                    .get_change()
+                    .id(&id)
+                    .send()
+                    .await
+                    .map_err(|e| self.error(scope, what, e).to_string())?;
+                Ok(
+                    (info.change_info().map(|c| c.status()) == Some(&ChangeStatus::Insync))
+                        .then_some(()),
+                )
+            },
+        )
+        .await
+        .map_err(|d| self.failed(scope, what, d))
+    }
+
+    /// UPSERT the record and its claim (with the applied codes).
+    pub(super) async fn put_record(
+        &self,
+        scope: &Scope,
+        want: &Desired<'_>,
+        progress: &Progress<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let address = &want.resource.address;
+        let (Some(zone), Some(fqdn), Some(record_type)) =
+            (want.text("zone"), want.text("fqdn"), want.text("type"))
+        else {
+            return Err(self.failed(scope, "write DNS record", "not a DNS record".into()));
+        };
+        let what = format!("write DNS record `{fqdn}` ({record_type})");
+        let ttl = want
+            .text("ttl")
+            .and_then(|t| t.parse::<i64>().ok())
+            .unwrap_or(300);
+        let values = match want.attrs.get("records") {
+            Some(Value::List(v)) => v.clone(),
+            _ => return Err(self.failed(scope, &what, "its records are not known".into())),
+        };
+        let claim = ownership::value_with_applied(&scope.stack, &scope.env, address, &want.applied);
+        let fail = |d: String| self.failed(scope, &what, d);
+        let changes = vec![
+            change(
+                ChangeAction::Upsert,
+                record_set(fqdn, record_type, ttl, &values).map_err(fail)?,
+            )
+            .map_err(fail)?,
+            change(
+                ChangeAction::Upsert,
+                record_set(
+                    &ownership::name(fqdn, record_type),
+                    "TXT",
+                    ttl,
+                    &[format!("\"{claim}\"")],
+                )
+                .map_err(fail)?,
+            )
+            .map_err(fail)?,
+        ];
+        let zone_id = self.zone_of(scope, zone).await?;
+        self.change_records(scope, &zone_id, &what, changes, progress)
+            .await?;
+        Ok(Applied {
+            id: format!("{fqdn} {record_type}"),
+            outputs: BTreeMap::from([("fqdn".to_string(), fqdn.to_string())]),
+        })
+    }
+
+    /// DELETE the record and its claim, as they are now (Route 53 deletes only an exact
+    /// match); a record already gone is done.
+    pub(super) async fn delete_record(
+        &self,
+        scope: &Scope,
+        live: &LiveResource,
+        progress: &Progress<'_>,
+    ) -> Result<(), ProviderError> {
+        let text = |k: &str| match live.attrs.get(k) {
+            Some(Value::Text(t)) => t.clone(),
+            _ => String::new(),
+        };
+        let (zone, fqdn, record_type) = (text("zone"), text("fqdn"), text("type"));
+        let what = format!("delete DNS record `{fqdn}` ({record_type})");
+        let zone_id = self.zone_of(scope, &zone).await?;
+        for _ in 0..3 {
+            let mut changes = Vec::new();
+            for (name, t) in [
+                (fqdn.clone(), record_type.clone()),
+                (ownership::name(&fqdn, &record_type), "TXT".to_string()),
+            ] {
+                let output = self
+                    .route53
+                    .list_resource_record_sets()
+                    .hosted_zone_id(&zone_id)
+                    .start_record_name(&name)
+                    .start_record_type(RrType::from(t.as_str()))
+                    .max_items(1)
+                    .send()
+                    .await
+                    .map_err(|e| self.error(scope, &what, e))?;
+                if let Some(set) = output
+                    .resource_record_sets()
+                    .iter()
+                    .find(|s| normalize(s.name()) == name && s.r#type().as_str() == t)
+                {
+                    changes.push(
+                        change(ChangeAction::Delete, set.clone())
+                            .map_err(|d| self.failed(scope, &what, d))?,
+                    );
+                }
+            }
+            if changes.is_empty() {
+                return Ok(());
+            }
+            match self
+                .change_records(scope, &zone_id, &what, changes, progress)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                // Changed between the read and the delete: read again.
+                Err(ProviderError::Api { detail, .. }) if detail.contains("InvalidChangeBatch") => {
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(self.failed(
+            scope,
+            &what,
+            "the record kept changing while being deleted".into(),
+        ))
+    }
+}

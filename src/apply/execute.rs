@@ -1,0 +1,325 @@
+//! Carrying out a plan against a [`Provider`]: what each step of the walk does.
+//!
+//! The executor keeps what is known of every resource, starting from the refresh the plan
+//! was made from. Before a step runs, the resource's desired attributes are derived again
+//! from it, so a reference to something created a moment ago (an instance's public name
+//! in a DNS record) resolves to its real value; after the step, the resource is known as
+//! [`plan::after_apply`] says a complete apply leaves it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use super::{Report, Reporter, Step, schedule, walk};
+use crate::graph::Graph;
+use crate::plan::{self, Action, Change, Plan, attrs};
+use crate::provider::Progress;
+use crate::provider::{
+    Desired, LiveResource, LiveState, Provider, Scope, Secret, TAG_ADDRESS, TAG_APPLIED,
+    TAG_ATTR_PREFIX, TAG_ENV, TAG_STACK, Teardown, Value,
+};
+use crate::stack::model::{GroupRef, RuleSource, Spec};
+use crate::stack::template::{Part, Template};
+use crate::stack::{Address, Kind, Resource, Stack};
+
+/// Everything an apply needs besides the provider.
+#[derive(Debug)]
+pub struct Job {
+    /// The stack being applied (for `destroy`, the stack as declared, for its settings).
+    pub stack: Stack,
+    pub plan: Plan,
+    /// The live state the plan was made from.
+    pub live: LiveState,
+    /// Secret values by name: only those [`secrets_needed`] names.
+    pub secrets: BTreeMap<String, Secret>,
+    /// Unique to this run: part of every idempotency token.
+    pub run: String,
+    pub parallelism: usize,
+}
+
+/// What an apply did, and every resource as it left it.
+#[derive(Debug)]
+pub struct Applied {
+    pub report: Report,
+    pub known: BTreeMap<Address, LiveResource>,
+}
+
+/// The secrets the plan's changes send to AWS: those in the user data of instances and
+/// the master passwords of databases it creates or replaces.
+pub fn secrets_needed(plan: &Plan, stack: &Stack) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for change in &plan.changes {
+        if !matches!(change.action, Action::Create | Action::Replace) {
+            continue;
+        }
+        let Some(resource) = stack.resource(&change.address) else {
+            continue;
+        };
+        let template: Option<&Template> = match &resource.spec {
+            Spec::Instance(i) => i.user_data.as_ref(),
+            Spec::Database(d) => Some(&d.master_password),
+            _ => None,
+        };
+        for part in template.iter().flat_map(|t| t.parts.iter()) {
+            if let Part::Secret(name) = part {
+                names.insert(name.clone());
+            }
+        }
+    }
+    names
+}
+
+/// How each database is torn down: with a final snapshot unless the stack says not.
+fn teardown(stack: &Stack, address: &Address) -> Teardown {
+    Teardown {
+        final_snapshot: match stack.resource(address).map(|r| &r.spec) {
+            Some(Spec::Database(d)) => d.final_snapshot,
+            _ => true,
+        },
+    }
+}
+
+struct State<P> {
+    provider: Arc<P>,
+    scope: Scope,
+    stack: Stack,
+    changes: BTreeMap<Address, Change>,
+    secrets: BTreeMap<String, Secret>,
+    run: String,
+    known: Mutex<BTreeMap<Address, LiveResource>>,
+    reporter: Arc<dyn Reporter>,
+}
+
+/// Apply `job.plan` in dependency order, in parallel; stop starting steps after a failure
+/// or once `cancel` turns true.
+pub async fn execute<P: Provider + 'static>(
+    provider: Arc<P>,
+    scope: Scope,
+    job: Job,
+    graph: &Graph,
+    reporter: Arc<dyn Reporter>,
+    cancel: watch::Receiver<bool>,
+) -> Applied {
+    let order = schedule(&job.plan, graph);
+    let state = Arc::new(State {
+        provider,
+        scope,
+        changes: job
+            .plan
+            .changes
+            .iter()
+            .map(|c| (c.address.clone(), c.clone()))
+            .collect(),
+        known: Mutex::new(job.live.resources),
+        stack: job.stack,
+        secrets: job.secrets,
+        run: job.run,
+        reporter: reporter.clone(),
+    });
+    let perform = |step: Step| {
+        let state = state.clone();
+        async move { state.perform(&step).await }
+    };
+    let report = walk(&order, job.parallelism, reporter, cancel, perform).await;
+    let known = state.known.lock().map(|k| k.clone()).unwrap_or_default();
+    Applied { report, known }
+}
+
+impl<P: Provider> State<P> {
+    fn known(&self) -> BTreeMap<Address, LiveResource> {
+        self.known.lock().map(|k| k.clone()).unwrap_or_default()
+    }
+
+    fn set_known(&self, address: &Address, resource: Option<LiveResource>) {
+        if let Ok(mut known) = self.known.lock() {
+            match resource {
+                Some(r) => known.insert(address.clone(), r),
+                None => known.remove(address),
+            };
+        }
+    }
+
+    async fn perform(&self, step: &Step) -> Result<(), String> {
+        let change = self
+            .changes
+            .get(&step.address)
+            .ok_or_else(|| format!("`{}` is not in the plan", step.address))?;
+        let progress = |message: &str| self.reporter.progress(step, message);
+        let address = &step.address;
+        let live = self.known().get(address).cloned();
+        let destroy = |live: LiveResource| async move {
+            self.provider
+                .destroy(
+                    &self.scope,
+                    &live,
+                    teardown(&self.stack, address),
+                    &progress,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            self.set_known(address, None);
+            Ok::<(), String>(())
+        };
+        match change.action {
+            Action::Destroy => match live {
+                Some(live) => destroy(live).await,
+                None => Ok(()), // gone already
+            },
+            Action::Replace => {
+                if let Some(live) = live {
+                    destroy(live).await?;
+                }
+                self.create_or_update(change, None, &progress).await
+            }
+            Action::Create => self.create_or_update(change, None, &progress).await,
+            Action::Update => {
+                let live = live.ok_or_else(|| format!("`{address}` is gone"))?;
+                self.create_or_update(change, Some(&live), &progress).await
+            }
+        }
+    }
+
+    async fn create_or_update(
+        &self,
+        change: &Change,
+        live: Option<&LiveResource>,
+        progress: &Progress<'_>,
+    ) -> Result<(), String> {
+        let address = &change.address;
+        let resource = self
+            .stack
+            .resource(address)
+            .ok_or_else(|| format!("`{address}` is not in the stack"))?;
+        let changed = change.attrs.iter().map(|a| a.name.clone()).collect();
+        self.put(resource, live, changed, progress).await?;
+        if address.kind == Kind::SecurityGroup {
+            self.complete_rules_naming(address, progress).await?;
+        }
+        Ok(())
+    }
+
+    /// Create (no `live`) or update one resource, and know it as it is left.
+    async fn put(
+        &self,
+        resource: &Resource,
+        live: Option<&LiveResource>,
+        changed: BTreeSet<String>,
+        progress: &Progress<'_>,
+    ) -> Result<(), String> {
+        let address = &resource.address;
+        let known = self.known();
+        let view: attrs::Known<'_> = known.iter().map(|(a, r)| (a.clone(), Some(r))).collect();
+        let desired = attrs::desired(resource, &view);
+        if let Some((name, _)) = desired.iter().find(|(_, v)| **v == Value::Unknown) {
+            return Err(format!(
+                "`{name}` is still unknown: something it refers to was not applied"
+            ));
+        }
+        let after = plan::after_apply(address, String::new(), &desired, BTreeMap::new());
+        let mut tags: BTreeMap<String, String> = match desired.get("tags") {
+            Some(Value::List(items)) => items
+                .iter()
+                .filter_map(|t| t.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+        let applied = after.applied.clone().unwrap_or_default();
+        tags.insert(TAG_STACK.into(), self.scope.stack.clone());
+        tags.insert(TAG_ENV.into(), self.scope.env.clone());
+        tags.insert(TAG_ADDRESS.into(), address.to_string());
+        tags.insert(TAG_APPLIED.into(), applied.clone());
+        for m in attrs::meta(address.kind).iter().filter(|m| m.tracked) {
+            if let Some(Value::Text(t)) = after.attrs.get(m.name) {
+                tags.insert(format!("{TAG_ATTR_PREFIX}{}", m.name), t.clone());
+            }
+        }
+        let secret = |t: &Template| attrs::render_secret(t, &view, &self.secrets);
+        let (user_data, master_password) = match &resource.spec {
+            Spec::Instance(i) if live.is_none() => {
+                (i.user_data.as_ref().map(secret).transpose()?, None)
+            }
+            Spec::Database(d) if live.is_none() => (None, Some(secret(&d.master_password)?)),
+            _ => (None, None),
+        };
+        let token = {
+            let text = format!(
+                "{}\n{}\n{address}\n{}",
+                self.scope.stack, self.scope.env, self.run
+            );
+            let digest = Sha256::digest(text.as_bytes());
+            let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+            format!("sw-{hex}")
+        };
+        let want = Desired {
+            resource,
+            changed,
+            tags,
+            applied,
+            ids: known
+                .iter()
+                .map(|(a, r)| (a.clone(), r.id.clone()))
+                .collect(),
+            user_data,
+            master_password,
+            token,
+            attrs: desired.clone(),
+        };
+        let result = match live {
+            Some(live) => {
+                self.provider
+                    .update(&self.scope, live, &want, progress)
+                    .await
+            }
+            None => self.provider.create(&self.scope, &want, progress).await,
+        }
+        .map_err(|e| e.to_string())?;
+        self.set_known(
+            address,
+            Some(plan::after_apply(
+                address,
+                result.id,
+                &desired,
+                result.outputs,
+            )),
+        );
+        Ok(())
+    }
+
+    /// Rules that name a group are not creation edges (groups may admit each other), so
+    /// a group created before the groups its rules name leaves those rules for later:
+    /// once `group` exists, every group of the stack that already exists and names it
+    /// gets its rules completed.
+    async fn complete_rules_naming(
+        &self,
+        group: &Address,
+        progress: &Progress<'_>,
+    ) -> Result<(), String> {
+        let named = GroupRef::Stack(group.clone());
+        for resource in self.stack.resources.values() {
+            let Spec::SecurityGroup(sg) = &resource.spec else {
+                continue;
+            };
+            let names_it = sg
+                .ingress
+                .iter()
+                .chain(sg.egress.iter().flatten())
+                .any(|r| r.source == RuleSource::Group(named.clone()));
+            if resource.address == *group || !names_it {
+                continue;
+            }
+            let Some(live) = self.known().get(&resource.address).cloned() else {
+                continue; // not created yet: its own create will see `group`
+            };
+            progress(&format!(
+                "adding the rules of `{}` that name it",
+                resource.address
+            ));
+            let changed = ["ingress", "egress"].map(String::from).into();
+            self.put(resource, Some(&live), changed, progress).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,52 @@
+//! `stackwright unlock`: break the lock of a stack and env left by a run that is gone.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use stackwright::provider::aws::Aws;
+use stackwright::render;
+
+use super::StackArgs;
+
+/// Break the lock of a stack and env (left by a run that was killed)
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    stackwright unlock stacks/paasmaker --env staging\n\n\
+    The lock is a security group named stackwright-lock-<stack>-<env>, whose tags say who\n\
+    holds it and since when. Break it only when that run is gone: two applies at once can\n\
+    undo each other's work. A holder on this machine that is no longer running is taken\n\
+    over automatically, with a warning.")]
+pub struct UnlockArgs {
+    #[command(flatten)]
+    stack: StackArgs,
+}
+
+pub fn exec(args: UnlockArgs) -> anyhow::Result<ExitCode> {
+    let Some((loaded, _graph)) = super::load_and_graph(&args.stack) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let stack = &loaded.stack;
+    let scope = super::plan::scope(stack, false)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    let holder = runtime
+        .block_on(async {
+            let aws = Aws::connect(stack).await?;
+            aws.break_lock(&scope).await
+        })
+        .map_err(super::provider_error)?;
+    match holder {
+        Some(h) => render::stdout(&format!(
+            "Released the lock of stack `{}` env `{}`, held by {h}.\n",
+            scope.stack, scope.env
+        )),
+        None => render::stdout(&format!(
+            "Stack `{}` env `{}` is not locked.\n",
+            scope.stack, scope.env
+        )),
+    }
+    Ok(ExitCode::SUCCESS)
+}
