@@ -15,14 +15,17 @@
 // A benchmark's output is its figures.
 #![allow(clippy::print_stdout)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use stackwright::provider::aws::Aws;
 use stackwright::provider::{Provider, Scope, ownership};
+
+use support::{endpoint_of, http};
+
+mod support;
 
 const INSTANCES: usize = 200;
 const RUNS: usize = 5;
@@ -30,31 +33,6 @@ const LATENCY_MS: u64 = 20;
 const STACK: &str = "bench";
 const ENV: &str = "test";
 const ZONE: &str = "bench.example";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Start a helper script that prints its endpoint as the first line of stdout. It is not
-/// waited for: `--parent-pid` makes it exit when this process does.
-#[allow(clippy::zombie_processes)]
-fn endpoint_of(script: &str, args: &[&str]) -> String {
-    let mut child = Command::new(repo().join("scripts").join(script))
-        .args(args)
-        .args(["--parent-pid", &std::process::id().to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start scripts/{script}: {e}"));
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("endpoint line");
-    assert!(
-        line.starts_with("http://127.0.0.1:"),
-        "scripts/{script} printed {line:?}"
-    );
-    line.trim().to_string()
-}
 
 fn main() {
     // `cargo bench` passes `--bench`; the re-executed child is told apart by its env.
@@ -422,18 +400,4 @@ fn measure(
 
 fn ms(d: Duration) -> u128 {
     d.as_millis()
-}
-
-/// A minimal HTTP/1.1 request to the proxy's own endpoints.
-fn http(endpoint: &str, method: &str, path: &str) -> String {
-    let address = endpoint.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).expect("proxy");
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string()
 }
