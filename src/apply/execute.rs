@@ -193,8 +193,18 @@ impl<P: Provider> State<P> {
             .resource(address)
             .ok_or_else(|| format!("`{address}` is not in the stack"))?;
         let changed = change.attrs.iter().map(|a| a.name.clone()).collect();
+        let known_before: BTreeSet<Address> = self.known().into_keys().collect();
         self.put(resource, live, changed, progress).await?;
         if address.kind == Kind::SecurityGroup {
+            // Groups created at the same time as this one: whichever of two is known
+            // second completes the rules between them, so both look at the other after
+            // being known themselves.
+            let appeared = group_refs(resource)
+                .any(|g| !known_before.contains(g) && self.known().contains_key(g));
+            if appeared && let Some(now) = self.known().get(address).cloned() {
+                let changed = ["ingress", "egress"].map(String::from).into();
+                self.put(resource, Some(&now), changed, progress).await?;
+            }
             self.complete_rules_naming(address, progress).await?;
         }
         Ok(())
@@ -299,14 +309,10 @@ impl<P: Provider> State<P> {
     ) -> Result<(), String> {
         let named = GroupRef::Stack(group.clone());
         for resource in self.stack.resources.values() {
-            let Spec::SecurityGroup(sg) = &resource.spec else {
+            if resource.address.kind != Kind::SecurityGroup {
                 continue;
-            };
-            let names_it = sg
-                .ingress
-                .iter()
-                .chain(sg.egress.iter().flatten())
-                .any(|r| r.source == RuleSource::Group(named.clone()));
+            }
+            let names_it = group_refs(resource).any(|g| GroupRef::Stack(g.clone()) == named);
             if resource.address == *group || !names_it {
                 continue;
             }
@@ -322,4 +328,20 @@ impl<P: Provider> State<P> {
         }
         Ok(())
     }
+}
+
+/// The groups of the stack a security group's rules name (itself excluded).
+fn group_refs(resource: &Resource) -> impl Iterator<Item = &Address> {
+    let rules: Vec<_> = match &resource.spec {
+        Spec::SecurityGroup(sg) => sg
+            .ingress
+            .iter()
+            .chain(sg.egress.iter().flatten())
+            .collect(),
+        _ => Vec::new(),
+    };
+    rules.into_iter().filter_map(move |r| match &r.source {
+        RuleSource::Group(GroupRef::Stack(a)) if *a != resource.address => Some(a),
+        _ => None,
+    })
 }

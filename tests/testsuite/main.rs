@@ -3,12 +3,16 @@
 //! - `fixtures`: every invalid stack in `fixtures/invalid` is refused with its exact
 //!   file:line:col and message (snapshots); every valid one loads.
 //! - `cli`: `validate` and `graph` as a user runs them.
+//! - `apply`: apply, destroy, output and unlock against the emulator, checked through the SDK.
+//! - `robust`: apply under SIGKILL, faults on the wire and concurrent runs (emulator).
 //! - `schema`: the JSON Schemas accept every shipped stack and refuse bad ones.
 
+mod apply;
 mod cli;
 mod emulator;
 mod fixtures;
 mod plan;
 mod plan_json;
+mod robust;
 mod schema;
 mod support;

@@ -30,18 +30,18 @@ use stackwright::stack::Address;
 use crate::emulator;
 use crate::support::text;
 
-const ENV: &str = "test";
-const AMI: &str = "ami-12c6146b";
-const PW_VAR: &str = "STACKWRIGHT_E2E_PW";
-const TOKEN_VAR: &str = "STACKWRIGHT_E2E_TOKEN";
+pub(crate) const ENV: &str = "test";
+pub(crate) const AMI: &str = "ami-12c6146b";
+pub(crate) const PW_VAR: &str = "STACKWRIGHT_E2E_PW";
+pub(crate) const TOKEN_VAR: &str = "STACKWRIGHT_E2E_TOKEN";
 /// An OpenSSH ed25519 public key (the 32 key bytes are text; moto does not mind).
-const PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ1c3RlZCBrZXkgZm9yIHRlc3RzIG9ubHkgMTIzNDU2 e2e@stackwright";
-const HEALTH_CHECK: &str = "TCP:80 every 30s, timeout 5s, unhealthy 2, healthy 2";
+pub(crate) const PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ1c3RlZCBrZXkgZm9yIHRlc3RzIG9ubHkgMTIzNDU2 e2e@stackwright";
+pub(crate) const HEALTH_CHECK: &str = "TCP:80 every 30s, timeout 5s, unhealthy 2, healthy 2";
 
 /// A stack with every kind: two groups admitting each other (and one itself), a key pair,
 /// a classic ELB with the counted instance registered, a MySQL database, two instances and
 /// a CNAME to the ELB.
-fn full_stack(name: &str, zone: &str) -> String {
+pub(crate) fn full_stack(name: &str, zone: &str) -> String {
     format!(
         r##"[stack]
 name = "{name}"
@@ -113,7 +113,7 @@ fn full_user_data() -> String {
 /// Every address of [`full_stack`], in the order its plan lists creates: dependencies
 /// first (groups and key before instances and database, instances before the ELB that
 /// registers them, the ELB before the record naming it), ties by address.
-const FULL_ADDRESSES: [&str; 8] = [
+pub(crate) const FULL_ADDRESSES: [&str; 8] = [
     "security_group.db",
     "security_group.web",
     "key_pair.main",
@@ -128,16 +128,16 @@ const FULL_ADDRESSES: [&str; 8] = [
 // The stack on disk and the CLI.
 
 /// A stack in a temporary directory: `stack.toml` and `env/test.toml`.
-struct StackDir {
+pub(crate) struct StackDir {
     dir: tempfile::TempDir,
     /// The stack's name, unique in this emulator.
-    name: String,
+    pub(crate) name: String,
     /// A hosted zone name of its own.
-    zone: String,
+    pub(crate) zone: String,
 }
 
 impl StackDir {
-    fn new(prefix: &str, stack_toml: impl Fn(&str, &str) -> String) -> StackDir {
+    pub(crate) fn new(prefix: &str, stack_toml: impl Fn(&str, &str) -> String) -> StackDir {
         let name = emulator::unique(prefix);
         let zone = format!("{name}.e2e.example");
         let dir = tempfile::tempdir().expect("temporary directory");
@@ -148,28 +148,41 @@ impl StackDir {
         StackDir { dir, name, zone }
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// `<stack>-<env>-<name>`: the physical name stackwright gives a resource.
-    fn physical(&self, name: &str) -> String {
+    pub(crate) fn physical(&self, name: &str) -> String {
         format!("{}-{ENV}-{name}", self.name)
     }
 
     /// `stackwright <command> <dir> --env test ARGS` against the emulator.
-    fn run(&self, command: &str, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, command: &str, args: &[&str]) -> Output {
         self.run_with(command, args, &[], emulator::endpoint())
     }
 
     /// The same with extra environment variables, against `endpoint`.
-    fn run_with(
+    pub(crate) fn run_with(
         &self,
         command: &str,
         args: &[&str],
         env: &[(&str, &str)],
         endpoint: &str,
     ) -> Output {
+        self.command(command, args, env, endpoint)
+            .output()
+            .expect("run stackwright")
+    }
+
+    /// The command [`StackDir::run_with`] runs, to spawn it instead.
+    pub(crate) fn command(
+        &self,
+        command: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        endpoint: &str,
+    ) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackwright"));
         cmd.arg(command)
             .arg(self.path())
@@ -184,11 +197,11 @@ impl StackDir {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.output().expect("run stackwright")
+        cmd
     }
 
     /// `plan ARGS`, which must exit with `code`; its stdout.
-    fn plan(&self, args: &[&str], code: i32) -> String {
+    pub(crate) fn plan(&self, args: &[&str], code: i32) -> String {
         let out = self.run("plan", args);
         assert_eq!(
             out.status.code(),
@@ -200,7 +213,7 @@ impl StackDir {
         text(&out.stdout)
     }
 
-    fn load(&self) -> stackwright::stack::Stack {
+    pub(crate) fn load(&self) -> stackwright::stack::Stack {
         stackwright::stack::load(self.path(), Some(ENV))
             .unwrap_or_else(|e| panic!("{:#?}", e.diagnostics))
             .stack
@@ -209,7 +222,7 @@ impl StackDir {
 
 /// [`emulator::aws_env`] with every endpoint pointing at `endpoint` (the emulator itself,
 /// or a counting proxy in front of it).
-fn aws_env_at(endpoint: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn aws_env_at(endpoint: &str) -> Vec<(&'static str, String)> {
     emulator::aws_env()
         .into_iter()
         .map(|(k, v)| {
@@ -223,7 +236,7 @@ fn aws_env_at(endpoint: &str) -> Vec<(&'static str, String)> {
 }
 
 /// The heading lines of a text plan: `<symbol> <address>  <words>`.
-fn headings(plan: &str) -> Vec<&str> {
+pub(crate) fn headings(plan: &str) -> Vec<&str> {
     plan.lines()
         .filter(|l| {
             ["  + ", "  ~ ", "-/+ ", "  - "]
@@ -233,15 +246,15 @@ fn headings(plan: &str) -> Vec<&str> {
         .collect()
 }
 
-fn last_line(plan: &str) -> &str {
+pub(crate) fn last_line(plan: &str) -> &str {
     plan.trim_end().lines().last().unwrap_or_default()
 }
 
-fn json(stdout: &str) -> Json {
+pub(crate) fn json(stdout: &str) -> Json {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("plan --json: {e}\n{stdout}"))
 }
 
-fn change<'a>(plan: &'a Json, address: &str) -> &'a Json {
+pub(crate) fn change<'a>(plan: &'a Json, address: &str) -> &'a Json {
     plan["changes"]
         .as_array()
         .expect("changes")
@@ -251,7 +264,7 @@ fn change<'a>(plan: &'a Json, address: &str) -> &'a Json {
 }
 
 /// The lines from `heading` up to the next blank line.
-fn block<'a>(plan: &'a str, heading: &str) -> Vec<&'a str> {
+pub(crate) fn block<'a>(plan: &'a str, heading: &str) -> Vec<&'a str> {
     let lines: Vec<&str> = plan.lines().collect();
     let start = lines
         .iter()
@@ -267,7 +280,7 @@ fn block<'a>(plan: &'a str, heading: &str) -> Vec<&'a str> {
 // ---------------------------------------------------------------------------------------
 // "AWS", through the real SDK clients.
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -275,7 +288,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// The three contract tags of `address` in `stack`/`env`.
-fn own_tags(stack: &str, env: &str, address: &str) -> Vec<(String, String)> {
+pub(crate) fn own_tags(stack: &str, env: &str, address: &str) -> Vec<(String, String)> {
     vec![
         ("stackwright:stack".into(), stack.into()),
         ("stackwright:env".into(), env.into()),
@@ -294,7 +307,7 @@ fn ec2_tags(kind: ResourceType, tags: &[(String, String)]) -> TagSpecification {
         .build()
 }
 
-fn tcp_from_cidr(port: i32, cidr: &str) -> IpPermission {
+pub(crate) fn tcp_from_cidr(port: i32, cidr: &str) -> IpPermission {
     IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(port)
@@ -303,7 +316,7 @@ fn tcp_from_cidr(port: i32, cidr: &str) -> IpPermission {
         .build()
 }
 
-fn tcp_from_group(from: i32, to: i32, group: &str) -> IpPermission {
+pub(crate) fn tcp_from_group(from: i32, to: i32, group: &str) -> IpPermission {
     IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(from)
@@ -323,15 +336,15 @@ struct Launch<'a> {
 }
 
 #[derive(Clone, Debug)]
-struct Aws {
-    ec2: aws_sdk_ec2::Client,
-    elb: aws_sdk_elasticloadbalancing::Client,
-    rds: aws_sdk_rds::Client,
-    route53: aws_sdk_route53::Client,
+pub(crate) struct Aws {
+    pub(crate) ec2: aws_sdk_ec2::Client,
+    pub(crate) elb: aws_sdk_elasticloadbalancing::Client,
+    pub(crate) rds: aws_sdk_rds::Client,
+    pub(crate) route53: aws_sdk_route53::Client,
 }
 
 impl Aws {
-    async fn connect() -> Aws {
+    pub(crate) async fn connect() -> Aws {
         let config = aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(emulator::endpoint())
             .region(Region::new("us-east-1"))
@@ -348,7 +361,12 @@ impl Aws {
         }
     }
 
-    async fn group(&self, name: &str, description: &str, tags: &[(String, String)]) -> String {
+    pub(crate) async fn group(
+        &self,
+        name: &str,
+        description: &str,
+        tags: &[(String, String)],
+    ) -> String {
         let mut request = self
             .ec2
             .create_security_group()
@@ -361,7 +379,7 @@ impl Aws {
         out.group_id().expect("group id").to_string()
     }
 
-    async fn ingress(&self, group: &str, rules: Vec<IpPermission>) {
+    pub(crate) async fn ingress(&self, group: &str, rules: Vec<IpPermission>) {
         self.ec2
             .authorize_security_group_ingress()
             .group_id(group)
@@ -418,7 +436,7 @@ impl Aws {
     }
 
     /// A classic ELB with the stack's listener and health check; its DNS name.
-    async fn balancer(
+    pub(crate) async fn balancer(
         &self,
         name: &str,
         tags: &[(String, String)],
@@ -466,7 +484,7 @@ impl Aws {
         out.dns_name().expect("DNS name").to_string()
     }
 
-    async fn health_check(
+    pub(crate) async fn health_check(
         &self,
         name: &str,
         target: &str,
@@ -524,7 +542,7 @@ impl Aws {
     }
 
     /// A public hosted zone; its id.
-    async fn zone(&self, name: &str) -> String {
+    pub(crate) async fn zone(&self, name: &str) -> String {
         let out = self
             .route53
             .create_hosted_zone()
@@ -536,7 +554,7 @@ impl Aws {
         out.hosted_zone().expect("zone").id().to_string()
     }
 
-    async fn upsert(&self, zone_id: &str, sets: Vec<(String, RrType, String)>) {
+    pub(crate) async fn upsert(&self, zone_id: &str, sets: Vec<(String, RrType, String)>) {
         let changes = sets
             .into_iter()
             .map(|(name, t, value)| {

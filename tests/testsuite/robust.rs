@@ -1,0 +1,424 @@
+//! `apply` when things go wrong: the process killed mid-apply, a network that drops
+//! responses, AWS failing and throttling, and two applies at once. The contract: the next
+//! run finishes the job, and there is never more than one resource per address.
+//!
+//! Where these lean on the emulator: moto ignores RunInstances' ClientToken, so a repeated
+//! launch would make a second instance; that none appears shows stackwright's own check by
+//! tag before a repeat, which on AWS comes on top of the token. moto makes everything
+//! available at once, so a kill lands between calls, not during a long wait; the latency
+//! the proxy adds spreads the calls out so the kills land at different steps.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types::Filter;
+use aws_sdk_route53::types::RrType;
+use stackwright::provider::ownership;
+
+use crate::emulator::{self, Proxy};
+use crate::plan::{Aws, ENV, FULL_ADDRESSES, PW_VAR, StackDir, TOKEN_VAR, full_stack, runtime};
+use crate::support::text;
+
+const SECRETS: [(&str, &str); 2] = [(PW_VAR, "robust-pw-1"), (TOKEN_VAR, "robust-token-1")];
+
+/// Every address's AWS ids, found by tags (instances not terminated, databases not being
+/// deleted) and, for records, by their claims in `zone_id`.
+async fn census(aws: &Aws, stack: &str, zone_id: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let ours = |tags: Vec<(String, String)>| -> Option<String> {
+        let get = |k: &str| {
+            tags.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        (get("stackwright:stack").as_deref() == Some(stack)
+            && get("stackwright:env").as_deref() == Some(ENV))
+        .then(|| get("stackwright:address"))
+        .flatten()
+    };
+    let pairs = |tags: &[aws_sdk_ec2::types::Tag]| {
+        tags.iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let by_stack = Filter::builder()
+        .name("tag:stackwright:stack")
+        .values(stack)
+        .build();
+    let instances = aws
+        .ec2
+        .describe_instances()
+        .filters(by_stack.clone())
+        .send()
+        .await
+        .expect("DescribeInstances");
+    for i in instances.reservations().iter().flat_map(|r| r.instances()) {
+        let state = i
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string());
+        if matches!(state.as_deref(), Some("terminated" | "shutting-down")) {
+            continue;
+        }
+        if let Some(a) = ours(pairs(i.tags())) {
+            out.entry(a)
+                .or_default()
+                .push(i.instance_id().unwrap_or_default().into());
+        }
+    }
+    let groups = aws
+        .ec2
+        .describe_security_groups()
+        .filters(by_stack.clone())
+        .send()
+        .await
+        .expect("DescribeSecurityGroups");
+    for g in groups.security_groups() {
+        if let Some(a) = ours(pairs(g.tags())) {
+            out.entry(a)
+                .or_default()
+                .push(g.group_id().unwrap_or_default().into());
+        }
+    }
+    let keys = aws
+        .ec2
+        .describe_key_pairs()
+        .filters(by_stack)
+        .send()
+        .await
+        .expect("DescribeKeyPairs");
+    for k in keys.key_pairs() {
+        if let Some(a) = ours(pairs(k.tags())) {
+            out.entry(a)
+                .or_default()
+                .push(k.key_name().unwrap_or_default().into());
+        }
+    }
+    let balancers = aws
+        .elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .expect("DescribeLoadBalancers");
+    let names: Vec<String> = balancers
+        .load_balancer_descriptions()
+        .iter()
+        .filter_map(|b| b.load_balancer_name().map(String::from))
+        .collect();
+    for batch in names.chunks(20) {
+        let tags = aws
+            .elb
+            .describe_tags()
+            .set_load_balancer_names(Some(batch.to_vec()))
+            .send()
+            .await
+            .expect("DescribeTags");
+        for d in tags.tag_descriptions() {
+            let t = d
+                .tags()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            if let Some(a) = ours(t) {
+                out.entry(a)
+                    .or_default()
+                    .push(d.load_balancer_name().unwrap_or_default().into());
+            }
+        }
+    }
+    let databases = aws
+        .rds
+        .describe_db_instances()
+        .send()
+        .await
+        .expect("DescribeDBInstances");
+    for d in databases.db_instances() {
+        if d.db_instance_status() == Some("deleting") {
+            continue;
+        }
+        let t = d
+            .tag_list()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        if let Some(a) = ours(t) {
+            out.entry(a)
+                .or_default()
+                .push(d.db_instance_identifier().unwrap_or_default().into());
+        }
+    }
+    let records = aws
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .send()
+        .await
+        .expect("ListResourceRecordSets");
+    for set in records.resource_record_sets() {
+        if set.r#type() != &RrType::Txt {
+            continue;
+        }
+        for claim in set
+            .resource_records()
+            .iter()
+            .filter_map(|r| ownership::parse(r.value()))
+        {
+            if claim.stack == stack && claim.env == ENV {
+                out.entry(claim.address.to_string())
+                    .or_default()
+                    .push(set.name().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Exactly one resource for each of the full stack's addresses, and nothing else.
+fn assert_one_each(census: &BTreeMap<String, Vec<String>>, when: &str) {
+    let addresses: Vec<&str> = census.keys().map(String::as_str).collect();
+    let mut expected = FULL_ADDRESSES.to_vec();
+    expected.sort();
+    assert_eq!(addresses, expected, "{when}: {census:#?}");
+    for (address, ids) in census {
+        assert_eq!(ids.len(), 1, "{when}: `{address}` has {ids:?}");
+    }
+}
+
+fn assert_clean(s: &StackDir, when: &str) {
+    let plan = s.plan(&[], 0);
+    assert!(
+        plan.trim_end().ends_with("No changes."),
+        "{when}: the next plan\n{plan}"
+    );
+}
+
+/// A full stack with its own hosted zone; the zone's id.
+fn full(prefix: &str) -> (StackDir, String) {
+    let s = StackDir::new(prefix, full_stack);
+    let zone_id = runtime().block_on(async { Aws::connect().await.zone(&s.zone).await });
+    (s, zone_id)
+}
+
+#[test]
+fn an_apply_killed_at_any_moment_is_finished_by_the_next_with_one_resource_per_address() {
+    // 40 ms a call spreads the apply's ~40 calls over about a second and a half.
+    let proxy = Proxy::start(emulator::endpoint(), &["--latency-ms", "40"]);
+    let aws = runtime().block_on(Aws::connect());
+    let mut mid_walk = Vec::new();
+    for kill_after in [150, 500, 900, 1300] {
+        let (s, zone_id) = full("kill");
+        let mut apply = s
+            .command(
+                "apply",
+                &["--yes", "--allow-open"],
+                &SECRETS,
+                &proxy.endpoint,
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn apply");
+        std::thread::sleep(Duration::from_millis(kill_after));
+        apply.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix
+        apply.wait().expect("reap");
+        let mut stderr = String::new();
+        let _ = apply
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr);
+        let started = stderr.lines().filter(|l| l.ends_with("started")).count();
+        let done = stderr.lines().filter(|l| l.contains(" done in ")).count();
+        if started > 0 && done < FULL_ADDRESSES.len() {
+            mid_walk.push((kill_after, started, done));
+        }
+
+        let rerun = s.run_with(
+            "apply",
+            &["--yes", "--allow-open"],
+            &SECRETS,
+            emulator::endpoint(),
+        );
+        assert_eq!(
+            rerun.status.code(),
+            Some(0),
+            "killed after {kill_after} ms ({started} steps started)\n--- stdout\n{}--- stderr\n{}",
+            text(&rerun.stdout),
+            text(&rerun.stderr)
+        );
+        let census = runtime().block_on(census(&aws, &s.name, &zone_id));
+        assert_one_each(&census, &format!("killed after {kill_after} ms"));
+        assert_clean(&s, &format!("killed after {kill_after} ms"));
+        // A lock left by the killed run was taken over, not waited for.
+        let rerun_err = text(&rerun.stderr);
+        if rerun_err.contains("lock") {
+            assert!(rerun_err.contains("taking over the lock"), "{rerun_err}");
+        }
+    }
+    // The kills are timed so that at least two land while steps are in flight (the
+    // others before the first step: after the lock, during the refresh).
+    assert!(
+        mid_walk.len() >= 2,
+        "kills in the middle of the walk: {mid_walk:?}"
+    );
+}
+
+#[test]
+fn throttling_5xx_and_lost_responses_do_not_stop_an_apply_or_duplicate_anything() {
+    let (s, zone_id) = full("faults");
+    // Every 5th request is carried out but its answer lost, every 7th fails with a 500,
+    // every 11th is throttled: over 40 requests, so every kind of create meets some.
+    let proxy = Proxy::start(
+        emulator::endpoint(),
+        &[
+            "--drop-response-every",
+            "5",
+            "--fail-every",
+            "7",
+            "--throttle-every",
+            "11",
+        ],
+    );
+    let started = Instant::now();
+    let out = s.run_with(
+        "apply",
+        &["--yes", "--allow-open"],
+        &SECRETS,
+        &proxy.endpoint,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "--- stdout\n{}--- stderr\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stats = proxy.stats();
+    for fault in ["dropped", "InternalError", "Throttling"] {
+        assert!(
+            stats["faults"][fault].as_u64().unwrap_or(0) > 0,
+            "the proxy injected no {fault}: {stats}"
+        );
+    }
+    let aws = runtime().block_on(Aws::connect());
+    assert_one_each(
+        &runtime().block_on(census(&aws, &s.name, &zone_id)),
+        "after a faulty apply",
+    );
+    assert_clean(&s, "after a faulty apply");
+    // And a destroy through the same faults leaves nothing.
+    let out = s.run_with(
+        "destroy",
+        &["--yes", "--allow-data-loss"],
+        &[],
+        &proxy.endpoint,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "--- stdout\n{}--- stderr\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let left = runtime().block_on(census(&aws, &s.name, &zone_id));
+    assert!(left.is_empty(), "left after destroy: {left:#?}");
+    assert!(started.elapsed() < Duration::from_secs(300));
+}
+
+#[test]
+fn two_applies_at_once_never_run_together() {
+    let (s, zone_id) = full("twice");
+    let proxy = Proxy::start(emulator::endpoint(), &["--latency-ms", "30"]);
+    let spawn = |extra: &[&str]| {
+        let mut args = vec!["--yes", "--allow-open"];
+        args.extend_from_slice(extra);
+        s.command("apply", &args, &SECRETS, &proxy.endpoint)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn apply")
+    };
+    // Without --lock-timeout: one runs, the other fails at once naming the holder.
+    let (a, b) = (spawn(&[]), spawn(&[]));
+    let (a, b) = (
+        a.wait_with_output().expect("a"),
+        b.wait_with_output().expect("b"),
+    );
+    let codes = [a.status.code(), b.status.code()];
+    assert!(
+        codes.contains(&Some(0)) && codes.contains(&Some(1)),
+        "one succeeds, one is refused: {codes:?}\n--- a\n{}--- b\n{}",
+        text(&a.stderr),
+        text(&b.stderr)
+    );
+    let refused = if a.status.code() == Some(1) { &a } else { &b };
+    let why = text(&refused.stderr);
+    assert!(
+        why.contains("is locked by") && why.contains("(pid "),
+        "{why}"
+    );
+    assert!(why.contains("--lock-timeout"), "{why}");
+
+    // With --lock-timeout the second waits its turn, then finds nothing left to do.
+    let status = s.run_with(
+        "destroy",
+        &["--yes", "--allow-data-loss"],
+        &[],
+        emulator::endpoint(),
+    );
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{}\n--- a\n{}--- b\n{}",
+        text(&status.stderr),
+        text(&a.stderr),
+        text(&b.stderr)
+    );
+    let (a, b) = (
+        spawn(&["--lock-timeout", "60s"]),
+        spawn(&["--lock-timeout", "60s"]),
+    );
+    let (a, b) = (
+        a.wait_with_output().expect("a"),
+        b.wait_with_output().expect("b"),
+    );
+    for out in [&a, &b] {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let applied: Vec<bool> = [&a, &b]
+        .iter()
+        .map(|o| text(&o.stdout).contains("Apply complete"))
+        .collect();
+    assert_eq!(
+        applied.iter().filter(|x| **x).count(),
+        1,
+        "exactly one applied: {applied:?}"
+    );
+    let waited = [&a, &b]
+        .iter()
+        .any(|o| text(&o.stderr).contains("waiting for the lock"));
+    assert!(waited, "one of them waited for the lock");
+    let aws = runtime().block_on(Aws::connect());
+    assert_one_each(
+        &runtime().block_on(census(&aws, &s.name, &zone_id)),
+        "after both",
+    );
+    assert_clean(&s, "after both");
+}
