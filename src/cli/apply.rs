@@ -171,7 +171,8 @@ fn run(mode: Mode, target: Target, args: &RunArgs, allow_open: bool) -> anyhow::
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
+        let cancel = on_ctrl_c();
         let aws = Arc::new(Aws::connect(&stack).await.map_err(super::provider_error)?);
         let run_id = run_id();
         let me = Holder::me(&run_id);
@@ -199,6 +200,7 @@ fn run(mode: Mode, target: Target, args: &RunArgs, allow_open: bool) -> anyhow::
             graph,
             run_id,
             allow_open,
+            cancel,
         };
         let result = session.go(saved, args).await;
         // Released whatever happened; a failure to release is said, not hidden.
@@ -214,7 +216,31 @@ fn run(mode: Mode, target: Target, args: &RunArgs, allow_open: bool) -> anyhow::
             render::stderr(&render::summary::calls(&aws.stats().by_operation()));
         }
         result
-    })
+    });
+    // Not waiting for a question nobody answered (a Ctrl-C at the prompt).
+    runtime.shutdown_background();
+    result
+}
+
+/// The first Ctrl-C (SIGINT) cancels: nothing new starts, what is in flight finishes, the
+/// lock is released. The second exits at once. Installed before the lock is taken, so
+/// an interrupt at any point lets go of it.
+fn on_ctrl_c() -> watch::Receiver<bool> {
+    let (cancel_tx, cancel) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            render::stderr(
+                "\ninterrupted: starting nothing new, letting the changes in flight finish \
+                 (Ctrl-C again to exit at once)\n",
+            );
+            let _ = cancel_tx.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                render::stderr("exiting at once: the next plan shows what is left\n");
+                std::process::exit(130);
+            }
+        }
+    });
+    cancel
 }
 
 /// Unique to this run: the time and the process.
@@ -234,6 +260,8 @@ struct Session {
     graph: Graph,
     run_id: String,
     allow_open: bool,
+    /// Turns true at the first Ctrl-C.
+    cancel: watch::Receiver<bool>,
 }
 
 impl Session {
@@ -290,12 +318,13 @@ impl Session {
                     self.verb()
                 );
             }
-            if !confirm(&format!(
+            let question = format!(
                 "\nDo you want to {} stack `{}` (env `{}`) as above? Only `yes` is accepted: ",
                 self.verb(),
                 self.scope.stack,
                 self.scope.env
-            ))? {
+            );
+            if !confirm(&question, self.cancel.clone()).await? {
                 render::stderr(&format!(
                     "{} cancelled; nothing was changed.\n",
                     self.title()
@@ -303,20 +332,13 @@ impl Session {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        let (cancel_tx, cancel) = watch::channel(false);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                render::stderr(
-                    "\ninterrupted: starting nothing new, letting the changes in flight finish \
-                     (Ctrl-C again to exit at once)\n",
-                );
-                let _ = cancel_tx.send(true);
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    render::stderr("exiting at once: the next plan shows what is left\n");
-                    std::process::exit(130);
-                }
-            }
-        });
+        if *self.cancel.borrow() {
+            render::stderr(&format!(
+                "{} interrupted; nothing was changed.\n",
+                self.title()
+            ));
+            return Ok(ExitCode::FAILURE);
+        }
         let secret_values: Vec<String> = secrets.values().map(|s| s.expose().to_string()).collect();
         let reporter = Arc::new(Redacting {
             inner: render::progress::reporter(),
@@ -336,7 +358,7 @@ impl Session {
             job,
             graph,
             reporter,
-            cancel,
+            self.cancel.clone(),
         )
         .await;
         let summary = render::summary::applied(self.title(), &plan, &applied.report);
@@ -411,14 +433,25 @@ fn still_current(plan: &Plan, live: &LiveState) -> anyhow::Result<()> {
     )
 }
 
-fn confirm(question: &str) -> anyhow::Result<bool> {
+/// Ask on the terminal; a Ctrl-C while asking is a no.
+async fn confirm(question: &str, mut cancel: watch::Receiver<bool>) -> anyhow::Result<bool> {
     render::stderr(question);
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .context("failed to read the answer")?;
-    Ok(answer.trim() == "yes")
+    let read = tokio::task::spawn_blocking(|| {
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map(|_| answer)
+    });
+    tokio::select! {
+        answer = read => {
+            let answer = answer
+                .context("failed to read the answer")?
+                .context("failed to read the answer")?;
+            Ok(answer.trim() == "yes")
+        }
+        _ = cancel.wait_for(|c| *c) => Ok(false),
+    }
 }
 
 /// Secret values never reach the terminal, even inside an error AWS sent back.

@@ -422,3 +422,64 @@ fn two_applies_at_once_never_run_together() {
     );
     assert_clean(&s, "after both");
 }
+
+#[test]
+fn the_first_ctrl_c_finishes_what_is_in_flight_and_releases_the_lock() {
+    let (s, zone_id) = full("sigint");
+    let proxy = Proxy::start(emulator::endpoint(), &["--latency-ms", "60"]);
+    let apply = s
+        .command(
+            "apply",
+            &["--yes", "--allow-open"],
+            &SECRETS,
+            &proxy.endpoint,
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn apply");
+    // After the lock and the refresh (a few calls at 60 ms), while the first steps run.
+    std::thread::sleep(Duration::from_millis(900));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &apply.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let out = apply.wait_with_output().expect("apply");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "--- stdout\n{stdout}--- stderr\n{stderr}"
+    );
+    assert!(
+        stderr.contains("interrupted: starting nothing new"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("\nApply interrupted after "), "{stdout}");
+    assert!(stdout.contains("skipped: "), "steps were left: {stdout}");
+    // Steps in flight finished rather than being abandoned: every started step ended.
+    let started = stderr.lines().filter(|l| l.ends_with("started")).count();
+    let ended = stderr
+        .lines()
+        .filter(|l| l.contains(" done in ") || l.contains(" FAILED "))
+        .count();
+    assert_eq!(started, ended, "{stderr}");
+
+    // The lock was released: the next run takes it without taking anything over.
+    let rerun = s.run_with(
+        "apply",
+        &["--yes", "--allow-open"],
+        &SECRETS,
+        emulator::endpoint(),
+    );
+    let rerun_err = text(&rerun.stderr);
+    assert_eq!(rerun.status.code(), Some(0), "{rerun_err}");
+    assert!(!rerun_err.contains("lock"), "{rerun_err}");
+    let aws = runtime().block_on(Aws::connect());
+    assert_one_each(
+        &runtime().block_on(census(&aws, &s.name, &zone_id)),
+        "after Ctrl-C and a rerun",
+    );
+    assert_clean(&s, "after Ctrl-C and a rerun");
+}
