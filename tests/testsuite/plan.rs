@@ -593,7 +593,7 @@ impl Aws {
     }
 
     /// A record and its ownership TXT record, claiming it for `stack`/`env`/`address`.
-    async fn owned_record(
+    pub(crate) async fn owned_record(
         &self,
         zone_id: &str,
         (fqdn, t, value): (&str, RrType, &str),
