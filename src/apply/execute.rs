@@ -18,7 +18,7 @@ use crate::plan::{self, Action, Change, Plan, attrs};
 use crate::provider::Progress;
 use crate::provider::{
     Desired, LiveResource, LiveState, Provider, Scope, Secret, TAG_ADDRESS, TAG_APPLIED,
-    TAG_ATTR_PREFIX, TAG_ENV, TAG_STACK, Teardown, Value,
+    TAG_ATTR_PREFIX, TAG_ENV, TAG_PREVENT_DESTROY, TAG_STACK, Teardown, Value,
 };
 use crate::stack::model::{GroupRef, RuleSource, Spec};
 use crate::stack::template::{Part, Template};
@@ -241,6 +241,9 @@ impl<P: Provider> State<P> {
         tags.insert(TAG_ENV.into(), self.scope.env.clone());
         tags.insert(TAG_ADDRESS.into(), address.to_string());
         tags.insert(TAG_APPLIED.into(), applied.clone());
+        if resource.prevent_destroy {
+            tags.insert(TAG_PREVENT_DESTROY.into(), "true".into());
+        }
         for m in attrs::meta(address.kind).iter().filter(|m| m.tracked) {
             if let Some(Value::Text(t)) = after.attrs.get(m.name) {
                 tags.insert(format!("{TAG_ATTR_PREFIX}{}", m.name), t.clone());

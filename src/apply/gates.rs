@@ -1,6 +1,7 @@
 //! The safety gates an apply or destroy passes before anything is changed.
 //!
-//! - `prevent_destroy` refuses to destroy or replace the resource, whatever the flags.
+//! - `prevent_destroy` refuses to destroy or replace the resource, whatever the flags; it
+//!   is kept in AWS as well, so a protected resource removed from the stack is refused.
 //! - A database with deletion protection on in AWS refuses too: RDS would refuse the
 //!   delete half way through the apply; better to say so before anything starts.
 //! - Changes that can lose data need `--allow-data-loss`, always.
@@ -33,13 +34,21 @@ pub fn refusals(plan: &Plan, declared: &Stack, live: &LiveState, consent: Consen
             "replace"
         };
         let address = &change.address;
+        // The stack's setting, or the one applied last (the resource may have been
+        // taken out of the stack).
+        let kept_in_aws = live
+            .resources
+            .get(address)
+            .and_then(|r| r.attrs.get("prevent_destroy"))
+            == Some(&Value::text("true"));
         if declared
             .resource(address)
             .is_some_and(|r| r.prevent_destroy)
+            || kept_in_aws
         {
             out.push(format!(
                 "`{address}` has `prevent_destroy = true`: refusing to {verb} it \
-                 (remove the setting first if this is really meant)"
+                 (set `prevent_destroy = false` and apply first if this is really meant)"
             ));
         }
         let protected = live

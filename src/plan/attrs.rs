@@ -41,6 +41,7 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("ingress", false, false),
                     m("egress", false, false),
                     m("tags", false, false),
+                    m("prevent_destroy", false, false),
                 ]
             }
         }
@@ -50,6 +51,7 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("name", true, false),
                     m("public_key", true, true),
                     m("tags", false, false),
+                    m("prevent_destroy", false, false),
                 ]
             }
         }
@@ -64,6 +66,7 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("security_groups", false, false),
                     m("cross_zone", false, true),
                     m("tags", false, false),
+                    m("prevent_destroy", false, false),
                 ]
             }
         }
@@ -86,6 +89,7 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("publicly_accessible", false, false),
                     m("deletion_protection", false, false),
                     m("tags", false, false),
+                    m("prevent_destroy", false, false),
                 ]
             }
         }
@@ -101,6 +105,7 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("shutdown_behavior", false, true),
                     m("user_data", true, true),
                     m("tags", false, false),
+                    m("prevent_destroy", false, false),
                 ]
             }
         }
@@ -112,6 +117,7 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("type", true, false),
                     m("ttl", false, false),
                     m("records", false, false),
+                    m("prevent_destroy", false, false),
                 ]
             }
         }
@@ -187,6 +193,9 @@ fn groups(list: &[GroupRef]) -> Value {
 /// omitted, optional settings not given) are absent: absent means not managed.
 pub fn desired(resource: &Resource, known: &Known<'_>) -> BTreeMap<String, Value> {
     let mut a: BTreeMap<String, Value> = BTreeMap::new();
+    // Kept in AWS too (a tag, or the record's claim), so that removing a protected
+    // resource from the stack is refused as well.
+    a.insert("prevent_destroy".into(), flag(resource.prevent_destroy));
     let mut put = |k: &str, v: Value| {
         a.insert(k.to_string(), v);
     };

@@ -198,6 +198,10 @@ fn compare(
             .iter()
             .filter_map(|m| {
                 let after = desired.get(m.name)?.clone();
+                // Said only when set: every resource has it, almost always off.
+                if m.name == "prevent_destroy" && after == Value::text("false") {
+                    return None;
+                }
                 Some(AttrChange {
                     name: m.name.into(),
                     before: None,

@@ -27,6 +27,9 @@ pub const TAG_APPLIED: &str = "stackwright:applied";
 /// resource (user data, shutdown behaviour, cross-zone balancing), so refresh need not
 /// make one call per resource to compare it.
 pub const TAG_ATTR_PREFIX: &str = "stackwright:attr:";
+/// Present (`true`) on resources with `prevent_destroy`: kept in AWS so that removing such
+/// a resource from the stack is refused too.
+pub const TAG_PREVENT_DESTROY: &str = "stackwright:prevent-destroy";
 
 /// Whether a tag key belongs to stackwright (and so is not a user tag).
 pub fn is_own_tag(key: &str) -> bool {
@@ -319,11 +322,21 @@ pub mod ownership {
 
     /// The TXT value with the record's `stackwright:applied` codes: records cannot be
     /// tagged, so the codes that tell drift from stack changes ride in the claim.
-    pub fn value_with_applied(stack: &str, env: &str, address: &Address, applied: &str) -> String {
-        format!(
+    pub fn value_with_applied(
+        stack: &str,
+        env: &str,
+        address: &Address,
+        applied: &str,
+        prevent_destroy: bool,
+    ) -> String {
+        let mut v = format!(
             "{},stackwright/applied={applied}",
             value(stack, env, address)
-        )
+        );
+        if prevent_destroy {
+            v.push_str(",stackwright/prevent-destroy=true");
+        }
+        v
     }
 
     /// Who a TXT value (quoted or not) says owns the record beside it.
@@ -333,6 +346,7 @@ pub mod ownership {
         pub env: String,
         pub address: Address,
         pub applied: Option<String>,
+        pub prevent_destroy: bool,
     }
 
     pub fn parse(value: &str) -> Option<Claim> {
@@ -347,11 +361,13 @@ pub mod ownership {
         let address = get("stackwright/address=")?.parse().ok()?;
         // Later fields are optional, and unknown ones are ignored.
         let applied = get("stackwright/applied=");
+        let prevent_destroy = get("stackwright/prevent-destroy=").is_some_and(|v| v == "true");
         Some(Claim {
             stack,
             env,
             address,
             applied,
+            prevent_destroy,
         })
     }
 
@@ -379,8 +395,11 @@ pub mod ownership {
                 ("paasmaker", "production", None)
             );
             assert_eq!(claim.address, a);
-            let with = value_with_applied("paasmaker", "production", &a, "ab12----");
+            let with = value_with_applied("paasmaker", "production", &a, "ab12----", false);
             assert_eq!(parse(&with).unwrap().applied.as_deref(), Some("ab12----"));
+            assert!(!parse(&with).unwrap().prevent_destroy);
+            let kept = value_with_applied("paasmaker", "production", &a, "ab12----", true);
+            assert!(parse(&kept).unwrap().prevent_destroy);
             assert_eq!(parse("\"v=spf1 -all\""), None);
         }
     }

@@ -1244,7 +1244,6 @@ fn prevent_destroy_refuses_destroy_and_replace() {
 }
 
 #[test]
-#[ignore = "bug: gates::refusals reads prevent_destroy from the declared stack only, so a protected resource removed from the stack is destroyed"]
 fn prevent_destroy_refuses_when_the_resource_is_removed_from_the_stack() {
     let s = StackDir::new("keepgone", |name, _| protected_stack(name, "kept"));
     let rt = runtime();
@@ -1512,7 +1511,6 @@ records = ["192.0.2.10"]
 }
 
 #[test]
-#[ignore = "bug: route53 put_record UPSERTs over a record (and its TXT claim) that another stack claims; create must refuse, as groups, ELBs, keys and databases do"]
 fn a_record_claimed_by_another_stack_is_not_taken_over() {
     let s = StackDir::new("takeover", record_stack);
     let other = emulator::unique("owner");
@@ -1541,7 +1539,6 @@ fn a_record_claimed_by_another_stack_is_not_taken_over() {
 }
 
 #[test]
-#[ignore = "bug: elb read_load_balancers fails the whole refresh with LoadBalancerNotFound when any balancer in the region is deleted between DescribeLoadBalancers and DescribeTags"]
 fn a_balancer_of_another_stack_deleted_during_refresh_is_no_error() {
     let s = StackDir::new("elbrace", |name, _| lock_stack(name, false));
     let doomed = emulator::unique("doomed");

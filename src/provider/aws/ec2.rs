@@ -192,6 +192,7 @@ impl Aws {
             let mut attrs = BTreeMap::from([
                 ("name".to_string(), Value::text(name)),
                 ("tags".to_string(), tagged.user_tags()),
+                ("prevent_destroy".to_string(), tagged.prevent_destroy()),
             ]);
             // The public key as AWS holds it, when it returns it; else what was applied.
             let public_key = key
@@ -264,6 +265,7 @@ pub(super) fn instance_resource(raw: &RawInstance, ids: &Ids) -> LiveResource {
         ),
     );
     put("tags", raw.tagged.user_tags());
+    put("prevent_destroy", raw.tagged.prevent_destroy());
     for name in ["user_data", "shutdown_behavior", "root_volume_gb"] {
         if let Some(v) = raw
             .deep
@@ -315,6 +317,7 @@ pub(super) fn group_resource(raw: &RawGroup, ids: &Ids) -> LiveResource {
         ("ingress".to_string(), rules(g.ip_permissions())),
         ("egress".to_string(), rules(g.ip_permissions_egress())),
         ("tags".to_string(), raw.tagged.user_tags()),
+        ("prevent_destroy".to_string(), raw.tagged.prevent_destroy()),
     ]);
     let outputs = BTreeMap::from([
         ("id".to_string(), raw.id.clone()),
@@ -940,9 +943,8 @@ impl Aws {
         live: &LiveResource,
         want: &Desired<'_>,
     ) -> Result<(), ProviderError> {
-        let stale: Vec<Tag> = live_tag_keys(live)
+        let stale: Vec<Tag> = super::stale_tags(live, want)
             .into_iter()
-            .filter(|k| !want.tags.contains_key(k))
             .map(|k| Tag::builder().key(k).build())
             .collect();
         if !stale.is_empty() {

@@ -44,14 +44,38 @@ impl Aws {
             .collect();
         let mut tags: BTreeMap<String, Tagged> = BTreeMap::new();
         for batch in names.chunks(TAG_BATCH) {
-            let output = self
+            let output = match self
                 .elb
                 .describe_tags()
                 .set_load_balancer_names(Some(batch.to_vec()))
                 .send()
                 .await
-                .map_err(|e| self.error(scope, "describe load balancer tags", e))?;
-            for description in output.tag_descriptions() {
+            {
+                Ok(output) => vec![output],
+                // One of the batch (anyone's) was deleted since it was listed: it is no
+                // part of live state, so read the rest one by one.
+                Err(e) if super::code(&e) == Some("LoadBalancerNotFound") => {
+                    let mut outputs = Vec::new();
+                    for name in batch {
+                        match self
+                            .elb
+                            .describe_tags()
+                            .load_balancer_names(name)
+                            .send()
+                            .await
+                        {
+                            Ok(output) => outputs.push(output),
+                            Err(e) if super::code(&e) == Some("LoadBalancerNotFound") => {}
+                            Err(e) => {
+                                return Err(self.error(scope, "describe load balancer tags", e));
+                            }
+                        }
+                    }
+                    outputs
+                }
+                Err(e) => return Err(self.error(scope, "describe load balancer tags", e)),
+            };
+            for description in output.iter().flat_map(|o| o.tag_descriptions()) {
                 let Some(name) = description.load_balancer_name() else {
                     continue;
                 };
@@ -148,6 +172,7 @@ pub(super) fn resource(raw: &RawBalancer, ids: &Ids) -> LiveResource {
             Value::list(b.security_groups().iter().map(|g| ids.group(g))),
         ),
         ("tags".to_string(), raw.tagged.user_tags()),
+        ("prevent_destroy".to_string(), raw.tagged.prevent_destroy()),
     ]);
     if let Some(h) = b.health_check() {
         let target = match h.target().split_once(':') {
@@ -519,9 +544,8 @@ impl Aws {
         }
 
         if let Some(live) = live {
-            let stale: Vec<TagKeyOnly> = super::ec2::live_tag_keys(live)
+            let stale: Vec<TagKeyOnly> = super::stale_tags(live, want)
                 .into_iter()
-                .filter(|k| !want.tags.contains_key(k))
                 .map(|k| TagKeyOnly::builder().key(k).build())
                 .collect();
             if !stale.is_empty() {

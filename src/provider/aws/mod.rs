@@ -209,6 +209,17 @@ fn transient<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
     }
 }
 
+/// The tags an update removes: the user's that the stack no longer has, and
+/// `stackwright:prevent-destroy` once the stack turns it off.
+fn stale_tags(live: &LiveResource, want: &Desired<'_>) -> Vec<String> {
+    let mut keys = ec2::live_tag_keys(live);
+    if live.attrs.get("prevent_destroy") == Some(&super::Value::text("true")) {
+        keys.push(super::TAG_PREVENT_DESTROY.to_string());
+    }
+    keys.retain(|k| !want.tags.contains_key(k));
+    keys
+}
+
 /// Backoff between attempts: 1 s, 2 s, 4 s … at most 16 s.
 fn backoff(attempt: u32) -> Duration {
     Duration::from_secs(1 << attempt.min(4))
@@ -342,6 +353,15 @@ impl Tagged {
             .map(|v| super::Value::text(v.clone()))
     }
 
+    /// `prevent_destroy` as applied: the `stackwright:prevent-destroy` tag.
+    fn prevent_destroy(&self) -> super::Value {
+        super::flag(
+            self.tags
+                .get(super::TAG_PREVENT_DESTROY)
+                .is_some_and(|v| v == "true"),
+        )
+    }
+
     fn applied(&self) -> Option<String> {
         self.tags.get(super::TAG_APPLIED).cloned()
     }
@@ -429,7 +449,7 @@ impl Provider for Aws {
             Kind::LoadBalancer => self.create_balancer(scope, want).await,
             Kind::Database => self.create_database(scope, want, progress).await,
             Kind::Instance => self.create_instance(scope, want, progress).await,
-            Kind::DnsRecord => self.put_record(scope, want, progress).await,
+            Kind::DnsRecord => self.put_record(scope, want, true, progress).await,
         }
     }
 
@@ -446,7 +466,7 @@ impl Provider for Aws {
             Kind::LoadBalancer => self.update_balancer(scope, live, want).await,
             Kind::Database => self.update_database(scope, live, want, progress).await,
             Kind::Instance => self.update_instance(scope, live, want, progress).await,
-            Kind::DnsRecord => self.put_record(scope, want, progress).await,
+            Kind::DnsRecord => self.put_record(scope, want, false, progress).await,
         }
     }
 

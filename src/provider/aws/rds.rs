@@ -97,6 +97,7 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
             flag(d.deletion_protection().unwrap_or(false)),
         ),
         ("tags".to_string(), raw.tagged.user_tags()),
+        ("prevent_destroy".to_string(), raw.tagged.prevent_destroy()),
     ]);
     let endpoint = d.endpoint();
     let outputs = BTreeMap::from([
@@ -374,10 +375,7 @@ impl Aws {
             .await?
             .and_then(|db| db.db_instance_arn().map(String::from))
             .ok_or_else(|| self.failed(scope, &what, "the database is gone".into()))?;
-        let stale: Vec<String> = super::ec2::live_tag_keys(live)
-            .into_iter()
-            .filter(|k| !want.tags.contains_key(k))
-            .collect();
+        let stale = super::stale_tags(live, want);
         if !stale.is_empty() {
             self.rds
                 .remove_tags_from_resource()

@@ -76,6 +76,10 @@ impl Aws {
                         ("fqdn".to_string(), Value::text(&fqdn)),
                         ("type".to_string(), Value::text(&record_type)),
                         ("zone".to_string(), Value::text(zone)),
+                        (
+                            "prevent_destroy".to_string(),
+                            crate::provider::flag(claim.prevent_destroy),
+                        ),
                     ]);
                     // An owner without its record: a create that stopped half way.
                     if let Some(record) = by_name.get(&(fqdn.clone(), record_type.clone())) {
@@ -180,6 +184,13 @@ fn change(action: ChangeAction, set: ResourceRecordSet) -> Result<Change, String
         .map_err(|e| e.to_string())
 }
 
+fn record_applied(fqdn: &str, record_type: &str) -> Applied {
+    Applied {
+        id: format!("{fqdn} {record_type}"),
+        outputs: BTreeMap::from([("fqdn".to_string(), fqdn.to_string())]),
+    }
+}
+
 impl Aws {
     async fn zone_of(&self, scope: &Scope, zone: &str) -> Result<String, ProviderError> {
         self.zone_id(scope, zone).await?.ok_or_else(|| {
@@ -238,11 +249,14 @@ impl Aws {
         .map_err(|d| self.failed(scope, what, d))
     }
 
-    /// UPSERT the record and its claim (with the applied codes).
+    /// Write the record and its claim (with the applied codes). A create uses CREATE, so
+    /// a record that exists already is refused atomically unless its claim is ours (an
+    /// earlier attempt); an update (and our own earlier attempt) UPSERTs.
     pub(super) async fn put_record(
         &self,
         scope: &Scope,
         want: &Desired<'_>,
+        create: bool,
         progress: &Progress<'_>,
     ) -> Result<Applied, ProviderError> {
         let address = &want.resource.address;
@@ -260,33 +274,139 @@ impl Aws {
             Some(Value::List(v)) => v.clone(),
             _ => return Err(self.failed(scope, &what, "its records are not known".into())),
         };
-        let claim = ownership::value_with_applied(&scope.stack, &scope.env, address, &want.applied);
+        let claim = ownership::value_with_applied(
+            &scope.stack,
+            &scope.env,
+            address,
+            &want.applied,
+            want.resource.prevent_destroy,
+        );
         let fail = |d: String| self.failed(scope, &what, d);
-        let changes = vec![
-            change(
-                ChangeAction::Upsert,
-                record_set(fqdn, record_type, ttl, &values).map_err(fail)?,
-            )
-            .map_err(fail)?,
-            change(
-                ChangeAction::Upsert,
-                record_set(
-                    &ownership::name(fqdn, record_type),
-                    "TXT",
-                    ttl,
-                    &[format!("\"{claim}\"")],
+        let owner = ownership::name(fqdn, record_type);
+        let changes = |action: ChangeAction| -> Result<Vec<Change>, ProviderError> {
+            Ok(vec![
+                change(
+                    action.clone(),
+                    record_set(fqdn, record_type, ttl, &values).map_err(fail)?,
                 )
                 .map_err(fail)?,
-            )
-            .map_err(fail)?,
-        ];
+                change(
+                    action,
+                    record_set(&owner, "TXT", ttl, &[format!("\"{claim}\"")]).map_err(fail)?,
+                )
+                .map_err(fail)?,
+            ])
+        };
         let zone_id = self.zone_of(scope, zone).await?;
-        self.change_records(scope, &zone_id, &what, changes, progress)
-            .await?;
-        Ok(Applied {
-            id: format!("{fqdn} {record_type}"),
-            outputs: BTreeMap::from([("fqdn".to_string(), fqdn.to_string())]),
-        })
+        if create {
+            let address = &want.resource.address;
+            let ours = |claims: &[ownership::Claim]| {
+                claims
+                    .iter()
+                    .any(|c| c.stack == scope.stack && c.env == scope.env && c.address == *address)
+            };
+            let refuse = |claims: &[ownership::Claim]| {
+                let by = claims
+                    .first()
+                    .map(|c| format!("claimed by stack `{}` env `{}`", c.stack, c.env))
+                    .unwrap_or_else(|| "not claimed by any stack".into());
+                fail(format!(
+                    "the record exists and is not part of this stack ({by})"
+                ))
+            };
+            // Looked at first: Route 53 refuses a CREATE over an existing record, but not
+            // every endpoint does (the emulator overwrites).
+            let claims = self.claims(scope, &zone_id, &owner).await?;
+            if !ours(&claims) {
+                if !claims.is_empty()
+                    || self
+                        .record_exists(scope, &zone_id, fqdn, record_type)
+                        .await?
+                {
+                    return Err(refuse(&claims));
+                }
+                let created = self
+                    .change_records(
+                        scope,
+                        &zone_id,
+                        &what,
+                        changes(ChangeAction::Create)?,
+                        progress,
+                    )
+                    .await;
+                match created {
+                    Ok(()) => return Ok(record_applied(fqdn, record_type)),
+                    // Written in between: by an earlier attempt of ours, or by someone else.
+                    Err(ProviderError::Api { detail, .. })
+                        if detail.contains("InvalidChangeBatch") =>
+                    {
+                        let claims = self.claims(scope, &zone_id, &owner).await?;
+                        if !ours(&claims) {
+                            return Err(refuse(&claims));
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        self.change_records(
+            scope,
+            &zone_id,
+            &what,
+            changes(ChangeAction::Upsert)?,
+            progress,
+        )
+        .await?;
+        Ok(record_applied(fqdn, record_type))
+    }
+
+    async fn record_exists(
+        &self,
+        scope: &Scope,
+        zone_id: &str,
+        fqdn: &str,
+        record_type: &str,
+    ) -> Result<bool, ProviderError> {
+        let output = self
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .start_record_name(fqdn)
+            .start_record_type(RrType::from(record_type))
+            .max_items(1)
+            .send()
+            .await
+            .map_err(|e| self.error(scope, "read a DNS record", e))?;
+        Ok(output
+            .resource_record_sets()
+            .iter()
+            .any(|s| normalize(s.name()) == fqdn && s.r#type().as_str() == record_type))
+    }
+
+    /// The claims in the TXT record `owner`, if there is one.
+    async fn claims(
+        &self,
+        scope: &Scope,
+        zone_id: &str,
+        owner: &str,
+    ) -> Result<Vec<ownership::Claim>, ProviderError> {
+        let output = self
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .start_record_name(owner)
+            .start_record_type(RrType::Txt)
+            .max_items(1)
+            .send()
+            .await
+            .map_err(|e| self.error(scope, "read a DNS record's claim", e))?;
+        Ok(output
+            .resource_record_sets()
+            .iter()
+            .filter(|s| normalize(s.name()) == owner && s.r#type() == &RrType::Txt)
+            .flat_map(|s| s.resource_records())
+            .filter_map(|r| ownership::parse(r.value()))
+            .collect())
     }
 
     /// DELETE the record and its claim, as they are now (Route 53 deletes only an exact
