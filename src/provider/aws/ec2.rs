@@ -276,7 +276,19 @@ pub(super) fn instance_resource(raw: &RawInstance, ids: &Ids) -> LiveResource {
             attrs.insert(name.to_string(), v);
         }
     }
-    let outputs = [
+    let outputs = instance_outputs(i);
+    LiveResource {
+        address: raw.address.clone(),
+        id: raw.id.clone(),
+        attrs,
+        outputs,
+        applied: raw.tagged.applied(),
+    }
+}
+
+/// What `${instance.x.attr}` resolves to.
+fn instance_outputs(i: &aws_sdk_ec2::types::Instance) -> BTreeMap<String, String> {
+    [
         ("id", i.instance_id()),
         ("public_dns", i.public_dns_name()),
         ("public_ip", i.public_ip_address()),
@@ -285,14 +297,7 @@ pub(super) fn instance_resource(raw: &RawInstance, ids: &Ids) -> LiveResource {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.unwrap_or_default().to_string()))
-    .collect();
-    LiveResource {
-        address: raw.address.clone(),
-        id: raw.id.clone(),
-        attrs,
-        outputs,
-        applied: raw.tagged.applied(),
-    }
+    .collect()
 }
 
 pub(super) fn group_resource(raw: &RawGroup, ids: &Ids) -> LiveResource {
@@ -554,6 +559,33 @@ impl Failed {
     }
 }
 
+/// Send `rules` in one call; when AWS answers with one of `done` (a rule that exists
+/// already, or is gone already), one call per rule, each such answer counting as done.
+async fn one_call_or_each<F, Fut>(
+    rules: Vec<IpPermission>,
+    call: F,
+    done: &[&str],
+) -> Result<(), Failed>
+where
+    F: Fn(Vec<IpPermission>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Failed>>,
+{
+    let is_done = |e: &Failed| e.code().is_some_and(|c| done.contains(&c));
+    match call(rules.clone()).await {
+        Err(e) if is_done(&e) && rules.len() > 1 => {
+            for rule in rules {
+                match call(vec![rule]).await {
+                    Err(e) if !is_done(&e) => return Err(e),
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
+        Err(e) if is_done(&e) => Ok(()),
+        other => other,
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Direction {
     Ingress,
@@ -754,22 +786,9 @@ impl Aws {
             }
         };
         let what = format!("authorize rules of security group `{id}`");
-        match call(rules.clone()).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.code() == Some("InvalidPermission.Duplicate") && rules.len() > 1 => {
-                for rule in rules {
-                    match call(vec![rule]).await {
-                        Err(e) if e.code() != Some("InvalidPermission.Duplicate") => {
-                            return Err(e.into_error(self, scope, &what));
-                        }
-                        _ => {}
-                    }
-                }
-                Ok(())
-            }
-            Err(e) if e.code() == Some("InvalidPermission.Duplicate") => Ok(()),
-            Err(e) => Err(e.into_error(self, scope, &what)),
-        }
+        one_call_or_each(rules, call, &["InvalidPermission.Duplicate"])
+            .await
+            .map_err(|e| e.into_error(self, scope, &what))
     }
 
     /// Revoke `rules` in one call; if some are gone already, one by one.
@@ -806,30 +825,11 @@ impl Aws {
             }
         };
         let what = format!("revoke rules of security group `{id}`");
-        match call(rules.clone()).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.code() == Some("InvalidPermission.NotFound") && rules.len() > 1 => {
-                for rule in rules {
-                    match call(vec![rule]).await {
-                        Err(e) if e.code() != Some("InvalidPermission.NotFound") => {
-                            return Err(e.into_error(self, scope, &what));
-                        }
-                        _ => {}
-                    }
-                }
-                Ok(())
-            }
-            // Gone already, or the group itself is (destroyed concurrently): nothing to do.
-            Err(e)
-                if matches!(
-                    e.code(),
-                    Some("InvalidPermission.NotFound" | "InvalidGroup.NotFound")
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e.into_error(self, scope, &what)),
-        }
+        // Gone already, or the group itself is (destroyed concurrently): nothing to do.
+        let done = ["InvalidPermission.NotFound", "InvalidGroup.NotFound"];
+        one_call_or_each(rules, call, &done)
+            .await
+            .map_err(|e| e.into_error(self, scope, &what))
     }
 
     async fn describe_rules(
@@ -1204,12 +1204,12 @@ impl Aws {
                 Err(e) => return Err(self.error(scope, &what, e)),
             }
         };
-        self.instance_outputs(scope, &id, InstanceStateName::Running, progress)
+        self.wait_for_instance(scope, &id, InstanceStateName::Running, progress)
             .await
     }
 
     /// Wait until the instance is in `state`; its outputs then.
-    async fn instance_outputs(
+    async fn wait_for_instance(
         &self,
         scope: &Scope,
         id: &str,
@@ -1251,19 +1251,9 @@ impl Aws {
         })
         .await
         .map_err(|d| self.failed(scope, &format!("wait for {what}"), d))?;
-        let outputs = [
-            ("id", instance.instance_id()),
-            ("public_dns", instance.public_dns_name()),
-            ("public_ip", instance.public_ip_address()),
-            ("private_dns", instance.private_dns_name()),
-            ("private_ip", instance.private_ip_address()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.unwrap_or_default().to_string()))
-        .collect();
         Ok(Applied {
             id: id.to_string(),
-            outputs,
+            outputs: instance_outputs(&instance),
         })
     }
 
@@ -1316,7 +1306,7 @@ impl Aws {
                 .send()
                 .await
                 .map_err(|e| self.error(scope, &what("stop"), e))?;
-            self.instance_outputs(scope, id, InstanceStateName::Stopped, progress)
+            self.wait_for_instance(scope, id, InstanceStateName::Stopped, progress)
                 .await?;
             self.ec2
                 .modify_instance_attribute()
@@ -1338,7 +1328,7 @@ impl Aws {
                 .map_err(|e| self.error(scope, &what("start"), e))?;
         }
         self.retag(scope, id, live, want).await?;
-        self.instance_outputs(scope, id, InstanceStateName::Running, progress)
+        self.wait_for_instance(scope, id, InstanceStateName::Running, progress)
             .await
     }
 
@@ -1355,7 +1345,7 @@ impl Aws {
             Err(e) => return Err(self.error(scope, &format!("terminate `{id}`"), e)),
         }
         // Its security groups can go only once it has.
-        self.instance_outputs(scope, id, InstanceStateName::Terminated, progress)
+        self.wait_for_instance(scope, id, InstanceStateName::Terminated, progress)
             .await
             .map(|_| ())
     }

@@ -99,24 +99,7 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
         ("tags".to_string(), raw.tagged.user_tags()),
         ("prevent_destroy".to_string(), raw.tagged.prevent_destroy()),
     ]);
-    let endpoint = d.endpoint();
-    let outputs = BTreeMap::from([
-        (
-            "address".to_string(),
-            endpoint
-                .and_then(|e| e.address())
-                .unwrap_or_default()
-                .to_string(),
-        ),
-        (
-            "port".to_string(),
-            endpoint
-                .and_then(|e| e.port())
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
-        ),
-        ("identifier".to_string(), identifier.clone()),
-    ]);
+    let outputs = db_outputs(d);
     LiveResource {
         address: raw.address.clone(),
         id: identifier,
