@@ -10,10 +10,12 @@
 //! 4. [`plan`]: live state diffed against the model: a plain data structure (later issues).
 //! 5. [`apply`]: the plan walked in graph order, in parallel (later issues).
 //! 6. [`render`]: everything people see: diagnostics, DOT, plans, progress.
+//! 7. [`cloudformation`]: the same stack as a CloudFormation template.
 //!
 //! The CLI (`src/cli`, in the binary) parses arguments and makes one call per command.
 
 pub mod apply;
+pub mod cloudformation;
 pub mod graph;
 pub mod plan;
 pub mod provider;

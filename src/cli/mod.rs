@@ -3,6 +3,7 @@
 //! `plan --detailed-exitcode` keeps 2 for "changes").
 
 mod apply;
+mod export;
 mod graph;
 mod output;
 mod plan;
@@ -46,6 +47,7 @@ enum Command {
     Destroy(apply::DestroyArgs),
     Output(output::OutputArgs),
     Unlock(unlock::UnlockArgs),
+    Export(export::ExportArgs),
 }
 
 /// The stack and env every command takes.
@@ -79,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::Destroy(args) => apply::exec_destroy(args),
         Command::Output(args) => output::exec(args),
         Command::Unlock(args) => unlock::exec(args),
+        Command::Export(args) => export::exec(args),
     };
     match result {
         Ok(code) => code,

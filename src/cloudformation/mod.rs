@@ -1,0 +1,407 @@
+//! The CloudFormation engine: the same stack, handed to CloudFormation as a template.
+//!
+//! [`template`] turns a checked stack into a CloudFormation template (JSON), with no I/O:
+//!
+//! - one resource per address, its logical id the address in CamelCase
+//!   (`instance.heart[0]` → `InstanceHeart0`), carrying the contract's three tags;
+//! - security-group rules from CIDRs inline, rules naming groups (their own or another,
+//!   which may admit each other) as separate `AWS::EC2::SecurityGroupIngress` /
+//!   `…Egress` resources, so the template has no cycle;
+//! - references (`${instance.pacemaker.public_dns}`) as `Fn::Sub` over `GetAtt`/`Ref`,
+//!   user data through `Fn::Base64`;
+//! - secrets as `NoEcho` parameters, given at deploy time: the template never holds one;
+//! - databases with `DeletionPolicy: Snapshot` (`Delete` where `final_snapshot = false`);
+//! - the stack's outputs as `Outputs`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::provider::{TAG_ADDRESS, TAG_ENV, TAG_STACK};
+use crate::stack::model::{GroupRef, Rule, RuleSource, Spec};
+use crate::stack::template::{Part, Template};
+use crate::stack::{Address, Kind, Resource, Stack};
+
+/// The root device an instance's `root_volume_gb` applies to: Ubuntu's and most AMIs'.
+/// (The direct engine asks EC2 for the AMI's; a template cannot.)
+pub const ROOT_DEVICE: &str = "/dev/sda1";
+
+/// A CloudFormation logical id for an address: `security_group.paasmaker` →
+/// `SecurityGroupPaasmaker`, `instance.heart[0]` → `InstanceHeart0`.
+pub fn logical_id(address: &Address) -> String {
+    let mut out = camel(address.kind.as_str());
+    out.push_str(&camel(&address.name));
+    if let Some(i) = address.index {
+        out.push_str(&i.to_string());
+    }
+    out
+}
+
+/// The parameter a secret is passed in: `rds_password` → `SecretRdsPassword`.
+pub fn secret_parameter(name: &str) -> String {
+    format!("Secret{}", camel(name))
+}
+
+fn camel(s: &str) -> String {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// `${kind.name.attr}` as a `Fn::Sub` variable: `InstancePacemaker.PublicDnsName`.
+fn sub_variable(target: &Address, attr: &str) -> String {
+    let id = logical_id(target);
+    let get = |a: &str| format!("{id}.{a}");
+    match (target.kind, attr) {
+        (Kind::SecurityGroup, "id") => get("GroupId"),
+        (Kind::KeyPair, "fingerprint") => get("KeyFingerprint"),
+        (Kind::LoadBalancer, "dns_name") => get("DNSName"),
+        (Kind::Database, "address") => get("Endpoint.Address"),
+        (Kind::Database, "port") => get("Endpoint.Port"),
+        (Kind::Instance, "public_dns") => get("PublicDnsName"),
+        (Kind::Instance, "public_ip") => get("PublicIp"),
+        (Kind::Instance, "private_dns") => get("PrivateDnsName"),
+        (Kind::Instance, "private_ip") => get("PrivateIp"),
+        // Names and ids that `Ref` returns: the group's name is its physical name,
+        // the rest (`id` of an instance, names of keys, balancers, databases, records).
+        _ => id,
+    }
+}
+
+/// A template as a string, or a `Fn::Sub` when it refers to anything.
+fn text(template: &Template) -> Json {
+    if let Some(literal) = template.as_literal() {
+        return Json::String(literal);
+    }
+    let mut out = String::new();
+    for part in &template.parts {
+        match part {
+            // A literal `${` must not be read as a variable by Fn::Sub.
+            Part::Text(t) => out.push_str(&t.replace("${", "${!")),
+            Part::Secret(name) => out.push_str(&format!("${{{}}}", secret_parameter(name))),
+            Part::Attr { target, attr } => {
+                out.push_str(&format!("${{{}}}", sub_variable(target, attr)));
+            }
+        }
+    }
+    json!({ "Fn::Sub": out })
+}
+
+fn group_id(group: &GroupRef) -> Json {
+    match group {
+        GroupRef::Stack(a) => json!({ "Fn::GetAtt": [logical_id(a), "GroupId"] }),
+        GroupRef::External(id) => Json::String(id.clone()),
+    }
+}
+
+fn tags(stack: &Stack, resource: &Resource, extra: &[(&str, Json)]) -> Json {
+    let mut tags: BTreeMap<String, Json> = resource
+        .tags
+        .iter()
+        .map(|(k, v)| (k.clone(), text(v)))
+        .collect();
+    for (k, v) in extra {
+        tags.entry((*k).to_string()).or_insert_with(|| v.clone());
+    }
+    tags.insert(TAG_STACK.into(), json!(stack.name));
+    tags.insert(TAG_ENV.into(), json!(stack.env));
+    tags.insert(TAG_ADDRESS.into(), json!(resource.address.to_string()));
+    Json::Array(
+        tags.into_iter()
+            .map(|(k, v)| json!({ "Key": k, "Value": v }))
+            .collect(),
+    )
+}
+
+/// A rule's protocol and ports as CloudFormation spells them.
+fn rule_fields(rule: &Rule, into: &mut Map<String, Json>) {
+    into.insert("IpProtocol".into(), json!(rule.protocol));
+    match rule.ports {
+        Some((a, b)) => {
+            into.insert("FromPort".into(), json!(a));
+            into.insert("ToPort".into(), json!(b));
+        }
+        None if matches!(rule.protocol.as_str(), "icmp" | "icmpv6") => {
+            into.insert("FromPort".into(), json!(-1));
+            into.insert("ToPort".into(), json!(-1));
+        }
+        None => {}
+    }
+    if let Some(d) = &rule.description {
+        into.insert("Description".into(), json!(d));
+    }
+}
+
+/// An inline rule (from a CIDR), or `None` for a rule naming a group.
+fn inline_rule(rule: &Rule, egress: bool) -> Option<Json> {
+    let RuleSource::Cidr(cidr) = &rule.source else {
+        return None;
+    };
+    let mut m = Map::new();
+    rule_fields(rule, &mut m);
+    let key = match (egress, cidr.contains(':')) {
+        (false, false) => "CidrIp",
+        (false, true) => "CidrIpv6",
+        (true, false) => "CidrIp",
+        (true, true) => "CidrIpv6",
+    };
+    m.insert(key.into(), json!(cidr));
+    Some(Json::Object(m))
+}
+
+/// The template for `stack`, as `serde_json` (print it with `to_string_pretty`).
+pub fn template(stack: &Stack) -> Json {
+    let mut resources = Map::new();
+    let mut parameters = Map::new();
+    for (name, var) in &stack.secrets {
+        let used = stack.resources.values().any(|r| match &r.spec {
+            Spec::Instance(i) => i
+                .user_data
+                .iter()
+                .any(|t| t.parts.contains(&Part::Secret(name.clone()))),
+            Spec::Database(d) => d
+                .master_password
+                .parts
+                .contains(&Part::Secret(name.clone())),
+            _ => false,
+        });
+        if used {
+            parameters.insert(
+                secret_parameter(name),
+                json!({
+                    "Type": "String",
+                    "NoEcho": true,
+                    "Description": format!("secret `{name}` (stackwright reads it from ${var})"),
+                }),
+            );
+        }
+    }
+    for resource in stack.resources.values() {
+        let id = logical_id(&resource.address);
+        let mut body = match &resource.spec {
+            Spec::SecurityGroup(sg) => {
+                for (egress, rules) in [(false, Some(&sg.ingress)), (true, sg.egress.as_ref())] {
+                    let Some(rules) = rules else { continue };
+                    for (n, rule) in rules.iter().enumerate() {
+                        let source = match &rule.source {
+                            RuleSource::Cidr(_) => continue,
+                            RuleSource::SelfGroup => json!({ "Fn::GetAtt": [id, "GroupId"] }),
+                            RuleSource::Group(g) => group_id(g),
+                        };
+                        let mut m = Map::new();
+                        m.insert("GroupId".into(), json!({ "Fn::GetAtt": [id, "GroupId"] }));
+                        rule_fields(rule, &mut m);
+                        let (kind, key, suffix) = if egress {
+                            (
+                                "AWS::EC2::SecurityGroupEgress",
+                                "DestinationSecurityGroupId",
+                                "Egress",
+                            )
+                        } else {
+                            (
+                                "AWS::EC2::SecurityGroupIngress",
+                                "SourceSecurityGroupId",
+                                "Ingress",
+                            )
+                        };
+                        m.insert(key.into(), source);
+                        resources.insert(
+                            format!("{id}{suffix}{n}"),
+                            json!({ "Type": kind, "Properties": m }),
+                        );
+                    }
+                }
+                let mut props = json!({
+                    "GroupName": resource.physical_name,
+                    "GroupDescription": sg.description,
+                    "SecurityGroupIngress": sg.ingress.iter().filter_map(|r| inline_rule(r, false)).collect::<Vec<_>>(),
+                    "Tags": tags(stack, resource, &[]),
+                });
+                if let Some(egress) = &sg.egress {
+                    props["SecurityGroupEgress"] = json!(
+                        egress
+                            .iter()
+                            .filter_map(|r| inline_rule(r, true))
+                            .collect::<Vec<_>>()
+                    );
+                }
+                json!({ "Type": "AWS::EC2::SecurityGroup", "Properties": props })
+            }
+            Spec::KeyPair(k) => json!({
+                "Type": "AWS::EC2::KeyPair",
+                "Properties": {
+                    "KeyName": resource.physical_name,
+                    "PublicKeyMaterial": k.public_key,
+                    "Tags": tags(stack, resource, &[]),
+                },
+            }),
+            Spec::LoadBalancer(lb) => {
+                let listeners: Vec<Json> = lb
+                    .listeners
+                    .iter()
+                    .map(|l| {
+                        let mut m = json!({
+                            "LoadBalancerPort": l.port.to_string(),
+                            "Protocol": l.protocol,
+                            "InstancePort": l.instance_port.to_string(),
+                            "InstanceProtocol": l.instance_protocol,
+                        });
+                        if let Some(c) = &l.ssl_certificate_id {
+                            m["SSLCertificateId"] = json!(c);
+                        }
+                        m
+                    })
+                    .collect();
+                let mut props = json!({
+                    "LoadBalancerName": resource.physical_name,
+                    "AvailabilityZones": lb.availability_zones,
+                    "Listeners": listeners,
+                    "Instances": lb.instances.iter().map(|a| json!({ "Ref": logical_id(a) })).collect::<Vec<_>>(),
+                    "CrossZone": lb.cross_zone,
+                    "Tags": tags(stack, resource, &[]),
+                });
+                if let Some(h) = &lb.health_check {
+                    props["HealthCheck"] = json!({
+                        "Target": h.target,
+                        "Interval": h.interval.to_string(),
+                        "Timeout": h.timeout.to_string(),
+                        "UnhealthyThreshold": h.unhealthy_threshold.to_string(),
+                        "HealthyThreshold": h.healthy_threshold.to_string(),
+                    });
+                }
+                if !lb.security_groups.is_empty() {
+                    props["SecurityGroups"] =
+                        json!(lb.security_groups.iter().map(group_id).collect::<Vec<_>>());
+                }
+                json!({ "Type": "AWS::ElasticLoadBalancing::LoadBalancer", "Properties": props })
+            }
+            Spec::Database(d) => {
+                let mut props = json!({
+                    "DBInstanceIdentifier": resource.physical_name,
+                    "Engine": d.engine,
+                    "DBInstanceClass": d.instance_class,
+                    "AllocatedStorage": d.storage_gb.to_string(),
+                    "MasterUsername": d.master_username,
+                    "MasterUserPassword": text(&d.master_password),
+                    "MultiAZ": d.multi_az,
+                    "BackupRetentionPeriod": d.backup_retention_days,
+                    // Always said: AWS's default depends on the subnet group.
+                    "PubliclyAccessible": d.publicly_accessible,
+                    "DeletionProtection": d.deletion_protection,
+                    "Tags": tags(stack, resource, &[]),
+                });
+                let optional = [
+                    ("EngineVersion", d.engine_version.as_ref().map(|v| json!(v))),
+                    ("StorageType", d.storage_type.as_ref().map(|v| json!(v))),
+                    ("DBName", d.db_name.as_ref().map(|v| json!(v))),
+                    ("Port", d.port.map(|p| json!(p.to_string()))),
+                    (
+                        "AvailabilityZone",
+                        d.availability_zone.as_ref().map(|v| json!(v)),
+                    ),
+                ];
+                for (k, v) in optional {
+                    if let Some(v) = v {
+                        props[k] = v;
+                    }
+                }
+                if !d.security_groups.is_empty() {
+                    props["VPCSecurityGroups"] =
+                        json!(d.security_groups.iter().map(group_id).collect::<Vec<_>>());
+                }
+                let policy = if d.final_snapshot {
+                    "Snapshot"
+                } else {
+                    "Delete"
+                };
+                json!({
+                    "Type": "AWS::RDS::DBInstance",
+                    "DeletionPolicy": policy,
+                    "UpdateReplacePolicy": policy,
+                    "Properties": props,
+                })
+            }
+            Spec::Instance(i) => {
+                let name = json!(resource.physical_name);
+                let mut props = json!({
+                    "ImageId": i.ami,
+                    "InstanceType": i.instance_type,
+                    "InstanceInitiatedShutdownBehavior": i.shutdown_behavior.as_str(),
+                    "Tags": tags(stack, resource, &[("Name", name)]),
+                });
+                if let Some(k) = &i.key_name {
+                    props["KeyName"] = text(k);
+                }
+                if !i.security_groups.is_empty() {
+                    props["SecurityGroupIds"] =
+                        json!(i.security_groups.iter().map(group_id).collect::<Vec<_>>());
+                }
+                if let Some(z) = &i.availability_zone {
+                    props["AvailabilityZone"] = json!(z);
+                }
+                if let Some(gb) = i.root_volume_gb {
+                    props["BlockDeviceMappings"] = json!([{
+                        "DeviceName": ROOT_DEVICE,
+                        "Ebs": { "VolumeSize": gb.to_string(), "DeleteOnTermination": true },
+                    }]);
+                }
+                if let Some(ud) = &i.user_data {
+                    props["UserData"] = json!({ "Fn::Base64": text(ud) });
+                }
+                json!({ "Type": "AWS::EC2::Instance", "Properties": props })
+            }
+            Spec::DnsRecord(r) => json!({
+                "Type": "AWS::Route53::RecordSet",
+                "Properties": {
+                    "HostedZoneName": format!("{}.", r.zone),
+                    "Name": r.fqdn,
+                    "Type": r.record_type,
+                    "TTL": r.ttl.to_string(),
+                    "ResourceRecords": r.records.iter().map(text).collect::<Vec<_>>(),
+                },
+            }),
+        };
+        if !resource.depends_on.is_empty() {
+            body["DependsOn"] = json!(
+                resource
+                    .depends_on
+                    .iter()
+                    .map(logical_id)
+                    .collect::<Vec<_>>()
+            );
+        }
+        resources.insert(id, body);
+    }
+    let outputs: Map<String, Json> = stack
+        .outputs
+        .iter()
+        .map(|(name, t)| {
+            (
+                camel(name),
+                json!({ "Description": name, "Value": text(t) }),
+            )
+        })
+        .collect();
+    let mut root = json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": format!("stackwright stack `{}`, env `{}`", stack.name, stack.env),
+        "Resources": resources,
+    });
+    if !parameters.is_empty() {
+        root["Parameters"] = Json::Object(parameters);
+    }
+    if !outputs.is_empty() {
+        root["Outputs"] = Json::Object(outputs);
+    }
+    root
+}
+
+#[cfg(test)]
+mod tests;

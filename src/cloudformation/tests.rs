@@ -1,0 +1,201 @@
+//! The template of the reference stack, checked for what CloudFormation needs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use petgraph::graphmap::DiGraphMap;
+
+use super::*;
+
+fn paasmaker(env: &str) -> Stack {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/paasmaker");
+    crate::stack::load(&dir, Some(env))
+        .unwrap_or_else(|e| panic!("{:#?}", e.diagnostics))
+        .stack
+}
+
+/// Every logical id a value refers to: `Ref`, `Fn::GetAtt` and `${X…}` in `Fn::Sub`.
+fn references(value: &Json, into: &mut Vec<String>) {
+    match value {
+        Json::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("Ref", Json::String(id)) => into.push(id.clone()),
+                    ("Fn::GetAtt", Json::Array(parts)) => {
+                        into.extend(parts.first().and_then(Json::as_str).map(String::from));
+                    }
+                    ("Fn::Sub", Json::String(text)) => {
+                        for var in text.split("${").skip(1) {
+                            if var.starts_with('!') {
+                                continue;
+                            }
+                            let name = var.split(['}', '.']).next().unwrap_or_default();
+                            into.push(name.to_string());
+                        }
+                    }
+                    ("DependsOn", Json::Array(ids)) => {
+                        into.extend(ids.iter().filter_map(Json::as_str).map(String::from));
+                    }
+                    _ => references(v, into),
+                }
+            }
+        }
+        Json::Array(items) => items.iter().for_each(|i| references(i, into)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_reference_stack_becomes_the_right_resources() {
+    let t = template(&paasmaker("production"));
+    let types: BTreeMap<&str, &str> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v["Type"].as_str().unwrap()))
+        .collect();
+    let expected = [
+        ("DatabaseApps", "AWS::RDS::DBInstance"),
+        ("DnsRecordCluster", "AWS::Route53::RecordSet"),
+        ("DnsRecordWildcard", "AWS::Route53::RecordSet"),
+        ("InstanceHeart0", "AWS::EC2::Instance"),
+        ("InstanceHeart1", "AWS::EC2::Instance"),
+        ("InstancePacemaker", "AWS::EC2::Instance"),
+        ("LoadBalancerWeb", "AWS::ElasticLoadBalancing::LoadBalancer"),
+        ("SecurityGroupPaasmaker", "AWS::EC2::SecurityGroup"),
+        (
+            "SecurityGroupPaasmakerIngress0",
+            "AWS::EC2::SecurityGroupIngress",
+        ),
+        ("SecurityGroupRds", "AWS::EC2::SecurityGroup"),
+        ("SecurityGroupRdsIngress0", "AWS::EC2::SecurityGroupIngress"),
+    ];
+    assert_eq!(types, expected.into_iter().collect::<BTreeMap<_, _>>());
+
+    let r = &t["Resources"];
+    // The group's self rule, outside the group; its CIDR rules inline.
+    assert_eq!(
+        r["SecurityGroupPaasmakerIngress0"]["Properties"]["SourceSecurityGroupId"],
+        json!({ "Fn::GetAtt": ["SecurityGroupPaasmaker", "GroupId"] })
+    );
+    assert_eq!(
+        r["SecurityGroupPaasmaker"]["Properties"]["SecurityGroupIngress"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        r["SecurityGroupRdsIngress0"]["Properties"]["FromPort"],
+        json!(3306)
+    );
+    // The database: snapshot on delete, the password a NoEcho parameter.
+    assert_eq!(r["DatabaseApps"]["DeletionPolicy"], "Snapshot");
+    assert_eq!(
+        r["DatabaseApps"]["Properties"]["MasterUserPassword"],
+        json!({ "Fn::Sub": "${SecretRdsPassword}" })
+    );
+    assert_eq!(r["DatabaseApps"]["Properties"]["PubliclyAccessible"], false);
+    assert_eq!(t["Parameters"]["SecretRdsPassword"]["NoEcho"], true);
+    assert_eq!(t["Parameters"]["SecretNodeToken"]["NoEcho"], true);
+    // References become Fn::Sub over GetAtt.
+    assert_eq!(
+        r["DnsRecordCluster"]["Properties"]["ResourceRecords"],
+        json!([{ "Fn::Sub": "${InstancePacemaker.PublicDnsName}" }])
+    );
+    let user_data = r["InstancePacemaker"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    assert!(
+        user_data.contains("${DatabaseApps.Endpoint.Address}"),
+        "{user_data}"
+    );
+    assert!(user_data.contains("${SecretRdsPassword}"), "{user_data}");
+    assert_eq!(
+        r["LoadBalancerWeb"]["Properties"]["Instances"],
+        json!([{ "Ref": "InstanceHeart0" }, { "Ref": "InstanceHeart1" }])
+    );
+    assert_eq!(
+        r["InstanceHeart0"]["DependsOn"],
+        json!(["DnsRecordCluster"])
+    );
+    // Every taggable resource carries the contract's tags.
+    for (id, body) in r.as_object().unwrap() {
+        let Some(tags) = body["Properties"]["Tags"].as_array() else {
+            continue;
+        };
+        let address = tags
+            .iter()
+            .find(|t| t["Key"] == "stackwright:address")
+            .unwrap_or_else(|| panic!("{id} has no address tag"));
+        assert_eq!(
+            logical_id(&address["Value"].as_str().unwrap().parse().unwrap()),
+            *id
+        );
+        assert!(
+            tags.iter()
+                .any(|t| t["Key"] == "stackwright:stack" && t["Value"] == "paasmaker")
+        );
+        assert!(
+            tags.iter()
+                .any(|t| t["Key"] == "stackwright:env" && t["Value"] == "production")
+        );
+    }
+    assert_eq!(
+        t["Outputs"]["ElbDnsName"]["Value"],
+        json!({ "Fn::Sub": "${LoadBalancerWeb.DNSName}" })
+    );
+}
+
+#[test]
+fn the_template_has_no_cycle_and_refers_only_to_what_it_declares() {
+    for env in ["production", "staging", "local"] {
+        let t = template(&paasmaker(env));
+        let resources = t["Resources"].as_object().unwrap();
+        let parameters: Vec<&String> = t["Parameters"].as_object().unwrap().keys().collect();
+        let mut graph = DiGraphMap::<&str, ()>::new();
+        for (id, body) in resources {
+            graph.add_node(id);
+            let mut refs = Vec::new();
+            references(body, &mut refs);
+            for r in refs {
+                if parameters.iter().any(|p| **p == r) {
+                    continue;
+                }
+                let (target, _) = resources
+                    .get_key_value(&r)
+                    .unwrap_or_else(|| panic!("{env}: {id} refers to undeclared {r}"));
+                graph.add_edge(id, target, ());
+            }
+        }
+        assert!(
+            petgraph::algo::toposort(&graph, None).is_ok(),
+            "{env}: the template has a cycle"
+        );
+    }
+}
+
+#[test]
+fn literal_dollar_braces_survive_fn_sub_and_final_snapshot_false_deletes() {
+    let stack = paasmaker("local");
+    let t = template(&stack);
+    assert_eq!(t["Resources"]["DatabaseApps"]["DeletionPolicy"], "Delete");
+    let text = super::text(&Template {
+        parts: vec![
+            Part::Text("echo ${HOME} ".into()),
+            Part::Secret("node_token".into()),
+        ],
+    });
+    assert_eq!(
+        text,
+        json!({ "Fn::Sub": "echo ${!HOME} ${SecretNodeToken}" })
+    );
+    assert_eq!(
+        logical_id(&"instance.heart[12]".parse().unwrap()),
+        "InstanceHeart12"
+    );
+    assert_eq!(
+        logical_id(&"dns_record.api-v2".parse().unwrap()),
+        "DnsRecordApiV2"
+    );
+}
