@@ -55,10 +55,11 @@ fn camel(s: &str) -> String {
         .collect()
 }
 
-/// `${kind.name.attr}` as a `Fn::Sub` variable: `InstancePacemaker.PublicDnsName`.
-fn sub_variable(target: &Address, attr: &str) -> String {
+/// `${kind.name.attr}` as CloudFormation reads it: `Fn::GetAtt` (an instance's
+/// `PublicDnsName`, a database's `Endpoint.Address`) or `Ref`.
+fn attribute(target: &Address, attr: &str) -> Json {
     let id = logical_id(target);
-    let get = |a: &str| format!("{id}.{a}");
+    let get = |a: &str| json!({ "Fn::GetAtt": [id, a] });
     match (target.kind, attr) {
         (Kind::SecurityGroup, "id") => get("GroupId"),
         (Kind::KeyPair, "fingerprint") => get("KeyFingerprint"),
@@ -69,29 +70,38 @@ fn sub_variable(target: &Address, attr: &str) -> String {
         (Kind::Instance, "public_ip") => get("PublicIp"),
         (Kind::Instance, "private_dns") => get("PrivateDnsName"),
         (Kind::Instance, "private_ip") => get("PrivateIp"),
-        // Names and ids that `Ref` returns: the group's name is its physical name,
-        // the rest (`id` of an instance, names of keys, balancers, databases, records).
-        _ => id,
+        // What `Ref` returns: an instance's id, the names of keys, balancers, databases
+        // and records.
+        _ => json!({ "Ref": id }),
     }
 }
 
-/// A template as a string, or a `Fn::Sub` when it refers to anything.
+/// A template as a string, or a `Fn::Sub` when it refers to anything: secrets as
+/// `${SecretX}` (a parameter), attributes through Fn::Sub's variable map
+/// (`${InstancePacemakerPublicDns}` → `Fn::GetAtt`), which every implementation reads.
 fn text(template: &Template) -> Json {
     if let Some(literal) = template.as_literal() {
         return Json::String(literal);
     }
     let mut out = String::new();
+    let mut variables = Map::new();
     for part in &template.parts {
         match part {
             // A literal `${` must not be read as a variable by Fn::Sub.
             Part::Text(t) => out.push_str(&t.replace("${", "${!")),
             Part::Secret(name) => out.push_str(&format!("${{{}}}", secret_parameter(name))),
             Part::Attr { target, attr } => {
-                out.push_str(&format!("${{{}}}", sub_variable(target, attr)));
+                let name = format!("{}{}", logical_id(target), camel(attr));
+                out.push_str(&format!("${{{name}}}"));
+                variables.insert(name, attribute(target, attr));
             }
         }
     }
-    json!({ "Fn::Sub": out })
+    if variables.is_empty() {
+        json!({ "Fn::Sub": out })
+    } else {
+        json!({ "Fn::Sub": [out, variables] })
+    }
 }
 
 fn group_id(group: &GroupRef) -> Json {

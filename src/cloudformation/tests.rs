@@ -24,6 +24,9 @@ fn references(value: &Json, into: &mut Vec<String>) {
                     ("Fn::GetAtt", Json::Array(parts)) => {
                         into.extend(parts.first().and_then(Json::as_str).map(String::from));
                     }
+                    ("Fn::Sub", Json::Array(parts)) => {
+                        parts.iter().skip(1).for_each(|v| references(v, into));
+                    }
                     ("Fn::Sub", Json::String(text)) => {
                         for var in text.split("${").skip(1) {
                             if var.starts_with('!') {
@@ -101,16 +104,18 @@ fn the_reference_stack_becomes_the_right_resources() {
     // References become Fn::Sub over GetAtt.
     assert_eq!(
         r["DnsRecordCluster"]["Properties"]["ResourceRecords"],
-        json!([{ "Fn::Sub": "${InstancePacemaker.PublicDnsName}" }])
+        json!([{ "Fn::Sub": ["${InstancePacemakerPublicDns}", {
+            "InstancePacemakerPublicDns": { "Fn::GetAtt": ["InstancePacemaker", "PublicDnsName"] }
+        }] }])
     );
-    let user_data = r["InstancePacemaker"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"]
-        .as_str()
-        .unwrap();
-    assert!(
-        user_data.contains("${DatabaseApps.Endpoint.Address}"),
-        "{user_data}"
-    );
+    let sub = &r["InstancePacemaker"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"];
+    let user_data = sub[0].as_str().unwrap();
+    assert!(user_data.contains("${DatabaseAppsAddress}"), "{user_data}");
     assert!(user_data.contains("${SecretRdsPassword}"), "{user_data}");
+    assert_eq!(
+        sub[1]["DatabaseAppsAddress"],
+        json!({ "Fn::GetAtt": ["DatabaseApps", "Endpoint.Address"] })
+    );
     assert_eq!(
         r["LoadBalancerWeb"]["Properties"]["Instances"],
         json!([{ "Ref": "InstanceHeart0" }, { "Ref": "InstanceHeart1" }])
@@ -142,8 +147,8 @@ fn the_reference_stack_becomes_the_right_resources() {
         );
     }
     assert_eq!(
-        t["Outputs"]["ElbDnsName"]["Value"],
-        json!({ "Fn::Sub": "${LoadBalancerWeb.DNSName}" })
+        t["Outputs"]["ElbDnsName"]["Value"]["Fn::Sub"][1]["LoadBalancerWebDnsName"],
+        json!({ "Fn::GetAtt": ["LoadBalancerWeb", "DNSName"] })
     );
 }
 
