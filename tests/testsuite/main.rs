@@ -2,6 +2,7 @@
 //!
 //! - `fixtures`: every invalid stack in `fixtures/invalid` is refused with its exact
 //!   file:line:col and message (snapshots); every valid one loads.
+//! - `cloudformation`: the exported template, created by the emulator's CloudFormation.
 //! - `cli`: `validate` and `graph` as a user runs them.
 //! - `apply`: apply, destroy, output and unlock against the emulator, checked through the SDK.
 //! - `robust`: apply under SIGKILL, faults on the wire and concurrent runs (emulator).
@@ -9,6 +10,7 @@
 
 mod apply;
 mod cli;
+mod cloudformation;
 mod emulator;
 mod fixtures;
 mod plan;
