@@ -18,7 +18,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,22 +34,7 @@ const HEARTS: u32 = 20;
 const LATENCY_MS: u64 = 50;
 
 fn main() {
-    if std::env::var_os("STACKWRIGHT_BENCH_CHILD").is_none() {
-        let emulator = endpoint_of("emulator", &["serve"]);
-        let status = Command::new(std::env::current_exe().expect("own path"))
-            .env("STACKWRIGHT_BENCH_CHILD", &emulator)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_PROFILE")
-            .status()
-            .expect("run the benchmark");
-        std::process::exit(status.code().unwrap_or(1));
-    }
-    let emulator = std::env::var("STACKWRIGHT_BENCH_CHILD").expect("endpoint");
+    let emulator = support::emulator_child();
     let proxy = endpoint_of(
         "aws-proxy",
         &[

@@ -16,7 +16,6 @@
 #![allow(clippy::print_stdout)]
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
@@ -35,24 +34,7 @@ const ENV: &str = "test";
 const ZONE: &str = "bench.example";
 
 fn main() {
-    // `cargo bench` passes `--bench`; the re-executed child is told apart by its env.
-    if std::env::var_os("STACKWRIGHT_BENCH_CHILD").is_none() {
-        let emulator = endpoint_of("emulator", &["serve"]);
-        let status = Command::new(std::env::current_exe().expect("own path"))
-            .env("STACKWRIGHT_BENCH_CHILD", &emulator)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_PROFILE")
-            .status()
-            .expect("run the benchmark");
-        std::process::exit(status.code().unwrap_or(1));
-    }
-    let emulator = std::env::var("STACKWRIGHT_BENCH_CHILD").expect("endpoint");
+    let emulator = support::emulator_child();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("stack dir");
     write_stack(dir.path());

@@ -42,3 +42,27 @@ pub fn http(endpoint: &str, method: &str, path: &str) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// The emulator's endpoint, in a re-executed copy of this benchmark whose environment
+/// points the AWS SDK at nothing real: the first run starts the emulator and runs itself
+/// again as that child, then exits with its status (`cargo bench` passes `--bench`; the
+/// child is told apart by its environment).
+pub fn emulator_child() -> String {
+    if let Ok(endpoint) = std::env::var("STACKWRIGHT_BENCH_CHILD") {
+        return endpoint;
+    }
+    let emulator = endpoint_of("emulator", &["serve"]);
+    let status = Command::new(std::env::current_exe().expect("own path"))
+        .env("STACKWRIGHT_BENCH_CHILD", &emulator)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .status()
+        .expect("run the benchmark");
+    std::process::exit(status.code().unwrap_or(1));
+}

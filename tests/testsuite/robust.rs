@@ -483,3 +483,54 @@ fn the_first_ctrl_c_finishes_what_is_in_flight_and_releases_the_lock() {
     );
     assert_clean(&s, "after Ctrl-C and a rerun");
 }
+
+/// Records, the wildcard among them, as a stack that lives for one event has them.
+fn records_stack(name: &str, zone: &str) -> String {
+    format!(
+        r#"[stack]
+name = "{name}"
+region = "us-east-1"
+
+[dns_record.apex]
+zone = "{zone}"
+name = "event.{zone}"
+type = "CNAME"
+records = ["lb.example.com"]
+
+[dns_record.wildcard]
+zone = "{zone}"
+name = "*.event.{zone}"
+type = "CNAME"
+records = ["lb.example.com"]
+"#
+    )
+}
+
+#[test]
+fn a_stack_destroyed_and_applied_again_converges_wildcard_records_too() {
+    let s = StackDir::new("again", records_stack);
+    runtime().block_on(async { Aws::connect().await.zone(&s.zone).await });
+    for round in 0..2 {
+        let apply = s.run("apply", &["--yes"]);
+        assert_eq!(
+            apply.status.code(),
+            Some(0),
+            "round {round}: {}",
+            text(&apply.stdout)
+        );
+        assert_clean(&s, &format!("round {round}"));
+        let destroy = s.run("destroy", &["--yes"]);
+        assert_eq!(
+            destroy.status.code(),
+            Some(0),
+            "round {round}: {}",
+            text(&destroy.stdout)
+        );
+        let plan = s.plan(&[], 0);
+        assert!(
+            plan.trim_end()
+                .ends_with("Plan: 2 to create, 0 to update, 0 to replace, 0 to destroy."),
+            "round {round}: after destroy\n{plan}"
+        );
+    }
+}
