@@ -25,6 +25,7 @@ use aws_sdk_ec2::types::{Filter, InstanceAttributeName, IpPermission, SecurityGr
 use aws_sdk_route53::types::RrType;
 use stackwright::provider::ownership;
 
+use crate::census::census;
 use crate::emulator;
 use crate::plan::{
     AMI, Aws, ENV, FULL_ADDRESSES, PW_VAR, StackDir, TOKEN_VAR, aws_env_at, full_stack, headings,
@@ -391,50 +392,6 @@ async fn balancer_tags(aws: &Aws, name: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Every classic ELB in the region carrying the stack's `stackwright:stack` tag.
-async fn tagged_balancers(aws: &Aws, s: &StackDir) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let out = aws
-            .elb
-            .describe_load_balancers()
-            .set_marker(marker.clone())
-            .send()
-            .await
-            .expect("DescribeLoadBalancers");
-        names.extend(
-            out.load_balancer_descriptions()
-                .iter()
-                .filter_map(|b| b.load_balancer_name())
-                .map(String::from),
-        );
-        marker = out.next_marker().map(String::from);
-        if marker.is_none() {
-            break;
-        }
-    }
-    let mut tagged = Vec::new();
-    for chunk in names.chunks(20) {
-        let out = aws
-            .elb
-            .describe_tags()
-            .set_load_balancer_names(Some(chunk.to_vec()))
-            .send()
-            .await
-            .expect("DescribeTags");
-        for d in out.tag_descriptions() {
-            if d.tags()
-                .iter()
-                .any(|t| t.key() == "stackwright:stack" && t.value() == Some(s.name.as_str()))
-            {
-                tagged.push(d.load_balancer_name().unwrap_or_default().to_string());
-            }
-        }
-    }
-    tagged
-}
-
 async fn database(aws: &Aws, identifier: &str) -> Option<aws_sdk_rds::types::DbInstance> {
     match aws
         .rds
@@ -452,26 +409,6 @@ async fn database(aws: &Aws, identifier: &str) -> Option<aws_sdk_rds::types::DbI
         }
         Err(e) => panic!("DescribeDBInstances: {e:?}"),
     }
-}
-
-/// Databases carrying the stack's `stackwright:stack` tag that are not being deleted.
-async fn tagged_databases(aws: &Aws, s: &StackDir) -> Vec<String> {
-    let out = aws
-        .rds
-        .describe_db_instances()
-        .send()
-        .await
-        .expect("DescribeDBInstances");
-    out.db_instances()
-        .iter()
-        .filter(|d| d.db_instance_status() != Some("deleting"))
-        .filter(|d| {
-            d.tag_list()
-                .iter()
-                .any(|t| t.key() == Some("stackwright:stack") && t.value() == Some(s.name.as_str()))
-        })
-        .map(|d| d.db_instance_identifier().unwrap_or_default().to_string())
-        .collect()
 }
 
 async fn key_pairs(aws: &Aws, s: &StackDir) -> Vec<aws_sdk_ec2::types::KeyPairInfo> {
@@ -1058,8 +995,8 @@ fn destroy_leaves_nothing_of_the_stack() {
         assert_eq!(groups(&aws, &s).await, BTreeMap::new());
         let keys = key_pairs(&aws, &s).await;
         assert!(keys.is_empty(), "{keys:#?}");
-        assert_eq!(tagged_balancers(&aws, &s).await, Vec::<String>::new());
-        assert_eq!(tagged_databases(&aws, &s).await, Vec::<String>::new());
+        let left = census(&aws, &s.name, Some(&zone_id)).await;
+        assert!(left.is_empty(), "{left:#?}");
         let left = records(&aws, &zone_id).await;
         assert!(left.is_empty(), "{left:#?}");
         // The database went with a final snapshot (the stack does not say otherwise).
@@ -1189,9 +1126,10 @@ fn gates_refuse_before_anything_changes() {
         "{}",
         run.shown()
     );
-    assert_eq!(
-        rt.block_on(tagged_databases(&aws, &s)),
-        Vec::<String>::new()
+    let left = rt.block_on(census(&aws, &s.name, None));
+    assert!(
+        !left.keys().any(|a| a.starts_with("database.")),
+        "{left:#?}"
     );
     s.assert_converged();
 }

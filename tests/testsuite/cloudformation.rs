@@ -8,11 +8,9 @@
 
 use std::collections::BTreeSet;
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_cloudformation::types::{Parameter, StackStatus};
 use serde_json::Value as Json;
 
-use crate::emulator;
 use crate::plan::{Aws, ENV, PW_VAR, StackDir, TOKEN_VAR, full_stack, runtime};
 use crate::support::text;
 
@@ -59,14 +57,7 @@ fn the_exported_template_holds_no_secret_and_cloudformation_creates_the_stack() 
     let rt = runtime();
     rt.block_on(async {
         Aws::connect().await.zone(&s.zone).await;
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(emulator::endpoint())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .load()
-            .await;
+        let config = Aws::config().await;
         let cfn = aws_sdk_cloudformation::Client::new(&config);
         let parameter = |k: &str, v: &str| {
             Parameter::builder()

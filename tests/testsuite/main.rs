@@ -9,6 +9,7 @@
 //! - `schema`: the JSON Schemas accept every shipped stack and refuse bad ones.
 
 mod apply;
+mod census;
 mod cli;
 mod cloudformation;
 mod emulator;

@@ -344,15 +344,21 @@ pub(crate) struct Aws {
 }
 
 impl Aws {
-    pub(crate) async fn connect() -> Aws {
-        let config = aws_config::defaults(BehaviorVersion::latest())
+    /// The SDK configuration every client here uses: the emulator, us-east-1, its dummy
+    /// credentials.
+    pub(crate) async fn config() -> aws_config::SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(emulator::endpoint())
             .region(Region::new("us-east-1"))
             .credentials_provider(aws_sdk_ec2::config::Credentials::new(
                 "testing", "testing", None, None, "test",
             ))
             .load()
-            .await;
+            .await
+    }
+
+    pub(crate) async fn connect() -> Aws {
+        let config = Aws::config().await;
         Aws {
             ec2: aws_sdk_ec2::Client::new(&config),
             elb: aws_sdk_elasticloadbalancing::Client::new(&config),

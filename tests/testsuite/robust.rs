@@ -13,182 +13,12 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ec2::types::Filter;
-use aws_sdk_route53::types::RrType;
-use stackwright::provider::ownership;
-
+use crate::census::census;
 use crate::emulator::{self, Proxy};
-use crate::plan::{Aws, ENV, FULL_ADDRESSES, PW_VAR, StackDir, TOKEN_VAR, full_stack, runtime};
+use crate::plan::{Aws, FULL_ADDRESSES, PW_VAR, StackDir, TOKEN_VAR, full_stack, runtime};
 use crate::support::text;
 
 const SECRETS: [(&str, &str); 2] = [(PW_VAR, "robust-pw-1"), (TOKEN_VAR, "robust-token-1")];
-
-/// Every address's AWS ids, found by tags (instances not terminated, databases not being
-/// deleted) and, for records, by their claims in `zone_id`.
-async fn census(aws: &Aws, stack: &str, zone_id: &str) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let ours = |tags: Vec<(String, String)>| -> Option<String> {
-        let get = |k: &str| {
-            tags.iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.clone())
-        };
-        (get("stackwright:stack").as_deref() == Some(stack)
-            && get("stackwright:env").as_deref() == Some(ENV))
-        .then(|| get("stackwright:address"))
-        .flatten()
-    };
-    let pairs = |tags: &[aws_sdk_ec2::types::Tag]| {
-        tags.iter()
-            .map(|t| {
-                (
-                    t.key().unwrap_or_default().to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect::<Vec<_>>()
-    };
-    let by_stack = Filter::builder()
-        .name("tag:stackwright:stack")
-        .values(stack)
-        .build();
-    let instances = aws
-        .ec2
-        .describe_instances()
-        .filters(by_stack.clone())
-        .send()
-        .await
-        .expect("DescribeInstances");
-    for i in instances.reservations().iter().flat_map(|r| r.instances()) {
-        let state = i
-            .state()
-            .and_then(|s| s.name())
-            .map(|n| n.as_str().to_string());
-        if matches!(state.as_deref(), Some("terminated" | "shutting-down")) {
-            continue;
-        }
-        if let Some(a) = ours(pairs(i.tags())) {
-            out.entry(a)
-                .or_default()
-                .push(i.instance_id().unwrap_or_default().into());
-        }
-    }
-    let groups = aws
-        .ec2
-        .describe_security_groups()
-        .filters(by_stack.clone())
-        .send()
-        .await
-        .expect("DescribeSecurityGroups");
-    for g in groups.security_groups() {
-        if let Some(a) = ours(pairs(g.tags())) {
-            out.entry(a)
-                .or_default()
-                .push(g.group_id().unwrap_or_default().into());
-        }
-    }
-    let keys = aws
-        .ec2
-        .describe_key_pairs()
-        .filters(by_stack)
-        .send()
-        .await
-        .expect("DescribeKeyPairs");
-    for k in keys.key_pairs() {
-        if let Some(a) = ours(pairs(k.tags())) {
-            out.entry(a)
-                .or_default()
-                .push(k.key_name().unwrap_or_default().into());
-        }
-    }
-    let balancers = aws
-        .elb
-        .describe_load_balancers()
-        .send()
-        .await
-        .expect("DescribeLoadBalancers");
-    let names: Vec<String> = balancers
-        .load_balancer_descriptions()
-        .iter()
-        .filter_map(|b| b.load_balancer_name().map(String::from))
-        .collect();
-    for batch in names.chunks(20) {
-        let tags = aws
-            .elb
-            .describe_tags()
-            .set_load_balancer_names(Some(batch.to_vec()))
-            .send()
-            .await
-            .expect("DescribeTags");
-        for d in tags.tag_descriptions() {
-            let t = d
-                .tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            if let Some(a) = ours(t) {
-                out.entry(a)
-                    .or_default()
-                    .push(d.load_balancer_name().unwrap_or_default().into());
-            }
-        }
-    }
-    let databases = aws
-        .rds
-        .describe_db_instances()
-        .send()
-        .await
-        .expect("DescribeDBInstances");
-    for d in databases.db_instances() {
-        if d.db_instance_status() == Some("deleting") {
-            continue;
-        }
-        let t = d
-            .tag_list()
-            .iter()
-            .map(|t| {
-                (
-                    t.key().unwrap_or_default().to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        if let Some(a) = ours(t) {
-            out.entry(a)
-                .or_default()
-                .push(d.db_instance_identifier().unwrap_or_default().into());
-        }
-    }
-    let records = aws
-        .route53
-        .list_resource_record_sets()
-        .hosted_zone_id(zone_id)
-        .send()
-        .await
-        .expect("ListResourceRecordSets");
-    for set in records.resource_record_sets() {
-        if set.r#type() != &RrType::Txt {
-            continue;
-        }
-        for claim in set
-            .resource_records()
-            .iter()
-            .filter_map(|r| ownership::parse(r.value()))
-        {
-            if claim.stack == stack && claim.env == ENV {
-                out.entry(claim.address.to_string())
-                    .or_default()
-                    .push(set.name().to_string());
-            }
-        }
-    }
-    out
-}
 
 /// Exactly one resource for each of the full stack's addresses, and nothing else.
 fn assert_one_each(census: &BTreeMap<String, Vec<String>>, when: &str) {
@@ -263,7 +93,7 @@ fn an_apply_killed_at_any_moment_is_finished_by_the_next_with_one_resource_per_a
             text(&rerun.stdout),
             text(&rerun.stderr)
         );
-        let census = runtime().block_on(census(&aws, &s.name, &zone_id));
+        let census = runtime().block_on(census(&aws, &s.name, Some(&zone_id)));
         assert_one_each(&census, &format!("killed after {kill_after} ms"));
         assert_clean(&s, &format!("killed after {kill_after} ms"));
         // A lock left by the killed run was taken over, not waited for.
@@ -319,7 +149,7 @@ fn throttling_5xx_and_lost_responses_do_not_stop_an_apply_or_duplicate_anything(
     }
     let aws = runtime().block_on(Aws::connect());
     assert_one_each(
-        &runtime().block_on(census(&aws, &s.name, &zone_id)),
+        &runtime().block_on(census(&aws, &s.name, Some(&zone_id))),
         "after a faulty apply",
     );
     assert_clean(&s, "after a faulty apply");
@@ -337,7 +167,7 @@ fn throttling_5xx_and_lost_responses_do_not_stop_an_apply_or_duplicate_anything(
         text(&out.stdout),
         text(&out.stderr)
     );
-    let left = runtime().block_on(census(&aws, &s.name, &zone_id));
+    let left = runtime().block_on(census(&aws, &s.name, Some(&zone_id)));
     assert!(left.is_empty(), "left after destroy: {left:#?}");
     assert!(started.elapsed() < Duration::from_secs(300));
 }
@@ -417,7 +247,7 @@ fn two_applies_at_once_never_run_together() {
     assert!(waited, "one of them waited for the lock");
     let aws = runtime().block_on(Aws::connect());
     assert_one_each(
-        &runtime().block_on(census(&aws, &s.name, &zone_id)),
+        &runtime().block_on(census(&aws, &s.name, Some(&zone_id))),
         "after both",
     );
     assert_clean(&s, "after both");
@@ -478,7 +308,7 @@ fn the_first_ctrl_c_finishes_what_is_in_flight_and_releases_the_lock() {
     assert!(!rerun_err.contains("lock"), "{rerun_err}");
     let aws = runtime().block_on(Aws::connect());
     assert_one_each(
-        &runtime().block_on(census(&aws, &s.name, &zone_id)),
+        &runtime().block_on(census(&aws, &s.name, Some(&zone_id))),
         "after Ctrl-C and a rerun",
     );
     assert_clean(&s, "after Ctrl-C and a rerun");
