@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use crate::graph::Graph;
 use crate::plan::{Action, Plan};
-use crate::stack::{Address, Kind};
+use crate::stack::Address;
 
 /// Hears about every step as the walk runs it.
 pub trait Reporter: Send + Sync {
@@ -93,7 +93,7 @@ pub fn schedule(plan: &Plan, graph: &Graph) -> Schedule {
     for change in &plan.changes {
         let waits: BTreeSet<Address> = match change.action {
             Action::Destroy => {
-                let rank = destroy_rank(change.address.kind);
+                let rank = change.address.kind.destroy_rank();
                 not_destroys
                     .iter()
                     .map(|a| (*a).clone())
@@ -113,7 +113,7 @@ pub fn schedule(plan: &Plan, graph: &Graph) -> Schedule {
                 .collect(),
         };
         if change.action == Action::Destroy {
-            earlier_destroys.push((&change.address, destroy_rank(change.address.kind)));
+            earlier_destroys.push((&change.address, change.address.kind.destroy_rank()));
         }
         out.waits_for.insert(change.address.clone(), waits);
         out.steps.push(Step {
@@ -122,18 +122,6 @@ pub fn schedule(plan: &Plan, graph: &Graph) -> Schedule {
         });
     }
     out
-}
-
-/// Destroy order by kind when the graph no longer knows a resource: what uses others first.
-fn destroy_rank(kind: Kind) -> u8 {
-    match kind {
-        Kind::DnsRecord => 0,
-        Kind::LoadBalancer => 1,
-        Kind::Instance => 2,
-        Kind::Database => 3,
-        Kind::KeyPair => 4,
-        Kind::SecurityGroup => 5,
-    }
 }
 
 /// Run `schedule`'s steps with `perform`, at most `parallelism` at once; stop starting new

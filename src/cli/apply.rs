@@ -167,10 +167,7 @@ fn run(mode: Mode, target: Target, args: &RunArgs, allow_open: bool) -> anyhow::
         dir,
     } = target;
     let scope = super::plan::scope(&stack, false)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
+    let runtime = super::runtime()?;
     let result = runtime.block_on(async {
         let cancel = on_ctrl_c();
         let aws = Arc::new(Aws::connect(&stack).await.map_err(super::provider_error)?);

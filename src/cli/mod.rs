@@ -140,6 +140,15 @@ fn failed(dir: &Path, env: Option<&str>, errors: usize) {
     ));
 }
 
+/// The async runtime the commands that talk to AWS run on.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
+}
+
 /// A provider error as the CLI reports it: the message, then a hint.
 fn provider_error(e: stackwright::provider::ProviderError) -> anyhow::Error {
     match e.hint() {

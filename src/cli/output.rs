@@ -31,10 +31,7 @@ pub fn exec(args: OutputArgs) -> anyhow::Result<ExitCode> {
     };
     let stack = &loaded.stack;
     let scope = super::plan::scope(stack, false)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
+    let runtime = super::runtime()?;
     let live = runtime
         .block_on(async {
             let aws = Aws::connect(stack).await?;

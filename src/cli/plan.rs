@@ -59,10 +59,7 @@ pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let scope = scope(&loaded.stack, args.deep)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
+    let runtime = super::runtime()?;
     let stack = &loaded.stack;
     let (live, aws) = runtime
         .block_on(async {

@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Args;
 use stackwright::provider::aws::Aws;
 use stackwright::render;
@@ -28,10 +27,7 @@ pub fn exec(args: UnlockArgs) -> anyhow::Result<ExitCode> {
     };
     let stack = &loaded.stack;
     let scope = super::plan::scope(stack, false)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
+    let runtime = super::runtime()?;
     let holder = runtime
         .block_on(async {
             let aws = Aws::connect(stack).await?;

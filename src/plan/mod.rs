@@ -297,21 +297,14 @@ fn compare(
 /// Live resources the stack does not have, dependents first: the graph no longer knows
 /// them, so by kind, records and balancers before instances, instances before groups.
 fn destroys(stack: &Stack, live: &LiveState) -> Vec<Change> {
-    let rank = |k: Kind| match k {
-        Kind::DnsRecord => 0,
-        Kind::LoadBalancer => 1,
-        Kind::Instance => 2,
-        Kind::Database => 3,
-        Kind::KeyPair => 4,
-        Kind::SecurityGroup => 5,
-    };
     let mut gone: Vec<&LiveResource> = live
         .resources
         .values()
         .filter(|r| stack.resource(&r.address).is_none())
         .collect();
     gone.sort_by(|a, b| {
-        (rank(a.address.kind), &b.address).cmp(&(rank(b.address.kind), &a.address))
+        (a.address.kind.destroy_rank(), &b.address)
+            .cmp(&(b.address.kind.destroy_rank(), &a.address))
     });
     gone.into_iter()
         .map(|r| {

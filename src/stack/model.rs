@@ -51,6 +51,20 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
+    /// Where a kind is destroyed when the graph no longer knows the resource (it was
+    /// taken out of the stack): what uses others first, records and balancers before
+    /// instances, instances before databases, key pairs and groups.
+    pub fn destroy_rank(self) -> u8 {
+        match self {
+            Kind::DnsRecord => 0,
+            Kind::LoadBalancer => 1,
+            Kind::Instance => 2,
+            Kind::Database => 3,
+            Kind::KeyPair => 4,
+            Kind::SecurityGroup => 5,
+        }
+    }
+
     /// The attributes `${kind.name.attr}` may read: known once the resource exists.
     pub fn attributes(self) -> &'static [&'static str] {
         match self {

@@ -3,12 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{Filter, InstanceAttributeName, IpPermission};
+use aws_sdk_ec2::types::{
+    BlockDeviceMapping, EbsBlockDevice, Filter, InstanceAttributeName, InstanceStateName,
+    IpPermission, IpRange, Ipv6Range, Placement, ResourceType, ShutdownBehavior, Tag,
+    TagSpecification, UserIdGroupPair,
+};
 
-use super::{Aws, Ids, Tagged, tag_filters};
-use crate::provider::{LiveResource, ProviderError, Scope, Value};
+use super::{Aws, Ids, Tagged, code, settle, tag_filters, transient, wait_for};
+use crate::provider::{
+    Applied, Desired, LiveResource, Progress, ProviderError, Scope, TAG_ADDRESS, Value,
+};
 use crate::stack::Address;
-use crate::stack::model::{GroupRef, Rule, RuleSource};
+use crate::stack::model::{GroupRef, Rule, RuleSource, Spec};
 
 /// An instance as read, before ids are mapped to addresses.
 pub(super) struct RawInstance {
@@ -396,15 +402,6 @@ pub(super) fn rules_of(p: &IpPermission, own_id: &str, ids: &Ids) -> Vec<Rule> {
 // ---------------------------------------------------------------------------------------
 // The write side.
 
-use aws_sdk_ec2::types::{
-    BlockDeviceMapping, EbsBlockDevice, InstanceStateName, IpRange, Ipv6Range, Placement,
-    ResourceType, ShutdownBehavior, Tag, TagSpecification, UserIdGroupPair,
-};
-
-use super::{code, settle, transient, wait_for};
-use crate::provider::{Applied, Desired, Progress, TAG_ADDRESS};
-use crate::stack::model::Spec;
-
 /// How long an instance may take to reach `running`, `stopped` or `terminated`.
 const INSTANCE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 /// Attempts at RunInstances when AWS does not answer (each repeats the ClientToken).
@@ -421,17 +418,6 @@ fn tag_spec(kind: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecifica
         .resource_type(kind)
         .set_tags(Some(ec2_tags(tags)))
         .build()
-}
-
-/// The keys of the user tags a live resource has (`key=value` items).
-pub(super) fn live_tag_keys(live: &LiveResource) -> Vec<String> {
-    match live.attrs.get("tags") {
-        Some(Value::List(items)) => items
-            .iter()
-            .filter_map(|t| t.split_once('=').map(|(k, _)| k.to_string()))
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 /// Filters for one address of the stack.

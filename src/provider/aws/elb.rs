@@ -4,11 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_elasticloadbalancing::types::LoadBalancerDescription;
+use aws_sdk_elasticloadbalancing::types::{
+    CrossZoneLoadBalancing, HealthCheck, Instance, Listener, LoadBalancerAttributes,
+    LoadBalancerDescription, Tag, TagKeyOnly,
+};
 
-use super::{Aws, Ids, Tagged};
-use crate::provider::{LiveResource, ProviderError, Scope, Value, flag};
+use super::{Aws, Ids, Tagged, code};
+use crate::provider::{Applied, Desired, LiveResource, ProviderError, Scope, Value, flag};
 use crate::stack::Address;
+use crate::stack::model::Spec;
 
 pub(super) struct RawBalancer {
     pub address: Address,
@@ -216,15 +220,6 @@ pub(super) fn resource(raw: &RawBalancer, ids: &Ids) -> LiveResource {
 // ---------------------------------------------------------------------------------------
 // The write side: create with its tags, then converge listeners, zones, health check,
 // cross-zone balancing, groups and instances to the stack, changing only what differs.
-
-use aws_sdk_elasticloadbalancing::types::{
-    CrossZoneLoadBalancing, HealthCheck, Instance, Listener, LoadBalancerAttributes, Tag,
-    TagKeyOnly,
-};
-
-use super::code;
-use crate::provider::{Applied, Desired};
-use crate::stack::model::Spec;
 
 fn elb_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter()

@@ -209,10 +209,21 @@ fn transient<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
     }
 }
 
+/// The keys of the user tags a live resource has (`key=value` items).
+fn live_tag_keys(live: &LiveResource) -> Vec<String> {
+    match live.attrs.get("tags") {
+        Some(super::Value::List(items)) => items
+            .iter()
+            .filter_map(|t| t.split_once('=').map(|(k, _)| k.to_string()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The tags an update removes: the user's that the stack no longer has, and
 /// `stackwright:prevent-destroy` once the stack turns it off.
 fn stale_tags(live: &LiveResource, want: &Desired<'_>) -> Vec<String> {
-    let mut keys = ec2::live_tag_keys(live);
+    let mut keys = live_tag_keys(live);
     if live.attrs.get("prevent_destroy") == Some(&super::Value::text("true")) {
         keys.push(super::TAG_PREVENT_DESTROY.to_string());
     }

@@ -2,12 +2,16 @@
 //! filter), paginated by 100.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use aws_sdk_rds::types::DbInstance;
+use aws_sdk_rds::types::{DbInstance, Tag};
 
-use super::{Aws, Ids, Tagged};
-use crate::provider::{LiveResource, ProviderError, Scope, Value, flag};
+use super::{Aws, Ids, Tagged, code, wait_for};
+use crate::provider::{
+    Applied, Desired, LiveResource, Progress, ProviderError, Scope, Teardown, Value, flag,
+};
 use crate::stack::Address;
+use crate::stack::model::Spec;
 
 pub(super) struct RawDatabase {
     pub address: Address,
@@ -111,14 +115,6 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
 
 // ---------------------------------------------------------------------------------------
 // The write side.
-
-use std::time::Duration;
-
-use aws_sdk_rds::types::Tag;
-
-use super::{code, wait_for};
-use crate::provider::{Applied, Desired, Progress, Teardown};
-use crate::stack::model::Spec;
 
 /// How long a database may take to become available or to go.
 const DB_WAIT: Duration = Duration::from_secs(3600);

@@ -4,10 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_route53::types::{ResourceRecordSet, RrType};
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
+};
 
-use super::Aws;
-use crate::provider::{LiveResource, ProviderError, Scope, Value, ownership};
+use super::{Aws, wait_for};
+use crate::provider::{
+    Applied, Desired, LiveResource, Progress, ProviderError, Scope, Value, ownership,
+};
 
 /// A record name as the stack writes it: lower case, no trailing dot, `*` not `\052`.
 pub(super) fn normalize(name: &str) -> String {
@@ -148,11 +152,6 @@ impl Aws {
 // ---------------------------------------------------------------------------------------
 // The write side: a record and its claim always change together, in one change batch
 // (Route 53 applies a batch all or nothing).
-
-use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord};
-
-use super::wait_for;
-use crate::provider::{Applied, Desired, Progress};
 
 const DNS_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
