@@ -128,8 +128,21 @@ pub async fn execute<P: Provider + 'static>(
 }
 
 impl<P: Provider> State<P> {
+    /// A copy of everything known, for a step to derive its attributes from.
     fn known(&self) -> BTreeMap<Address, LiveResource> {
         self.known.lock().map(|k| k.clone()).unwrap_or_default()
+    }
+
+    /// One resource as known now (no copy of the rest).
+    fn known_one(&self, address: &Address) -> Option<LiveResource> {
+        self.known.lock().ok()?.get(address).cloned()
+    }
+
+    fn addresses_known(&self) -> BTreeSet<Address> {
+        self.known
+            .lock()
+            .map(|k| k.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn set_known(&self, address: &Address, resource: Option<LiveResource>) {
@@ -148,7 +161,7 @@ impl<P: Provider> State<P> {
             .ok_or_else(|| format!("`{}` is not in the plan", step.address))?;
         let progress = |message: &str| self.reporter.progress(step, message);
         let address = &step.address;
-        let live = self.known().get(address).cloned();
+        let live = self.known_one(address);
         let destroy = |live: LiveResource| async move {
             self.provider
                 .destroy(
@@ -193,15 +206,15 @@ impl<P: Provider> State<P> {
             .resource(address)
             .ok_or_else(|| format!("`{address}` is not in the stack"))?;
         let changed = change.attrs.iter().map(|a| a.name.clone()).collect();
-        let known_before: BTreeSet<Address> = self.known().into_keys().collect();
+        let known_before = self.addresses_known();
         self.put(resource, live, changed, progress).await?;
         if address.kind == Kind::SecurityGroup {
             // Groups created at the same time as this one: whichever of two is known
             // second completes the rules between them, so both look at the other after
             // being known themselves.
             let appeared = group_refs(resource)
-                .any(|g| !known_before.contains(g) && self.known().contains_key(g));
-            if appeared && let Some(now) = self.known().get(address).cloned() {
+                .any(|g| !known_before.contains(g) && self.known_one(g).is_some());
+            if appeared && let Some(now) = self.known_one(address) {
                 let changed = ["ingress", "egress"].map(String::from).into();
                 self.put(resource, Some(&now), changed, progress).await?;
             }
@@ -319,7 +332,7 @@ impl<P: Provider> State<P> {
             if resource.address == *group || !names_it {
                 continue;
             }
-            let Some(live) = self.known().get(&resource.address).cloned() else {
+            let Some(live) = self.known_one(&resource.address) else {
                 continue; // not created yet: its own create will see `group`
             };
             progress(&format!(
