@@ -66,13 +66,13 @@ pub struct DestroyArgs {
 
 /// What apply and destroy share.
 #[derive(Debug, Args)]
-struct RunArgs {
+pub(super) struct RunArgs {
     /// Do not ask for confirmation (required without a terminal)
     #[arg(long, short)]
-    yes: bool,
+    pub(super) yes: bool,
     /// Go ahead with changes that can lose data (destroying or replacing a database)
     #[arg(long)]
-    allow_data_loss: bool,
+    pub(super) allow_data_loss: bool,
     /// How many changes may run at once
     #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     parallelism: u16,
@@ -81,17 +81,43 @@ struct RunArgs {
     lock_timeout: Duration,
     /// Print the AWS calls made, by operation, on stderr
     #[arg(long)]
-    stats: bool,
+    pub(super) stats: bool,
+    #[command(flatten)]
+    pub(super) engine: super::EngineArg,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
+pub(super) enum Mode {
     Apply,
     Destroy,
 }
 
+impl Mode {
+    pub(super) fn verb(self) -> &'static str {
+        match self {
+            Mode::Apply => "apply",
+            Mode::Destroy => "destroy",
+        }
+    }
+
+    pub(super) fn title(self) -> &'static str {
+        match self {
+            Mode::Apply => "Apply",
+            Mode::Destroy => "Destroy",
+        }
+    }
+}
+
 pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let cloudformation = args.run.engine.engine == super::Engine::Cloudformation;
     if args.target.is_file() {
+        if cloudformation {
+            bail!(
+                "a saved plan is the direct engine's; with --engine cloudformation the change set \
+                 is the plan: `stackwright apply STACK --env ENV --engine cloudformation` shows \
+                 it and asks before executing it"
+            );
+        }
         if args.env.is_some() {
             bail!("a saved plan knows its env: drop --env");
         }
@@ -128,6 +154,15 @@ pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let Some((loaded, graph)) = super::load_and_graph(&stack_args) else {
         return Ok(ExitCode::FAILURE);
     };
+    if cloudformation {
+        return super::cloudformation::run(
+            Mode::Apply,
+            &loaded.stack,
+            &graph,
+            &args.run,
+            args.allow_open,
+        );
+    }
     let target = Target {
         stack: loaded.stack,
         graph,
@@ -141,6 +176,9 @@ pub fn exec_destroy(args: DestroyArgs) -> anyhow::Result<ExitCode> {
     let Some((loaded, graph)) = super::load_and_graph(&args.stack) else {
         return Ok(ExitCode::FAILURE);
     };
+    if args.run.engine.engine == super::Engine::Cloudformation {
+        return super::cloudformation::run(Mode::Destroy, &loaded.stack, &graph, &args.run, false);
+    }
     let target = Target {
         stack: loaded.stack,
         graph,
@@ -222,7 +260,7 @@ fn run(mode: Mode, target: Target, args: &RunArgs, allow_open: bool) -> anyhow::
 /// The first Ctrl-C (SIGINT) cancels: nothing new starts, what is in flight finishes, the
 /// lock is released. The second exits at once. Installed before the lock is taken, so
 /// an interrupt at any point lets go of it.
-fn on_ctrl_c() -> watch::Receiver<bool> {
+pub(super) fn on_ctrl_c() -> watch::Receiver<bool> {
     let (cancel_tx, cancel) = watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -241,7 +279,7 @@ fn on_ctrl_c() -> watch::Receiver<bool> {
 }
 
 /// Unique to this run: the time and the process.
-fn run_id() -> String {
+pub(super) fn run_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
@@ -371,17 +409,11 @@ impl Session {
     }
 
     fn verb(&self) -> &'static str {
-        match self.mode {
-            Mode::Apply => "apply",
-            Mode::Destroy => "destroy",
-        }
+        self.mode.verb()
     }
 
     fn title(&self) -> &'static str {
-        match self.mode {
-            Mode::Apply => "Apply",
-            Mode::Destroy => "Destroy",
-        }
+        self.mode.title()
     }
 
     /// The secrets the plan sends to AWS, read from their environment variables.
@@ -431,7 +463,10 @@ fn still_current(plan: &Plan, live: &LiveState) -> anyhow::Result<()> {
 }
 
 /// Ask on the terminal; a Ctrl-C while asking is a no.
-async fn confirm(question: &str, mut cancel: watch::Receiver<bool>) -> anyhow::Result<bool> {
+pub(super) async fn confirm(
+    question: &str,
+    mut cancel: watch::Receiver<bool>,
+) -> anyhow::Result<bool> {
     render::stderr(question);
     let read = tokio::task::spawn_blocking(|| {
         let mut answer = String::new();
@@ -452,7 +487,7 @@ async fn confirm(question: &str, mut cancel: watch::Receiver<bool>) -> anyhow::R
 }
 
 /// Secret values never reach the terminal, even inside an error AWS sent back.
-fn redact(text: &str, secrets: &[String]) -> String {
+pub(super) fn redact(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_string();
     for s in secrets.iter().filter(|s| !s.is_empty()) {
         out = out.replace(s.as_str(), "(sensitive)");
@@ -460,9 +495,9 @@ fn redact(text: &str, secrets: &[String]) -> String {
     out
 }
 
-struct Redacting {
-    inner: Arc<dyn apply::Reporter>,
-    secrets: Vec<String>,
+pub(super) struct Redacting {
+    pub(super) inner: Arc<dyn apply::Reporter>,
+    pub(super) secrets: Vec<String>,
 }
 
 impl apply::Reporter for Redacting {

@@ -3,6 +3,7 @@
 //! `plan --detailed-exitcode` keeps 2 for "changes").
 
 mod apply;
+mod cloudformation;
 mod export;
 mod graph;
 mod output;
@@ -59,6 +60,27 @@ struct StackArgs {
     /// The env: `env/<ENV>.toml` in the stack directory (required when the stack has env files)
     #[arg(long, short, value_name = "ENV")]
     env: Option<String>,
+}
+
+/// Who carries out a plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+enum Engine {
+    /// stackwright calls the AWS APIs itself, walking the graph in parallel
+    #[default]
+    Direct,
+    /// The stack goes to CloudFormation as a template: its change set is the plan, and
+    /// CloudFormation holds the state, applies and rolls back
+    Cloudformation,
+}
+
+/// `--engine`, for the commands that read or change AWS.
+#[derive(Debug, Args)]
+struct EngineArg {
+    /// Who carries out the plan: `direct` (stackwright calls the AWS APIs) or
+    /// `cloudformation` (a CloudFormation stack named `<stack>-<env>`, changed through
+    /// change sets)
+    #[arg(long, value_enum, default_value_t = Engine::Direct, value_name = "ENGINE")]
+    engine: Engine,
 }
 
 pub fn main() -> ExitCode {

@@ -23,6 +23,8 @@ pub struct OutputArgs {
     /// Print the outputs as one JSON object
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    engine: super::EngineArg,
 }
 
 pub fn exec(args: OutputArgs) -> anyhow::Result<ExitCode> {
@@ -30,15 +32,19 @@ pub fn exec(args: OutputArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let stack = &loaded.stack;
-    let scope = super::plan::scope(stack, false)?;
-    let runtime = super::runtime()?;
-    let live = runtime
-        .block_on(async {
-            let aws = Aws::connect(stack).await?;
-            aws.refresh(&scope).await
-        })
-        .map_err(super::provider_error)?;
-    let outputs = plan::outputs(stack, &live.resources);
+    let outputs = if args.engine.engine == super::Engine::Cloudformation {
+        super::cloudformation::outputs(stack)?
+    } else {
+        let scope = super::plan::scope(stack, false)?;
+        let runtime = super::runtime()?;
+        let live = runtime
+            .block_on(async {
+                let aws = Aws::connect(stack).await?;
+                aws.refresh(&scope).await
+            })
+            .map_err(super::provider_error)?;
+        plan::outputs(stack, &live.resources)
+    };
     if args.json {
         let known: serde_json::Map<String, serde_json::Value> = outputs
             .iter()

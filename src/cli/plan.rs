@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
 use stackwright::plan::{self, Plan};
 use stackwright::provider::aws::Aws;
@@ -44,6 +44,8 @@ pub struct PlanArgs {
     /// Print the AWS calls made, by operation, on stderr
     #[arg(long)]
     stats: bool,
+    #[command(flatten)]
+    engine: super::EngineArg,
 }
 
 /// A plan saved by `--out`: the plan and the checked stack it was made from (which holds
@@ -58,6 +60,25 @@ pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let Some((loaded, graph)) = super::load_and_graph(&args.stack) else {
         return Ok(ExitCode::FAILURE);
     };
+    if args.engine.engine == super::Engine::Cloudformation {
+        if args.deep {
+            bail!(
+                "--deep reads what the direct engine tracks in tags; CloudFormation's change set needs no such read: drop --deep"
+            );
+        }
+        if args.out.is_some() {
+            bail!(
+                "with --engine cloudformation the change set is the plan and is made again by \
+                 `apply`, which shows it and asks before executing it: drop --out"
+            );
+        }
+        let view = super::cloudformation::Printing {
+            json: args.json,
+            detailed_exitcode: args.detailed_exitcode,
+            stats: args.stats,
+        };
+        return super::cloudformation::plan(&loaded.stack, &graph, view);
+    }
     let scope = scope(&loaded.stack, args.deep)?;
     let runtime = super::runtime()?;
     let stack = &loaded.stack;
@@ -143,5 +164,7 @@ pub(super) fn scope(stack: &Stack, deep: bool) -> anyhow::Result<Scope> {
         zones,
         deep,
         secrets,
+        cloudformation: false,
+        physical_ids: BTreeMap::new(),
     })
 }

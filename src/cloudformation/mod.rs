@@ -13,14 +13,26 @@
 //! - databases with `DeletionPolicy: Snapshot` (`Delete` where `final_snapshot = false`);
 //! - the stack's outputs as `Outputs`.
 
+pub mod changes;
+
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value as Json, json};
 
-use crate::provider::{TAG_ADDRESS, TAG_ENV, TAG_STACK};
+use crate::provider::{TAG_ADDRESS, TAG_ENGINE, TAG_ENV, TAG_STACK};
 use crate::stack::model::{GroupRef, Rule, RuleSource, Spec};
 use crate::stack::template::{Part, Template};
 use crate::stack::{Address, Kind, Resource, Stack};
+
+/// Resource `Metadata` keys: the address a resource stands for (a rule resource: its
+/// group's), which rule list a rule resource belongs to, and `prevent_destroy`, kept in
+/// the deployed template so that removing a protected resource is refused too.
+pub const META_ADDRESS: &str = "stackwright:address";
+pub const META_RULE: &str = "stackwright:rule";
+pub const META_PREVENT_DESTROY: &str = "stackwright:prevent-destroy";
+/// The `stackwright:engine` tag on what CloudFormation creates: the direct engine leaves
+/// such resources to CloudFormation.
+pub const ENGINE_TAG_VALUE: &str = "cloudformation";
 
 /// The root device an instance's `root_volume_gb` applies to: Ubuntu's and most AMIs'.
 /// (The direct engine asks EC2 for the AMI's; a template cannot.)
@@ -35,6 +47,20 @@ pub fn logical_id(address: &Address) -> String {
         out.push_str(&i.to_string());
     }
     out
+}
+
+/// The CloudFormation stack of a stack and env: `paasmaker-production`.
+pub fn stack_name(stack: &Stack) -> String {
+    if stack.env.is_empty() {
+        stack.name.clone()
+    } else {
+        format!("{}-{}", stack.name, stack.env)
+    }
+}
+
+/// The template's `OutputKey` for an output: `pacemaker_url` → `PacemakerUrl`.
+pub fn output_key(name: &str) -> String {
+    camel(name)
 }
 
 /// The parameter a secret is passed in: `rds_password` → `SecretRdsPassword`.
@@ -55,24 +81,38 @@ fn camel(s: &str) -> String {
         .collect()
 }
 
-/// `${kind.name.attr}` as CloudFormation reads it: `Fn::GetAtt` (an instance's
-/// `PublicDnsName`, a database's `Endpoint.Address`) or `Ref`.
+/// The attributes `Fn::GetAtt` reads, as `(kind, stackwright's name, CloudFormation's)`:
+/// an instance's `PublicDnsName`, a database's `Endpoint.Address`. Anything else is `Ref`.
+const GET_ATT: &[(Kind, &str, &str)] = &[
+    (Kind::SecurityGroup, "id", "GroupId"),
+    (Kind::KeyPair, "fingerprint", "KeyFingerprint"),
+    (Kind::LoadBalancer, "dns_name", "DNSName"),
+    (Kind::Database, "address", "Endpoint.Address"),
+    (Kind::Database, "port", "Endpoint.Port"),
+    (Kind::Instance, "public_dns", "PublicDnsName"),
+    (Kind::Instance, "public_ip", "PublicIp"),
+    (Kind::Instance, "private_dns", "PrivateDnsName"),
+    (Kind::Instance, "private_ip", "PrivateIp"),
+];
+
+/// What `Ref` returns, in stackwright's words: an instance's id, the names of keys,
+/// balancers, databases and records.
+fn ref_attribute(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Instance | Kind::SecurityGroup => "id",
+        _ => "name",
+    }
+}
+
+/// `${kind.name.attr}` as CloudFormation reads it: `Fn::GetAtt` or `Ref`.
 fn attribute(target: &Address, attr: &str) -> Json {
     let id = logical_id(target);
-    let get = |a: &str| json!({ "Fn::GetAtt": [id, a] });
-    match (target.kind, attr) {
-        (Kind::SecurityGroup, "id") => get("GroupId"),
-        (Kind::KeyPair, "fingerprint") => get("KeyFingerprint"),
-        (Kind::LoadBalancer, "dns_name") => get("DNSName"),
-        (Kind::Database, "address") => get("Endpoint.Address"),
-        (Kind::Database, "port") => get("Endpoint.Port"),
-        (Kind::Instance, "public_dns") => get("PublicDnsName"),
-        (Kind::Instance, "public_ip") => get("PublicIp"),
-        (Kind::Instance, "private_dns") => get("PrivateDnsName"),
-        (Kind::Instance, "private_ip") => get("PrivateIp"),
-        // What `Ref` returns: an instance's id, the names of keys, balancers, databases
-        // and records.
-        _ => json!({ "Ref": id }),
+    match GET_ATT
+        .iter()
+        .find(|(kind, name, _)| *kind == target.kind && *name == attr)
+    {
+        Some((_, _, cfn)) => json!({ "Fn::GetAtt": [id, cfn] }),
+        None => json!({ "Ref": id }),
     }
 }
 
@@ -123,6 +163,7 @@ fn tags(stack: &Stack, resource: &Resource, extra: &[(&str, Json)]) -> Json {
     tags.insert(TAG_STACK.into(), json!(stack.name));
     tags.insert(TAG_ENV.into(), json!(stack.env));
     tags.insert(TAG_ADDRESS.into(), json!(resource.address.to_string()));
+    tags.insert(TAG_ENGINE.into(), json!(ENGINE_TAG_VALUE));
     Json::Array(
         tags.into_iter()
             .map(|(k, v)| json!({ "Key": k, "Value": v }))
@@ -224,7 +265,14 @@ pub fn template(stack: &Stack) -> Json {
                         m.insert(key.into(), source);
                         resources.insert(
                             format!("{id}{suffix}{n}"),
-                            json!({ "Type": kind, "Properties": m }),
+                            json!({
+                                "Type": kind,
+                                "Metadata": {
+                                    META_ADDRESS: resource.address.to_string(),
+                                    META_RULE: suffix.to_ascii_lowercase(),
+                                },
+                                "Properties": m,
+                            }),
                         );
                     }
                 }
@@ -378,6 +426,10 @@ pub fn template(stack: &Stack) -> Json {
                 },
             }),
         };
+        body["Metadata"] = json!({ META_ADDRESS: resource.address.to_string() });
+        if resource.prevent_destroy {
+            body["Metadata"][META_PREVENT_DESTROY] = json!(true);
+        }
         if !resource.depends_on.is_empty() {
             body["DependsOn"] = json!(
                 resource
@@ -394,14 +446,22 @@ pub fn template(stack: &Stack) -> Json {
         .iter()
         .map(|(name, t)| {
             (
-                camel(name),
+                output_key(name),
                 json!({ "Description": name, "Value": text(t) }),
             )
+        })
+        .collect();
+    let secrets: Map<String, Json> = parameters
+        .keys()
+        .filter_map(|p| {
+            let name = stack.secrets.keys().find(|n| secret_parameter(n) == *p)?;
+            Some((p.clone(), json!(name)))
         })
         .collect();
     let mut root = json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": format!("stackwright stack `{}`, env `{}`", stack.name, stack.env),
+        "Metadata": { "stackwright": { "stack": stack.name, "env": stack.env, "secrets": secrets } },
         "Resources": resources,
     });
     if !parameters.is_empty() {

@@ -103,6 +103,30 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
+impl Summary {
+    /// The counts of `changes`.
+    pub fn of(changes: &[Change]) -> Summary {
+        let mut summary = Summary::default();
+        for c in changes {
+            match c.action {
+                Action::Create => summary.create += 1,
+                Action::Update => summary.update += 1,
+                Action::Replace => summary.replace += 1,
+                Action::Destroy => summary.destroy += 1,
+            }
+            summary.drift += usize::from(c.drift);
+            summary.security_sensitive += usize::from(
+                c.marks
+                    .iter()
+                    .any(|m| matches!(m, Mark::SecuritySensitive(_))),
+            );
+            summary.data_loss +=
+                usize::from(c.marks.iter().any(|m| matches!(m, Mark::DataLoss(_))));
+        }
+        summary
+    }
+}
+
 impl Plan {
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
@@ -148,22 +172,7 @@ pub fn plan(stack: &Stack, graph: &Graph, live: &LiveState) -> Plan {
             live.resources.get(address).map_or("", |r| r.id.as_str())
         ));
     }
-    let mut summary = Summary::default();
-    for c in &changes {
-        match c.action {
-            Action::Create => summary.create += 1,
-            Action::Update => summary.update += 1,
-            Action::Replace => summary.replace += 1,
-            Action::Destroy => summary.destroy += 1,
-        }
-        summary.drift += usize::from(c.drift);
-        summary.security_sensitive += usize::from(
-            c.marks
-                .iter()
-                .any(|m| matches!(m, Mark::SecuritySensitive(_))),
-        );
-        summary.data_loss += usize::from(c.marks.iter().any(|m| matches!(m, Mark::DataLoss(_))));
-    }
+    let summary = Summary::of(&changes);
     Plan {
         format_version: FORMAT_VERSION,
         stack: stack.name.clone(),
@@ -332,7 +341,9 @@ fn destroys(stack: &Stack, live: &LiveState) -> Vec<Change> {
         .collect()
 }
 
-fn marks(spec: &Spec, live: Option<&LiveResource>, action: Action) -> Vec<Mark> {
+/// The security-sensitive and data-loss marks of a change to a resource of `spec`, given
+/// what is live (`None` for a create).
+pub fn marks(spec: &Spec, live: Option<&LiveResource>, action: Action) -> Vec<Mark> {
     let mut marks = BTreeSet::new();
     match spec {
         Spec::SecurityGroup(sg) => {

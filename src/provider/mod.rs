@@ -31,6 +31,10 @@ pub const TAG_ATTR_PREFIX: &str = "stackwright:attr:";
 /// a resource from the stack is refused too.
 pub const TAG_PREVENT_DESTROY: &str = "stackwright:prevent-destroy";
 
+/// `cloudformation` on resources CloudFormation manages (`--engine cloudformation`): the
+/// direct engine neither reads nor touches them, so the two engines never fight over one.
+pub const TAG_ENGINE: &str = "stackwright:engine";
+
 /// Whether a tag key belongs to stackwright (and so is not a user tag).
 pub fn is_own_tag(key: &str) -> bool {
     key.starts_with("stackwright:")
@@ -47,6 +51,12 @@ pub struct Scope {
     pub deep: bool,
     /// Secret values, only in deep mode, to mask them in what AWS returns (user data).
     pub secrets: BTreeMap<String, String>,
+    /// Read the resources CloudFormation manages for the stack (tagged
+    /// `stackwright:engine = cloudformation`) instead of the direct engine's.
+    pub cloudformation: bool,
+    /// Physical id → address of what the CloudFormation stack holds (`cloudformation`
+    /// only): such a resource is the stack's whatever its tags say.
+    pub physical_ids: BTreeMap<String, Address>,
 }
 
 /// An attribute's value, desired or live.

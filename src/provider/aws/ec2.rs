@@ -63,7 +63,10 @@ impl Aws {
             .flat_map(|r| r.instances())
         {
             let tagged = tagged(instance.tags());
-            let (Some(address), Some(id)) = (tagged.address(scope), instance.instance_id()) else {
+            let Some(id) = instance.instance_id() else {
+                continue;
+            };
+            let Some(address) = tagged.address(scope, id) else {
                 continue;
             };
             out.push(RawInstance {
@@ -164,7 +167,10 @@ impl Aws {
         let mut out = Vec::new();
         for group in pages.iter().flat_map(|p| p.security_groups()) {
             let tagged = tagged(group.tags());
-            let (Some(address), Some(id)) = (tagged.address(scope), group.group_id()) else {
+            let Some(id) = group.group_id() else {
+                continue;
+            };
+            let Some(address) = tagged.address(scope, id) else {
                 continue;
             };
             out.push(RawGroup {
@@ -192,7 +198,10 @@ impl Aws {
         let mut out = Vec::new();
         for key in output.key_pairs() {
             let tagged = tagged(key.tags());
-            let (Some(address), Some(name)) = (tagged.address(scope), key.key_name()) else {
+            let Some(name) = key.key_name() else {
+                continue;
+            };
+            let Some(address) = tagged.address(scope, name) else {
                 continue;
             };
             let mut attrs = BTreeMap::from([

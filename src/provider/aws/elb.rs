@@ -94,10 +94,11 @@ impl Aws {
         }
         let mut out = Vec::new();
         for balancer in all {
-            let Some(tagged) = balancer.load_balancer_name().and_then(|n| tags.remove(n)) else {
+            let name = balancer.load_balancer_name().unwrap_or_default();
+            let Some(tagged) = tags.remove(name) else {
                 continue;
             };
-            let Some(address) = tagged.address(scope) else {
+            let Some(address) = tagged.address(scope, name) else {
                 continue;
             };
             out.push(RawBalancer {
@@ -281,7 +282,7 @@ impl Aws {
                     .map(|t| (t.key(), t.value().unwrap_or_default())),
             );
             tagged
-                .address(scope)
+                .address(scope, name)
                 .is_some_and(|a| a.to_string() == address)
         }))
     }

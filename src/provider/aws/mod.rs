@@ -10,6 +10,7 @@
 //!
 //! One file per service; this is the only place `aws_sdk_*` is imported.
 
+pub mod cloudformation;
 mod ec2;
 mod elb;
 pub mod lock;
@@ -44,6 +45,7 @@ pub struct Aws {
     elb: aws_sdk_elasticloadbalancing::Client,
     rds: aws_sdk_rds::Client,
     route53: aws_sdk_route53::Client,
+    cfn: aws_sdk_cloudformation::Client,
     endpoint: String,
     stats: Arc<CallStats>,
     /// Root device names of AMIs, looked up once per AMI.
@@ -111,6 +113,11 @@ impl Aws {
         );
         let route53 = aws_sdk_route53::Client::from_conf(
             aws_sdk_route53::config::Builder::from(&config)
+                .interceptor(interceptor.clone())
+                .build(),
+        );
+        let cfn = aws_sdk_cloudformation::Client::from_conf(
+            aws_sdk_cloudformation::config::Builder::from(&config)
                 .interceptor(interceptor)
                 .build(),
         );
@@ -119,6 +126,7 @@ impl Aws {
             elb,
             rds,
             route53,
+            cfn,
             endpoint,
             stats,
             root_devices: Arc::default(),
@@ -338,10 +346,18 @@ impl Tagged {
         }
     }
 
-    /// The address, if these are the tags of a resource of `scope`.
-    fn address(&self, scope: &Scope) -> Option<Address> {
+    /// The address, if these are the tags of a resource of `scope`, or if `id` is one
+    /// CloudFormation lists as the stack's (its own record, kept even where the emulator
+    /// drops a resource's tags).
+    fn address(&self, scope: &Scope, id: &str) -> Option<Address> {
+        if let Some(address) = scope.physical_ids.get(id) {
+            return Some(address.clone());
+        }
+        let by_cloudformation = self.tags.get(super::TAG_ENGINE).map(String::as_str)
+            == Some(crate::cloudformation::ENGINE_TAG_VALUE);
         let ours = self.tags.get(super::TAG_STACK)? == &scope.stack
-            && self.tags.get(super::TAG_ENV)? == &scope.env;
+            && self.tags.get(super::TAG_ENV)? == &scope.env
+            && by_cloudformation == scope.cloudformation;
         if !ours {
             return None;
         }

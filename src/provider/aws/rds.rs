@@ -44,7 +44,8 @@ impl Aws {
                     .iter()
                     .filter_map(|t| Some((t.key()?, t.value()?))),
             );
-            let Some(address) = tagged.address(scope) else {
+            let id = db.db_instance_identifier().unwrap_or_default();
+            let Some(address) = tagged.address(scope, id) else {
                 continue;
             };
             out.push(RawDatabase {
@@ -262,7 +263,8 @@ impl Aws {
                                 .iter()
                                 .filter_map(|t| Some((t.key()?, t.value()?))),
                         );
-                        tagged.address(scope).as_ref() == Some(&want.resource.address)
+                        let id = db.db_instance_identifier().unwrap_or_default();
+                        tagged.address(scope, id).as_ref() == Some(&want.resource.address)
                     });
                 if !ours {
                     return Err(self.failed(

@@ -1,0 +1,422 @@
+//! CloudFormation: the calls of the cloudformation engine. Stacks, change sets, templates
+//! and events, turned into the plain types of [`crate::cloudformation::changes`].
+//!
+//! Where the emulator differs (write for AWS, handle both): moto refuses a change set with
+//! no changes at `CreateChangeSet` ("No updates are to be performed."), where AWS creates
+//! it and marks it `FAILED` with a reason; both are [`ChangeSet::Unchanged`]. Moto's change
+//! sets say nothing of replacement, and it writes no per-resource events.
+
+use std::time::Duration;
+
+use aws_sdk_cloudformation::types::{ChangeSetType, Parameter as CfnParameter, TemplateStage};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use tokio::sync::watch;
+
+use super::Aws;
+use crate::cloudformation::changes::{Parameter, ResourceChange, StackEvent, StackInfo, settled};
+use crate::provider::{ProviderError, Scope};
+
+/// What `CreateChangeSet` came to.
+#[derive(Debug)]
+pub enum ChangeSet {
+    /// Nothing to do. `id` is the failed change set AWS keeps (to delete), if any.
+    Unchanged { id: Option<String> },
+    /// Ready to execute (or to delete).
+    Ready {
+        id: String,
+        stack_id: String,
+        changes: Vec<ResourceChange>,
+    },
+}
+
+/// How a follow of stack events ended.
+#[derive(Debug)]
+pub struct Settled {
+    pub status: String,
+    pub reason: Option<String>,
+    /// Ctrl-C: no longer followed, CloudFormation carries on.
+    pub cancelled: bool,
+}
+
+/// AWS's words for "a change set that changes nothing" (FAILED status reason) and the
+/// emulator's (an error at CreateChangeSet).
+fn says_no_changes(message: &str) -> bool {
+    message.contains("didn't contain changes") || message.contains("No updates are to be performed")
+}
+
+impl Aws {
+    /// The stack `name`, or `None` if there is none (or only a deleted one).
+    pub async fn cfn_stack(
+        &self,
+        scope: &Scope,
+        name: &str,
+    ) -> Result<Option<StackInfo>, ProviderError> {
+        let out = match self.cfn.describe_stacks().stack_name(name).send().await {
+            Ok(out) => out,
+            Err(e) if e.message().is_some_and(|m| m.contains("does not exist")) => return Ok(None),
+            Err(e) => return Err(self.error(scope, "describe the CloudFormation stack", e)),
+        };
+        let Some(s) = out.stacks().first() else {
+            return Ok(None);
+        };
+        let status = s
+            .stack_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        if status == "DELETE_COMPLETE" {
+            return Ok(None);
+        }
+        Ok(Some(StackInfo {
+            id: s.stack_id().unwrap_or(name).to_string(),
+            status,
+            reason: s.stack_status_reason().map(String::from),
+            outputs: s
+                .outputs()
+                .iter()
+                .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+                .collect(),
+            parameters: s
+                .parameters()
+                .iter()
+                .filter_map(|p| p.parameter_key().map(String::from))
+                .collect(),
+        }))
+    }
+
+    /// The stack's status by its id (which still finds a deleted stack).
+    async fn cfn_status(
+        &self,
+        scope: &Scope,
+        stack_id: &str,
+    ) -> Result<(String, Option<String>), ProviderError> {
+        let out = self.cfn.describe_stacks().stack_name(stack_id).send().await;
+        match out {
+            Ok(out) => {
+                let s = out.stacks().first();
+                Ok((
+                    s.and_then(|s| s.stack_status())
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    s.and_then(|s| s.stack_status_reason()).map(String::from),
+                ))
+            }
+            // The emulator forgets some deleted stacks; AWS answers DELETE_COMPLETE.
+            Err(e) if e.message().is_some_and(|m| m.contains("does not exist")) => {
+                Ok(("DELETE_COMPLETE".to_string(), None))
+            }
+            Err(e) => Err(self.error(scope, "describe the CloudFormation stack", e)),
+        }
+    }
+
+    /// The template the stack runs now (as submitted, not processed).
+    pub async fn cfn_template(&self, scope: &Scope, name: &str) -> Result<String, ProviderError> {
+        let out = self
+            .cfn
+            .get_template()
+            .stack_name(name)
+            .template_stage(TemplateStage::Original)
+            .send()
+            .await
+            .map_err(|e| self.error(scope, "read the CloudFormation stack's template", e))?;
+        Ok(out.template_body().unwrap_or("{}").to_string())
+    }
+
+    /// The physical id of each of the stack's resources, by logical id.
+    pub async fn cfn_resources(
+        &self,
+        scope: &Scope,
+        name: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, ProviderError> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut pages = self
+            .cfn
+            .list_stack_resources()
+            .stack_name(name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(|e| self.error(scope, "list the CloudFormation stack's resources", e))?;
+            for r in page.stack_resource_summaries() {
+                if let (Some(l), Some(p)) = (r.logical_resource_id(), r.physical_resource_id()) {
+                    out.insert(l.to_string(), p.to_string());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Create a change set `change_set` for stack `name` (a new stack when `create`) and
+    /// wait until CloudFormation has worked out its changes.
+    pub async fn cfn_change_set(
+        &self,
+        scope: &Scope,
+        name: &str,
+        change_set: &str,
+        template: &str,
+        parameters: &[Parameter],
+        create: bool,
+    ) -> Result<ChangeSet, ProviderError> {
+        let mut call = self
+            .cfn
+            .create_change_set()
+            .stack_name(name)
+            .change_set_name(change_set)
+            .description("stackwright")
+            .template_body(template)
+            .change_set_type(if create {
+                ChangeSetType::Create
+            } else {
+                ChangeSetType::Update
+            });
+        for p in parameters {
+            let param = CfnParameter::builder().parameter_key(&p.key);
+            call = call.parameters(match &p.value {
+                Some(v) => param.parameter_value(v.expose()).build(),
+                None => param.use_previous_value(true).build(),
+            });
+        }
+        let created = match call.send().await {
+            Ok(out) => out,
+            Err(e) if e.message().is_some_and(says_no_changes) => {
+                return Ok(ChangeSet::Unchanged { id: None });
+            }
+            Err(e) => return Err(self.error(scope, "create a CloudFormation change set", e)),
+        };
+        let id = created.id().unwrap_or(change_set).to_string();
+        let stack_id = created.stack_id().unwrap_or(name).to_string();
+        let mut delay = Duration::from_millis(500);
+        let started = tokio::time::Instant::now();
+        loop {
+            let mut changes = Vec::new();
+            let mut status = String::new();
+            let mut reason = None;
+            let mut pages = self
+                .cfn
+                .describe_change_set()
+                .change_set_name(&id)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page
+                    .map_err(|e| self.error(scope, "describe the CloudFormation change set", e))?;
+                status = page
+                    .status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default();
+                reason = page.status_reason().map(String::from);
+                changes.extend(
+                    page.changes()
+                        .iter()
+                        .filter_map(|c| c.resource_change())
+                        .map(|rc| ResourceChange {
+                            action: rc
+                                .action()
+                                .map(|a| a.as_str().to_string())
+                                .unwrap_or_default(),
+                            logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
+                            physical_id: rc.physical_resource_id().map(String::from),
+                            resource_type: rc.resource_type().unwrap_or_default().to_string(),
+                            replacement: rc.replacement().map(|r| r.as_str().to_string()),
+                            properties: rc
+                                .details()
+                                .iter()
+                                .filter_map(|d| d.target())
+                                .filter_map(|t| {
+                                    Some((
+                                        t.name().or(t.attribute().map(|a| a.as_str()))?.to_string(),
+                                        t.requires_recreation().map(|r| r.as_str().to_string()),
+                                    ))
+                                })
+                                .collect(),
+                        }),
+                );
+                if status != "CREATE_COMPLETE" {
+                    break;
+                }
+            }
+            match status.as_str() {
+                "CREATE_COMPLETE" => {
+                    return Ok(ChangeSet::Ready {
+                        id,
+                        stack_id,
+                        changes,
+                    });
+                }
+                "FAILED" if reason.as_deref().is_some_and(says_no_changes) => {
+                    return Ok(ChangeSet::Unchanged { id: Some(id) });
+                }
+                "FAILED" => {
+                    let detail = reason.unwrap_or_else(|| "no reason given".into());
+                    // A failed change set is kept by AWS; it is of no use to anyone.
+                    let _ = self
+                        .cfn
+                        .delete_change_set()
+                        .change_set_name(&id)
+                        .send()
+                        .await;
+                    return Err(self.failed(scope, "create a CloudFormation change set", detail));
+                }
+                _ if started.elapsed() > Duration::from_secs(600) => {
+                    return Err(self.failed(
+                        scope,
+                        "create a CloudFormation change set",
+                        format!("still {status} after 10 minutes"),
+                    ));
+                }
+                _ => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    pub async fn cfn_delete_change_set(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<(), ProviderError> {
+        self.cfn
+            .delete_change_set()
+            .change_set_name(id)
+            .send()
+            .await
+            .map_err(|e| self.error(scope, "delete the CloudFormation change set", e))?;
+        Ok(())
+    }
+
+    /// Start deleting a stack (follow it with [`Aws::cfn_follow`]).
+    pub async fn cfn_delete_stack(
+        &self,
+        scope: &Scope,
+        stack_id: &str,
+    ) -> Result<(), ProviderError> {
+        self.cfn
+            .delete_stack()
+            .stack_name(stack_id)
+            .send()
+            .await
+            .map_err(|e| self.error(scope, "delete the CloudFormation stack", e))?;
+        Ok(())
+    }
+
+    pub async fn cfn_execute(
+        &self,
+        scope: &Scope,
+        change_set_id: &str,
+    ) -> Result<(), ProviderError> {
+        self.cfn
+            .execute_change_set()
+            .change_set_name(change_set_id)
+            .send()
+            .await
+            .map_err(|e| self.error(scope, "execute the CloudFormation change set", e))?;
+        Ok(())
+    }
+
+    /// The id of the stack's newest event: what a follow starts after.
+    pub async fn cfn_last_event(
+        &self,
+        scope: &Scope,
+        stack_id: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .cfn
+            .describe_stack_events()
+            .stack_name(stack_id)
+            .send()
+            .await
+            .map_err(|e| self.error(scope, "read the CloudFormation stack's events", e))?;
+        Ok(out
+            .stack_events()
+            .first()
+            .and_then(|e| e.event_id())
+            .map(String::from))
+    }
+
+    /// The events after `after`, oldest first. Events come newest first, a page at a time:
+    /// read back until `after` is met.
+    async fn cfn_events_since(
+        &self,
+        scope: &Scope,
+        stack_id: &str,
+        after: Option<&str>,
+    ) -> Result<Vec<StackEvent>, ProviderError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .cfn
+            .describe_stack_events()
+            .stack_name(stack_id)
+            .into_paginator()
+            .send();
+        'pages: while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| self.error(scope, "read the CloudFormation stack's events", e))?;
+            for e in page.stack_events() {
+                let id = e.event_id().unwrap_or_default();
+                if Some(id) == after {
+                    break 'pages;
+                }
+                out.push(StackEvent {
+                    id: id.to_string(),
+                    logical_id: e.logical_resource_id().unwrap_or_default().to_string(),
+                    resource_type: e.resource_type().unwrap_or_default().to_string(),
+                    status: e
+                        .resource_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    reason: e.resource_status_reason().map(String::from),
+                });
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Follow the stack's events after `after` until its status settles, handing each to
+    /// `on_event`; a Ctrl-C (`cancel`) stops following, not CloudFormation.
+    pub async fn cfn_follow(
+        &self,
+        scope: &Scope,
+        stack_id: &str,
+        mut after: Option<String>,
+        on_event: &mut (dyn FnMut(&StackEvent) + Send),
+        mut cancel: watch::Receiver<bool>,
+    ) -> Result<Settled, ProviderError> {
+        let mut delay = Duration::from_secs(1);
+        loop {
+            let events = self
+                .cfn_events_since(scope, stack_id, after.as_deref())
+                .await?;
+            if let Some(last) = events.last() {
+                after = Some(last.id.clone());
+            }
+            for e in &events {
+                on_event(e);
+            }
+            let (status, reason) = self.cfn_status(scope, stack_id).await?;
+            if settled(&status).is_some() {
+                // Events written between the read above and the status: read them too.
+                for e in self
+                    .cfn_events_since(scope, stack_id, after.as_deref())
+                    .await?
+                {
+                    on_event(&e);
+                }
+                return Ok(Settled {
+                    status,
+                    reason,
+                    cancelled: false,
+                });
+            }
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = cancel.wait_for(|c| *c) => {
+                    return Ok(Settled { status, reason, cancelled: true });
+                }
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+}
