@@ -69,11 +69,11 @@ Team = "e2e"
 // Running the CLI.
 
 /// How a command ended and what it printed.
-struct Run {
+pub(crate) struct Run {
     what: String,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
@@ -87,7 +87,7 @@ impl Run {
     }
 
     /// Everything it printed, for failure messages.
-    fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         format!(
             "{} exited {:?}\n--- stdout\n{}--- stderr\n{}",
             self.what, self.code, self.stdout, self.stderr
@@ -95,13 +95,13 @@ impl Run {
     }
 
     /// Assert it exited with `code`.
-    fn expect(self, code: i32) -> Run {
+    pub(crate) fn expect(self, code: i32) -> Run {
         assert_eq!(self.code, Some(code), "{}", self.shown());
         self
     }
 
     /// The `<Title> complete in Xs: …` line, the time replaced by `[ELAPSED]`.
-    fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let line = self
             .stdout
             .lines()
@@ -123,7 +123,7 @@ impl StackDir {
     }
 
     /// The same with only the environment variables `env` set besides AWS's.
-    fn cli_with(&self, command: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    pub(crate) fn cli_with(&self, command: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
         let out = self.run_with(command, args, env, emulator::endpoint());
         Run::from(format!("{command} {}", args.join(" ")), out)
     }

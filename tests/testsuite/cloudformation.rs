@@ -1,16 +1,27 @@
-//! `export cloudformation` end to end: the exported template, handed to the emulator's
-//! CloudFormation through the real SDK, creates the stack.
+//! The CloudFormation engine end to end (issue 5), against the emulator's CloudFormation
+//! through the real SDK:
 //!
-//! Leans on the emulator: moto creates every resource at once and computes outputs; it
-//! does not check a template as strictly as CloudFormation (unknown properties pass). Its
+//! - `export cloudformation`: the exported template holds no secret and creates the stack;
+//! - `--engine cloudformation`: plan (a change set, deleted again), apply (executed and
+//!   followed), a clean re-plan, a new replica planned and applied, output, and destroy
+//!   behind the gates; the direct engine leaves what CloudFormation manages alone.
+//!
+//! Leans on the emulator: moto creates every resource at once; it does not check a
+//! template as strictly as CloudFormation (unknown properties pass). Its
 //! `AWS::EC2::KeyPair` is broken (created under a mangled name, listed without its
-//! logical id), so the key pair is the one resource not checked here.
+//! logical id), so the key pair is the one resource not checked here. Its change sets say
+//! nothing of replacement (the unit tests cover AWS's answers), it writes no events per
+//! resource, never rolls back (a failed execution is an error of the call), returns no
+//! stack Outputs for a stack made by change sets (so `output` works them out from the
+//! stack's resources) and drops an ELB's tags (so those are found by CloudFormation's
+//! physical ids).
 
 use std::collections::BTreeSet;
 
 use aws_sdk_cloudformation::types::{Parameter, StackStatus};
 use serde_json::Value as Json;
 
+use crate::apply::Run;
 use crate::plan::{Aws, ENV, PW_VAR, StackDir, TOKEN_VAR, full_stack, runtime};
 use crate::support::text;
 
@@ -114,4 +125,286 @@ fn the_exported_template_holds_no_secret_and_cloudformation_creates_the_stack() 
             .await
             .expect("DeleteStack");
     });
+}
+
+const CF: [&str; 2] = ["--engine", "cloudformation"];
+const SECRETS: [(&str, &str); 2] = [(PW_VAR, PW), (TOKEN_VAR, TOKEN)];
+
+/// [`full_stack`] with outputs, and `count` replicas of the instance.
+fn counted(count: u32) -> impl Fn(&str, &str) -> String {
+    move |name, zone| {
+        format!(
+            "{}\n[outputs]\nbalancer = \"${{load_balancer.web.dns_name}}\"\n\
+             database = \"${{database.main.address}}\"\nfirst = \"${{instance.web[0].public_dns}}\"\n",
+            full_stack(name, zone).replace("count = 2", &format!("count = {count}"))
+        )
+    }
+}
+
+/// Every command run in a test, to check no secret was ever printed.
+#[derive(Default)]
+struct Transcript(Vec<Run>);
+
+impl Transcript {
+    fn run(&mut self, s: &StackDir, command: &str, args: &[&str], env: &[(&str, &str)]) -> &Run {
+        let mut all: Vec<&str> = CF.to_vec();
+        all.extend_from_slice(args);
+        self.0.push(s.cli_with(command, &all, env));
+        self.0.last().expect("just pushed")
+    }
+
+    fn no_secret_printed(&self) {
+        for run in &self.0 {
+            for secret in [PW, TOKEN] {
+                assert!(
+                    !run.stdout.contains(secret) && !run.stderr.contains(secret),
+                    "a secret was printed\n{}",
+                    run.shown()
+                );
+            }
+        }
+    }
+}
+
+/// The stack's CloudFormation stack: its status, or `None` when there is none.
+async fn stack_status(cfn: &aws_sdk_cloudformation::Client, name: &str) -> Option<StackStatus> {
+    match cfn.describe_stacks().stack_name(name).send().await {
+        Ok(out) => out.stacks().first().and_then(|s| s.stack_status()).cloned(),
+        Err(e) => {
+            let text = format!("{:?}", e);
+            assert!(text.contains("does not exist"), "DescribeStacks: {text}");
+            None
+        }
+    }
+}
+
+/// The ids of the stack's running instances, found by its tags.
+async fn running(aws: &Aws, stack: &str) -> BTreeSet<String> {
+    let out = aws
+        .ec2
+        .describe_instances()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:stackwright:stack")
+                .values(stack)
+                .build(),
+        )
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("instance-state-name")
+                .values("running")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeInstances");
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| i.instance_id().map(String::from))
+        .collect()
+}
+
+fn json(run: &Run) -> Json {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{}", run.shown()))
+}
+
+fn actions(plan: &Json) -> Vec<(String, String)> {
+    plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["address"].as_str().expect("address").to_string(),
+                c["action"].as_str().expect("action").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_cloudformation_engine_plans_applies_replans_clean_scales_and_destroys() {
+    let s = StackDir::new("cfe", counted(2));
+    let cf_name = format!("{}-{ENV}", s.name);
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect());
+    rt.block_on(aws.zone(&s.zone));
+    let cfn = aws_sdk_cloudformation::Client::new(&rt.block_on(Aws::config()));
+    let mut t = Transcript::default();
+
+    // A plan of a stack not created yet: every address created, and nothing left behind
+    // (the empty stack a first change set makes is deleted with it). No secret is needed.
+    let run = t.run(&s, "plan", &["--json", "--detailed-exitcode"], &[]);
+    assert_eq!(run.code, Some(2), "{}", run.shown());
+    let plan = json(run);
+    let created: BTreeSet<String> = actions(&plan)
+        .into_iter()
+        .map(|(address, action)| {
+            assert_eq!(action, "create", "{address}");
+            address
+        })
+        .collect();
+    let expected: BTreeSet<String> = crate::plan::FULL_ADDRESSES
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(created, expected);
+    assert_eq!(plan["summary"]["data_loss"], 0);
+    assert_eq!(rt.block_on(stack_status(&cfn, &cf_name)), None);
+
+    // Apply without the secrets: refused, naming the variable, nothing made.
+    let run = t.run(&s, "apply", &["--yes"], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.shown());
+    assert!(
+        run.stderr.contains(PW_VAR) || run.stderr.contains(TOKEN_VAR),
+        "{}",
+        run.shown()
+    );
+    assert_eq!(rt.block_on(stack_status(&cfn, &cf_name)), None);
+
+    // Apply: the stack is created, and its resources carry the engine's tag.
+    let run = t.run(&s, "apply", &["--yes"], &SECRETS);
+    assert_eq!(run.code, Some(0), "{}", run.shown());
+    assert_eq!(
+        run.summary(),
+        "Apply complete [ELAPSED]: 8 created, 0 updated, 0 replaced, 0 destroyed."
+    );
+    assert_eq!(
+        rt.block_on(stack_status(&cfn, &cf_name)),
+        Some(StackStatus::CreateComplete)
+    );
+    let first = rt.block_on(running(&aws, &s.name));
+    assert_eq!(first.len(), 2, "{first:?}");
+    let tags = rt.block_on(async {
+        aws.ec2
+            .describe_tags()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("resource-id")
+                    .values(first.iter().next().expect("an instance"))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("DescribeTags")
+    });
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == Some("stackwright:engine") && t.value() == Some("cloudformation")),
+        "{tags:?}"
+    );
+
+    // Planned again right after, with no secret set: clean.
+    let run = t.run(&s, "plan", &["--detailed-exitcode"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.shown());
+    assert!(run.stdout.contains("No changes."), "{}", run.shown());
+
+    // The outputs, worked out from the stack's resources where moto gives none.
+    let run = t.run(&s, "output", &["--json"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.shown());
+    let outputs = json(run);
+    let balancer = outputs["balancer"].as_str().expect("balancer");
+    assert!(balancer.contains(&s.physical("web")), "{outputs}");
+    assert!(
+        outputs["database"]
+            .as_str()
+            .expect("database")
+            .contains(&s.physical("main"))
+    );
+    assert!(
+        outputs["first"].as_str().is_some_and(|d| !d.is_empty()),
+        "{outputs}"
+    );
+
+    // The direct engine leaves what CloudFormation manages alone: nothing of the stack is
+    // its to destroy.
+    let run = s.cli_with("destroy", &["--yes", "--allow-data-loss"], &SECRETS);
+    assert_eq!(run.code, Some(0), "{}", run.shown());
+    assert!(run.stdout.contains("No changes."), "{}", run.shown());
+    assert_eq!(rt.block_on(running(&aws, &s.name)), first);
+    t.0.push(run);
+
+    // A third replica: planned as its create and the balancer's update, then applied.
+    std::fs::write(s.path().join("stack.toml"), counted(3)(&s.name, &s.zone)).expect("rewrite");
+    let run = t.run(&s, "plan", &["--json", "--detailed-exitcode"], &[]);
+    assert_eq!(run.code, Some(2), "{}", run.shown());
+    let plan = json(run);
+    assert_eq!(
+        actions(&plan),
+        [
+            ("instance.web[2]".to_string(), "create".to_string()),
+            ("load_balancer.web".to_string(), "update".to_string()),
+        ]
+    );
+    let instances = &plan["changes"][1]["attrs"][0];
+    assert_eq!(instances["name"], "instances");
+    assert_eq!(
+        instances["after"]["list"],
+        serde_json::json!(["instance.web[0]", "instance.web[1]", "instance.web[2]"])
+    );
+    let run = t.run(&s, "apply", &["--yes"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.shown());
+    assert_eq!(
+        run.summary(),
+        "Apply complete [ELAPSED]: 1 created, 1 updated, 0 replaced, 0 destroyed."
+    );
+    assert_eq!(rt.block_on(running(&aws, &s.name)).len(), 3);
+    let run = t.run(&s, "plan", &["--detailed-exitcode"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.shown());
+
+    // Destroy: the database's data needs --allow-data-loss, then the stack goes.
+    let run = t.run(&s, "destroy", &["--yes"], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.shown());
+    assert!(run.stderr.contains("--allow-data-loss"), "{}", run.shown());
+    assert!(run.stdout.contains("- database.main"), "{}", run.shown());
+    assert_eq!(
+        rt.block_on(stack_status(&cfn, &cf_name)),
+        Some(StackStatus::UpdateComplete)
+    );
+    let run = t.run(&s, "destroy", &["--yes", "--allow-data-loss"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.shown());
+    assert_eq!(
+        run.summary(),
+        "Destroy complete [ELAPSED]: 0 created, 0 updated, 0 replaced, 9 destroyed."
+    );
+    assert_eq!(rt.block_on(stack_status(&cfn, &cf_name)), None);
+    assert!(rt.block_on(running(&aws, &s.name)).is_empty());
+    let run = t.run(&s, "output", &[], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.shown());
+    let run = t.run(&s, "plan", &["--detailed-exitcode"], &[]);
+    assert_eq!(run.code, Some(2), "{}", run.shown());
+
+    t.no_secret_printed();
+}
+
+#[test]
+fn the_cloudformation_engine_refuses_what_it_cannot_do_before_calling_aws() {
+    let s = StackDir::new("cfr", counted(1));
+    // No emulator is needed: each of these is refused before any call.
+    let dead = "http://127.0.0.1:9";
+    for (command, args, says) in [
+        ("plan", vec!["--out", "x.plan"], "drop --out"),
+        ("plan", vec!["--deep"], "drop --deep"),
+    ] {
+        let mut all = CF.to_vec();
+        all.extend(args);
+        let out = s.run_with(command, &all, &[], dead);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    let saved = s.path().join("saved.plan");
+    std::fs::write(&saved, "{}").expect("a file");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"))
+        .arg("apply")
+        .arg(&saved)
+        .args(CF)
+        .env("AWS_ENDPOINT_URL", dead)
+        .output()
+        .expect("run stackwright");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the change set is the plan"), "{stderr}");
 }
