@@ -223,19 +223,38 @@ impl<'a> Engine<'a> {
             ChangeSet::Ready {
                 id,
                 stack_id,
-                changes: resource_changes,
-            } => Proposal {
-                plan: changes::plan(self.stack, graph, &resource_changes, &old, &new),
-                carry: Carry::Execute {
-                    change_set: id,
-                    stack_id,
-                },
-                unchanged: None,
-                new_stack: !exists && deployed.is_none(),
-                old,
-                new,
-                secrets,
-            },
+                changes: mut resource_changes,
+            } => {
+                // AWS names the physical resource of each change to an existing one; the
+                // emulator does not, and the stack's resource list does.
+                if resource_changes
+                    .iter()
+                    .any(|c| c.action != "Add" && c.physical_id.is_none())
+                {
+                    let ids = self
+                        .aws
+                        .cfn_resources(&self.scope, &self.name)
+                        .await
+                        .map_err(super::provider_error)?;
+                    for c in &mut resource_changes {
+                        if c.physical_id.is_none() {
+                            c.physical_id = ids.get(&c.logical_id).cloned();
+                        }
+                    }
+                }
+                Proposal {
+                    plan: changes::plan(self.stack, graph, &resource_changes, &old, &new),
+                    carry: Carry::Execute {
+                        change_set: id,
+                        stack_id,
+                    },
+                    unchanged: None,
+                    new_stack: !exists && deployed.is_none(),
+                    old,
+                    new,
+                    secrets,
+                }
+            }
         })
     }
 

@@ -279,6 +279,9 @@ fn meta_flag(value: &Json) -> bool {
 
 /// The stack's name for a CloudFormation property, where it has one.
 fn attribute_name(kind: Kind, property: &str) -> &str {
+    if property == "Tags" {
+        return "tags";
+    }
     let table: &[(&str, &str)] = match kind {
         Kind::SecurityGroup => &[("GroupName", "name"), ("GroupDescription", "description")],
         Kind::KeyPair => &[("KeyName", "name"), ("PublicKeyMaterial", "public_key")],
@@ -493,6 +496,8 @@ struct Gathered {
     /// Properties (in the stack's names) CloudFormation says force recreation, with
     /// `(conditionally)` where it only may.
     recreates: BTreeSet<String>,
+    /// Every property CloudFormation says changes (in the stack's names).
+    properties: BTreeSet<String>,
     id: Option<String>,
 }
 
@@ -536,6 +541,7 @@ pub fn plan(
                 }
                 for (property, recreation) in &rc.properties {
                     let name = attribute_name(address.kind, property);
+                    g.properties.insert(name.to_string());
                     match recreation.as_deref() {
                         Some("Always") => {
                             g.recreates.insert(name.to_string());
@@ -562,6 +568,20 @@ pub fn plan(
         let before = old.attrs.get(&address).unwrap_or(&empty);
         let after = new.attrs.get(&address).unwrap_or(&empty);
         let mut attrs = diff(address.kind, before, after);
+        // A property CloudFormation changes though the template says the same: it reads
+        // something replaced (a group's id), known only after apply.
+        for name in &g.properties {
+            if after.contains_key(name) && !attrs.iter().any(|a| &a.name == name) {
+                attrs.push(AttrChange {
+                    name: name.clone(),
+                    before: before.get(name).cloned(),
+                    after: Some(Value::Unknown),
+                    forces_replacement: false,
+                    drift: false,
+                    tracked: false,
+                });
+            }
+        }
         let (action, replace_because) = match (g.created, g.removed) {
             (true, true) => (
                 Action::Replace,
@@ -707,6 +727,7 @@ fn finish(stack: &Stack, changes: Vec<Change>, warnings: Vec<String>) -> Plan {
         stack: stack.name.clone(),
         env: stack.env.clone(),
         region: stack.region.clone(),
+        engine: plan::Engine::Cloudformation,
         summary: plan::Summary::of(&changes),
         changes,
         warnings,

@@ -92,12 +92,26 @@ pub struct Summary {
     pub data_loss: usize,
 }
 
+/// Who carries a plan out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    /// stackwright, calling the AWS APIs.
+    #[default]
+    Direct,
+    /// CloudFormation, executing a change set.
+    Cloudformation,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub format_version: u32,
     pub stack: String,
     pub env: String,
     pub region: String,
+    /// Plans saved before there were engines are the direct engine's.
+    #[serde(default)]
+    pub engine: Engine,
     pub changes: Vec<Change>,
     pub summary: Summary,
     pub warnings: Vec<String>,
@@ -178,6 +192,7 @@ pub fn plan(stack: &Stack, graph: &Graph, live: &LiveState) -> Plan {
         stack: stack.name.clone(),
         env: stack.env.clone(),
         region: stack.region.clone(),
+        engine: Engine::Direct,
         changes,
         summary,
         warnings,

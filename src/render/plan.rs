@@ -14,7 +14,7 @@ use std::fmt::Write;
 
 use similar::TextDiff;
 
-use crate::plan::{Action, AttrChange, Change, Mark, Plan};
+use crate::plan::{Action, AttrChange, Change, Engine, Mark, Plan};
 use crate::provider::Value;
 
 const SENSITIVE: &str = "(sensitive)";
@@ -57,9 +57,13 @@ fn quoted(value: &str) -> String {
 pub fn render(plan: &Plan, colour: bool) -> String {
     let paint = Paint { on: colour };
     let mut out = String::new();
+    let engine = match plan.engine {
+        Engine::Direct => "",
+        Engine::Cloudformation => ", through CloudFormation",
+    };
     let _ = writeln!(
         out,
-        "Plan for stack `{}` (env `{}`, region `{}`):",
+        "Plan for stack `{}` (env `{}`, region `{}`{engine}):",
         plan.stack, plan.env, plan.region
     );
     for warning in &plan.warnings {

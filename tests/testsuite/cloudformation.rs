@@ -205,6 +205,15 @@ async fn running(aws: &Aws, stack: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// A plan printed by `--json`, which must match `schemas/plan.schema.json` as the direct
+/// engine's do.
+fn plan_json(run: &Run) -> Json {
+    let plan = json(run);
+    let problems = crate::plan_json::errors(&crate::plan_json::validator(), &plan);
+    assert!(problems.is_empty(), "{problems:#?}\n{}", run.shown());
+    plan
+}
+
 fn json(run: &Run) -> Json {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{}", run.shown()))
 }
@@ -237,7 +246,7 @@ fn the_cloudformation_engine_plans_applies_replans_clean_scales_and_destroys() {
     // (the empty stack a first change set makes is deleted with it). No secret is needed.
     let run = t.run(&s, "plan", &["--json", "--detailed-exitcode"], &[]);
     assert_eq!(run.code, Some(2), "{}", run.shown());
-    let plan = json(run);
+    let plan = plan_json(run);
     let created: BTreeSet<String> = actions(&plan)
         .into_iter()
         .map(|(address, action)| {
@@ -330,7 +339,7 @@ fn the_cloudformation_engine_plans_applies_replans_clean_scales_and_destroys() {
     std::fs::write(s.path().join("stack.toml"), counted(3)(&s.name, &s.zone)).expect("rewrite");
     let run = t.run(&s, "plan", &["--json", "--detailed-exitcode"], &[]);
     assert_eq!(run.code, Some(2), "{}", run.shown());
-    let plan = json(run);
+    let plan = plan_json(run);
     assert_eq!(
         actions(&plan),
         [

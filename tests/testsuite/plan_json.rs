@@ -58,13 +58,13 @@ const ENV: &str = r#"region = "eu-west-1"
 /// What the secret could have been set to in `SHOP_SECRET_X`: plan must never print it.
 const SECRET_VALUE: &str = "hunter2";
 
-fn validator() -> jsonschema::Validator {
+pub(crate) fn validator() -> jsonschema::Validator {
     let text = std::fs::read_to_string(root().join("schemas/plan.schema.json")).expect("schema");
     let schema: Json = serde_json::from_str(&text).expect("schema is JSON");
     jsonschema::validator_for(&schema).expect("schema is a valid JSON Schema")
 }
 
-fn errors(v: &jsonschema::Validator, instance: &Json) -> Vec<String> {
+pub(crate) fn errors(v: &jsonschema::Validator, instance: &Json) -> Vec<String> {
     v.iter_errors(instance)
         .map(|e| format!("{e} at `{}`", e.instance_path()))
         .collect()

@@ -509,3 +509,36 @@ fn a_follow_stopped_by_ctrl_c_says_cloudformation_carries_on() {
     assert_eq!(report.skipped.len(), 3);
     assert!(report.skipped[0].1.contains("CloudFormation carries on"));
 }
+
+/// The plan view of a change set, as people read it: a replacement with its reason, a new
+/// replica with its secret-bearing user data, the balancer's update.
+#[test]
+fn a_change_set_plan_renders_as_a_direct_plan_does() {
+    let (old, new) = (stack(1), stack_with(2, "ami-22222222", false, ""));
+    let mut replaced = change("Modify", "InstanceWeb0");
+    replaced.replacement = Some("True".into());
+    replaced.properties = vec![("ImageId".into(), Some("Always".into()))];
+    let mut lb = change("Modify", "LoadBalancerWeb");
+    lb.replacement = Some("False".into());
+    let p = plan_of(&old, &new, &[replaced, lb, change("Add", "InstanceWeb1")]);
+    insta::assert_snapshot!(crate::render::plan::render(&p, false));
+}
+
+/// A group replaced: the instance's `SecurityGroupIds` read the same in the template, but
+/// CloudFormation changes them; the plan says the new value is known after apply.
+#[test]
+fn a_property_cloudformation_changes_though_the_template_reads_the_same_is_known_after_apply() {
+    let s = stack(1);
+    let mut modified = change("Modify", "InstanceWeb0");
+    modified.replacement = Some("False".into());
+    modified.properties = vec![("SecurityGroupIds".into(), Some("Never".into()))];
+    let p = plan_of(&s, &s, &[modified]);
+    assert_eq!(p.changes[0].action, Action::Update);
+    let groups = &p.changes[0].attrs[0];
+    assert_eq!(groups.name, "security_groups");
+    assert_eq!(
+        groups.before,
+        Some(Value::list(["security_group.web".to_string()]))
+    );
+    assert_eq!(groups.after, Some(Value::Unknown));
+}
