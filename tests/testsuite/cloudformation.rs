@@ -404,6 +404,22 @@ fn the_cloudformation_engine_refuses_what_it_cannot_do_before_calling_aws() {
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains(says), "{stderr}");
     }
+    // Too large a template for a request: said, with the figures, before any call.
+    let large = StackDir::new("cfl", |name, zone| {
+        full_stack(name, zone)
+            .replace("count = 2", "count = 60")
+            .replace(
+                "echo 'token=",
+                &format!("# {}\necho 'token=", "x".repeat(1000)),
+            )
+    });
+    let out = large.run_with("plan", &CF, &[], dead);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("CloudFormation takes at most 51200"),
+        "{stderr}"
+    );
     let saved = s.path().join("saved.plan");
     std::fs::write(&saved, "{}").expect("a file");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"))
