@@ -7,6 +7,8 @@
 //! - Changes that can lose data need `--allow-data-loss`, always.
 //! - Changes that open access need `--allow-open` when nobody is there to read the plan
 //!   and answer the question (no terminal).
+//! - Creating what the other engine already manages (CloudFormation) refuses: the names
+//!   would collide, and the two engines must not share a resource.
 
 use crate::plan::{Action, Mark, Plan};
 use crate::provider::{LiveState, Value};
@@ -62,6 +64,21 @@ pub fn refusals(plan: &Plan, declared: &Stack, live: &LiveState, consent: Consen
                  (apply `deletion_protection = false` first)"
             ));
         }
+    }
+    // The same physical names: a create would collide with what CloudFormation manages.
+    let taken: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Create && live.other_engine.contains(&c.address))
+        .map(|c| format!("`{}`", c.address))
+        .collect();
+    if !taken.is_empty() {
+        out.push(format!(
+            "{} already exist{} under CloudFormation: apply with `--engine cloudformation`, \
+             or destroy the CloudFormation stack first",
+            taken.join(", "),
+            if taken.len() == 1 { "s" } else { "" }
+        ));
     }
     let with = |f: fn(&Mark) -> bool| -> Vec<String> {
         plan.changes
@@ -151,6 +168,29 @@ mod tests {
             resources: Default::default(),
             ..stack.clone()
         }
+    }
+
+    /// Issue 5: what CloudFormation manages is not created beside it by the direct engine.
+    #[test]
+    fn creating_what_cloudformation_manages_is_refused() {
+        let s = stack(false);
+        let mut live = LiveState::default();
+        live.other_engine.insert("database.db".parse().unwrap());
+        let plan = plan_of(&s, &live);
+        assert!(
+            plan.warnings[0].contains("`database.db` of stack `g`"),
+            "{:?}",
+            plan.warnings
+        );
+        let everything = Consent {
+            interactive: true,
+            allow_data_loss: true,
+            allow_open: true,
+        };
+        let refused = refusals(&plan, &s, &live, everything);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(refused[0].starts_with("`database.db` already exists under CloudFormation"));
+        assert!(refusals(&plan, &s, &LiveState::default(), everything).is_empty());
     }
 
     #[test]

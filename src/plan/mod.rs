@@ -186,6 +186,18 @@ pub fn plan(stack: &Stack, graph: &Graph, live: &LiveState) -> Plan {
             live.resources.get(address).map_or("", |r| r.id.as_str())
         ));
     }
+    if !live.other_engine.is_empty() {
+        let list: Vec<String> = live.other_engine.iter().map(|a| format!("`{a}`")).collect();
+        warnings.push(format!(
+            "{} of stack `{}` env `{}` {} managed by CloudFormation (`--engine \
+             cloudformation`): the direct engine leaves {} alone",
+            list.join(", "),
+            stack.name,
+            stack.env,
+            if list.len() == 1 { "is" } else { "are" },
+            if list.len() == 1 { "it" } else { "them" },
+        ));
+    }
     let summary = Summary::of(&changes);
     Plan {
         format_version: FORMAT_VERSION,

@@ -103,6 +103,11 @@ pub struct LiveState {
     pub resources: BTreeMap<Address, LiveResource>,
     /// Addresses claimed by more than one resource: `(address, every id)`.
     pub conflicts: Vec<(Address, Vec<String>)>,
+    /// Addresses of the stack and env whose resources the other engine manages (tagged
+    /// `stackwright:engine = cloudformation`, or not, against what was asked for): left
+    /// alone, and said.
+    #[serde(default)]
+    pub other_engine: BTreeSet<Address>,
 }
 
 impl LiveState {

@@ -327,11 +327,26 @@ fn the_cloudformation_engine_plans_applies_replans_clean_scales_and_destroys() {
         "{outputs}"
     );
 
-    // The direct engine leaves what CloudFormation manages alone: nothing of the stack is
-    // its to destroy.
+    // The direct engine leaves what CloudFormation manages alone, and says so: nothing of
+    // the stack is its to destroy, and it refuses to create what CloudFormation has.
     let run = s.cli_with("destroy", &["--yes", "--allow-data-loss"], &SECRETS);
     assert_eq!(run.code, Some(0), "{}", run.shown());
     assert!(run.stdout.contains("No changes."), "{}", run.shown());
+    assert!(
+        run.stdout.contains("`instance.web[0]`, `instance.web[1]`")
+            && run.stdout.contains("managed by CloudFormation"),
+        "{}",
+        run.shown()
+    );
+    assert_eq!(rt.block_on(running(&aws, &s.name)), first);
+    t.0.push(run);
+    let run = s.cli_with("apply", &["--yes"], &SECRETS);
+    assert_eq!(run.code, Some(1), "{}", run.shown());
+    assert!(
+        run.stderr.contains("already exist under CloudFormation"),
+        "{}",
+        run.shown()
+    );
     assert_eq!(rt.block_on(running(&aws, &s.name)), first);
     t.0.push(run);
 

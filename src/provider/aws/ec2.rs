@@ -67,6 +67,7 @@ impl Aws {
                 continue;
             };
             let Some(address) = tagged.address(scope, id) else {
+                self.note_other_engine(scope, &tagged);
                 continue;
             };
             out.push(RawInstance {
@@ -171,6 +172,7 @@ impl Aws {
                 continue;
             };
             let Some(address) = tagged.address(scope, id) else {
+                self.note_other_engine(scope, &tagged);
                 continue;
             };
             out.push(RawGroup {
@@ -202,6 +204,7 @@ impl Aws {
                 continue;
             };
             let Some(address) = tagged.address(scope, name) else {
+                self.note_other_engine(scope, &tagged);
                 continue;
             };
             let mut attrs = BTreeMap::from([

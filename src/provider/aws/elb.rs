@@ -99,6 +99,7 @@ impl Aws {
                 continue;
             };
             let Some(address) = tagged.address(scope, name) else {
+                self.note_other_engine(scope, &tagged);
                 continue;
             };
             out.push(RawBalancer {

@@ -50,6 +50,9 @@ pub struct Aws {
     stats: Arc<CallStats>,
     /// Root device names of AMIs, looked up once per AMI.
     root_devices: Arc<Mutex<BTreeMap<String, String>>>,
+    /// Addresses of the stack and env seen in the last refresh but managed by the other
+    /// engine (see [`LiveState::other_engine`]).
+    other_engine: Arc<Mutex<std::collections::BTreeSet<Address>>>,
 }
 
 impl Aws {
@@ -130,12 +133,22 @@ impl Aws {
             endpoint,
             stats,
             root_devices: Arc::default(),
+            other_engine: Arc::default(),
         })
     }
 
     /// Every call made so far, by operation (retries counted as calls).
     pub fn stats(&self) -> &CallStats {
         &self.stats
+    }
+
+    /// Note a resource of the stack and env that the other engine manages.
+    fn note_other_engine(&self, scope: &Scope, tagged: &Tagged) {
+        if let Some(address) = tagged.other_engine(scope)
+            && let Ok(mut seen) = self.other_engine.lock()
+        {
+            seen.insert(address);
+        }
     }
 
     /// A failure that is not an SDK error, in the same words.
@@ -364,6 +377,19 @@ impl Tagged {
         self.tags.get(super::TAG_ADDRESS)?.parse().ok()
     }
 
+    /// The address, if these are the tags of a resource of `scope`'s stack and env that
+    /// the other engine manages.
+    fn other_engine(&self, scope: &Scope) -> Option<Address> {
+        let by_cloudformation = self.tags.get(super::TAG_ENGINE).map(String::as_str)
+            == Some(crate::cloudformation::ENGINE_TAG_VALUE);
+        let same = self.tags.get(super::TAG_STACK)? == &scope.stack
+            && self.tags.get(super::TAG_ENV)? == &scope.env;
+        if !same || by_cloudformation == scope.cloudformation {
+            return None;
+        }
+        self.tags.get(super::TAG_ADDRESS)?.parse().ok()
+    }
+
     /// The user's tags (not stackwright's, not AWS's) as `key=value`.
     fn user_tags(&self) -> super::Value {
         super::Value::list(
@@ -417,6 +443,9 @@ impl Ids {
 
 impl Provider for Aws {
     async fn refresh(&self, scope: &Scope) -> Result<LiveState, ProviderError> {
+        if let Ok(mut seen) = self.other_engine.lock() {
+            seen.clear();
+        }
         let (instances, groups, keys, balancers, databases, records) = tokio::try_join!(
             self.read_instances(scope),
             self.read_groups(scope),
@@ -460,6 +489,9 @@ impl Provider for Aws {
         }
         for resource in records {
             state.insert(resource);
+        }
+        if let Ok(mut seen) = self.other_engine.lock() {
+            state.other_engine = std::mem::take(&mut *seen);
         }
         Ok(state)
     }

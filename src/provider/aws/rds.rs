@@ -46,6 +46,7 @@ impl Aws {
             );
             let id = db.db_instance_identifier().unwrap_or_default();
             let Some(address) = tagged.address(scope, id) else {
+                self.note_other_engine(scope, &tagged);
                 continue;
             };
             out.push(RawDatabase {
