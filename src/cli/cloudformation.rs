@@ -14,7 +14,7 @@
 //! set made before another was executed: that is this engine's lock and its stale-plan
 //! check, so it takes neither of the direct engine's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,10 +27,11 @@ use stackwright::cloudformation::{self, ENGINE_TAG_VALUE};
 use stackwright::graph::Graph;
 use stackwright::plan::{self, Plan};
 use stackwright::provider::aws::Aws;
-use stackwright::provider::aws::cloudformation::ChangeSet;
+use stackwright::provider::aws::cloudformation::{ChangeSet, ChangeSetRequest};
 use stackwright::provider::{Provider, Scope, Secret};
 use stackwright::render;
 use stackwright::stack::Stack;
+use tokio::sync::watch;
 
 use super::apply::{Mode, Redacting, RunArgs, confirm, on_ctrl_c, redact, run_id};
 
@@ -70,19 +71,51 @@ enum Carry {
     Delete { stack_id: String },
 }
 
-/// A change set made and described, with what is needed to show, execute or withdraw it.
+/// A change set made and described (or a stack's deletion), with what is needed to show,
+/// carry out or withdraw it.
 struct Proposal {
     plan: Plan,
-    /// What carrying it out means.
     carry: Carry,
-    /// A failed change set AWS keeps after saying there is nothing to do.
-    unchanged: Option<String>,
-    /// The stack did not exist: the change set made an empty one (`REVIEW_IN_PROGRESS`).
-    new_stack: bool,
+    /// A change set to delete whatever happens: one AWS keeps after saying there is
+    /// nothing to do, or one that failed.
+    spent: Option<String>,
+    /// The stack holds nothing yet (it did not exist, or only as `REVIEW_IN_PROGRESS`):
+    /// once the change set is gone, the empty stack is deleted too, if nobody else has a
+    /// change set on it.
+    empty_stack: Option<String>,
+    /// The logical ids the execution changes.
+    touched: BTreeSet<String>,
+    /// The change set changes only the stack's outputs.
+    outputs_only: bool,
+    /// Changes to resources stackwright did not write: refused.
+    foreign: Vec<String>,
     old: changes::View,
     new: changes::View,
     /// The secret values sent, to keep out of anything printed.
     secrets: Vec<String>,
+}
+
+impl Proposal {
+    fn empty(plan: Plan) -> Proposal {
+        Proposal {
+            plan,
+            carry: Carry::Nothing,
+            spent: None,
+            empty_stack: None,
+            touched: BTreeSet::new(),
+            outputs_only: false,
+            foreign: Vec::new(),
+            old: changes::View::default(),
+            new: changes::View::default(),
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Whether carrying it out changes anything: the plan, or only the stack's outputs, or
+    /// the deletion of a stack that holds nothing of stackwright's.
+    fn changes(&self) -> bool {
+        self.plan.has_changes() || self.outputs_only || matches!(self.carry, Carry::Delete { .. })
+    }
 }
 
 impl<'a> Engine<'a> {
@@ -130,6 +163,35 @@ impl<'a> Engine<'a> {
         Ok(Some(info))
     }
 
+    /// The deployed template, refused unless stackwright wrote it for this stack and env:
+    /// `<stack>-<env>` is ambiguous (`a-b` env `c`, `a` env `b-c`), and a stack of that
+    /// name may be anybody's.
+    async fn deployed_template(&self) -> anyhow::Result<Json> {
+        let text = self
+            .aws
+            .cfn_template(&self.scope, &self.name)
+            .await
+            .map_err(super::provider_error)?;
+        let template: Json = serde_json::from_str(&text).unwrap_or(Json::Null);
+        let ours = &template["Metadata"]["stackwright"];
+        if ours["stack"].as_str() != Some(self.stack.name.as_str())
+            || ours["env"].as_str() != Some(self.stack.env.as_str())
+        {
+            let whose = match (ours["stack"].as_str(), ours["env"].as_str()) {
+                (Some(s), Some(e)) => format!("stackwright's stack `{s}` env `{e}`"),
+                _ => "not written by stackwright".to_string(),
+            };
+            bail!(
+                "CloudFormation stack `{}` is not stack `{}` env `{}`: its template is {whose}; \
+                 nothing was changed",
+                self.name,
+                self.stack.name,
+                self.stack.env
+            );
+        }
+        Ok(template)
+    }
+
     /// The secret parameters of `template`: each from its environment variable; else the
     /// value the stack was deployed with; else, for a plan, a placeholder.
     fn parameters(
@@ -162,7 +224,12 @@ impl<'a> Engine<'a> {
 
     /// Make a change set for the stack as it is now and describe it as a plan. `mode` is
     /// `None` for `plan`, which never executes it.
-    async fn propose(&self, graph: &Graph, mode: Option<Mode>) -> anyhow::Result<Proposal> {
+    async fn propose(
+        &self,
+        graph: &Graph,
+        mode: Option<Mode>,
+        cancel: watch::Receiver<bool>,
+    ) -> anyhow::Result<Proposal> {
         let template = cloudformation::template(self.stack);
         let body = serde_json::to_string(&template).context("failed to write the template")?;
         if body.len() > TEMPLATE_LIMIT {
@@ -185,12 +252,7 @@ impl<'a> Engine<'a> {
             .filter(|v| v != PLACEHOLDER)
             .collect();
         let old = if exists {
-            let text = self
-                .aws
-                .cfn_template(&self.scope, &self.name)
-                .await
-                .map_err(super::provider_error)?;
-            changes::View::of(&serde_json::from_str(&text).unwrap_or(Json::Null))
+            changes::View::of(&self.deployed_template().await?)
         } else {
             changes::View::default()
         };
@@ -200,89 +262,147 @@ impl<'a> Engine<'a> {
             .aws
             .cfn_change_set(
                 &self.scope,
-                &self.name,
-                &change_set_name,
-                &body,
-                &parameters,
-                !exists,
+                &ChangeSetRequest {
+                    stack: &self.name,
+                    change_set: &change_set_name,
+                    template: &body,
+                    parameters: &parameters,
+                    create: !exists,
+                },
+                cancel,
             )
             .await
             .map_err(|e| {
                 anyhow::anyhow!(redact(&format!("{:#}", super::provider_error(e)), &secrets))
             })?;
-        Ok(match made {
-            ChangeSet::Unchanged { id } => Proposal {
-                plan: changes::plan(self.stack, graph, &[], &old, &new),
-                carry: Carry::Nothing,
-                unchanged: id,
-                new_stack: false,
-                old,
-                new,
-                secrets,
-            },
+        let mut proposal = Proposal {
+            old,
+            new,
+            secrets,
+            ..Proposal::empty(changes::plan(
+                self.stack,
+                graph,
+                &[],
+                &changes::View::default(),
+                &changes::View::default(),
+            ))
+        };
+        match made {
+            ChangeSet::Unchanged { id } => {
+                proposal.plan = changes::plan(self.stack, graph, &[], &proposal.old, &proposal.new);
+                proposal.spent = id;
+                Ok(proposal)
+            }
+            ChangeSet::Failed {
+                id,
+                stack_id,
+                reason,
+            } => {
+                proposal.spent = Some(id);
+                proposal.empty_stack = (!exists).then_some(stack_id);
+                self.withdraw(&proposal).await;
+                bail!(
+                    "CloudFormation could not make a change set for stack `{}`: {}; nothing was \
+                     changed",
+                    self.name,
+                    redact(&reason, &proposal.secrets)
+                )
+            }
             ChangeSet::Ready {
                 id,
                 stack_id,
                 changes: mut resource_changes,
             } => {
+                proposal.empty_stack = (!exists).then(|| stack_id.clone());
+                proposal.carry = Carry::Execute {
+                    change_set: id,
+                    stack_id,
+                };
                 // AWS names the physical resource of each change to an existing one; the
                 // emulator does not, and the stack's resource list does.
                 if resource_changes
                     .iter()
                     .any(|c| c.action != "Add" && c.physical_id.is_none())
                 {
-                    let ids = self
-                        .aws
-                        .cfn_resources(&self.scope, &self.name)
-                        .await
-                        .map_err(super::provider_error)?;
-                    for c in &mut resource_changes {
-                        if c.physical_id.is_none() {
-                            c.physical_id = ids.get(&c.logical_id).cloned();
+                    match self.aws.cfn_resources(&self.scope, &self.name).await {
+                        Ok(ids) => {
+                            for c in &mut resource_changes {
+                                if c.physical_id.is_none() {
+                                    c.physical_id = ids.get(&c.logical_id).cloned();
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            self.withdraw(&proposal).await;
+                            return Err(super::provider_error(e));
                         }
                     }
                 }
-                Proposal {
-                    plan: changes::plan(self.stack, graph, &resource_changes, &old, &new),
-                    carry: Carry::Execute {
-                        change_set: id,
-                        stack_id,
-                    },
-                    unchanged: None,
-                    new_stack: !exists && deployed.is_none(),
-                    old,
-                    new,
-                    secrets,
-                }
+                proposal.touched = resource_changes
+                    .iter()
+                    .map(|c| c.logical_id.clone())
+                    .collect();
+                proposal.outputs_only = resource_changes.is_empty();
+                proposal.foreign = resource_changes
+                    .iter()
+                    .filter(|c| {
+                        proposal.new.address(&c.logical_id).is_none()
+                            && proposal.old.address(&c.logical_id).is_none()
+                    })
+                    .map(|c| format!("`{}` ({}: {})", c.logical_id, c.resource_type, c.action))
+                    .collect();
+                proposal.plan = changes::plan(
+                    self.stack,
+                    graph,
+                    &resource_changes,
+                    &proposal.old,
+                    &proposal.new,
+                );
+                Ok(proposal)
             }
-        })
+        }
     }
 
     /// Take back what [`Engine::propose`] made and nobody executed: the change set, and
-    /// the empty stack a first change set makes. A failure here is said, not fatal.
+    /// the empty stack a first change set makes, if it is still empty and nobody else has
+    /// a change set on it (a plan and a first apply may run at once). A failure here is
+    /// said, not fatal.
     async fn withdraw(&self, p: &Proposal) {
         let mut failed = Vec::new();
         let made = match &p.carry {
             Carry::Execute { change_set, .. } => Some(change_set),
             _ => None,
         };
-        for id in made.into_iter().chain(p.unchanged.iter()) {
+        for id in made.into_iter().chain(p.spent.iter()) {
             if let Err(e) = self.aws.cfn_delete_change_set(&self.scope, id).await {
                 failed.push(e.to_string());
             }
         }
-        if let (true, Carry::Execute { stack_id, .. }) = (p.new_stack, &p.carry)
-            && let Err(e) = self.aws.cfn_delete_stack(&self.scope, stack_id).await
-        {
-            failed.push(e.to_string());
+        if let Some(stack_id) = &p.empty_stack {
+            let unused = async {
+                let status = self.aws.cfn_status_of(&self.scope, stack_id).await?;
+                Ok::<_, stackwright::provider::ProviderError>(
+                    status == "REVIEW_IN_PROGRESS"
+                        && !self.aws.cfn_has_change_sets(&self.scope, stack_id).await?,
+                )
+            };
+            let deleted = match unused.await {
+                Ok(true) => self.aws.cfn_delete_stack(&self.scope, stack_id).await,
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = deleted {
+                failed.push(e.to_string());
+            }
         }
         for f in failed {
-            render::stderr(&format!("warning: {f}\n"));
+            render::stderr(&format!("warning: {}\n", redact(&f, &p.secrets)));
         }
     }
 
     /// The stack's outputs: CloudFormation's, or where it has none (the emulator), worked
-    /// out from its resources, which carry the stack's tags.
+    /// out from its resources, found by their tags and by the physical ids CloudFormation
+    /// lists.
     async fn outputs(&self, info: &StackInfo) -> anyhow::Result<BTreeMap<String, Option<String>>> {
         let mut outputs: BTreeMap<String, Option<String>> = self
             .stack
@@ -294,12 +414,7 @@ impl<'a> Engine<'a> {
             })
             .collect();
         if outputs.values().any(Option::is_none) {
-            let text = self
-                .aws
-                .cfn_template(&self.scope, &self.name)
-                .await
-                .map_err(super::provider_error)?;
-            let view = changes::View::of(&serde_json::from_str(&text).unwrap_or(Json::Null));
+            let view = changes::View::of(&self.deployed_template().await?);
             let ids = self
                 .aws
                 .cfn_resources(&self.scope, &self.name)
@@ -323,36 +438,97 @@ impl<'a> Engine<'a> {
         }
         Ok(outputs)
     }
+
+    /// The deletion of the stack as a proposal: every address of the deployed template
+    /// that exists (a create rolled back leaves its resources listed, deleted).
+    async fn teardown(&self) -> anyhow::Result<Proposal> {
+        let nothing = || {
+            Proposal::empty(changes::teardown(
+                self.stack,
+                &changes::View::default(),
+                &BTreeMap::new(),
+            ))
+        };
+        let Some(info) = self.current(Mode::Destroy).await? else {
+            return Ok(nothing());
+        };
+        let mut proposal = nothing();
+        proposal.carry = Carry::Delete {
+            stack_id: info.id.clone(),
+        };
+        if info.status == "REVIEW_IN_PROGRESS" {
+            proposal.plan.warnings.push(format!(
+                "CloudFormation stack `{}` holds only change sets: destroy deletes it",
+                self.name
+            ));
+            return Ok(proposal);
+        }
+        let template = self.deployed_template().await?;
+        let ids = self
+            .aws
+            .cfn_resources(&self.scope, &self.name)
+            .await
+            .map_err(super::provider_error)?;
+        proposal.old = changes::View::of(&template).existing(&ids);
+        proposal.plan = changes::teardown(self.stack, &proposal.old, &ids);
+        proposal.touched = ids.into_keys().collect();
+        if !proposal.plan.has_changes() {
+            proposal.plan.warnings.push(format!(
+                "CloudFormation stack `{}` ({}) holds no resource of stack `{}` \
+                 ({ENGINE_TAG_VALUE} engine): destroy deletes the empty stack",
+                self.name, info.status, self.stack.name
+            ));
+        }
+        Ok(proposal)
+    }
 }
 
 /// `plan --engine cloudformation`.
 pub(super) fn plan(stack: &Stack, graph: &Graph, view: Printing) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
-    let (plan, engine_stats) = runtime.block_on(async {
+    let result = runtime.block_on(async {
+        let cancel = on_ctrl_c();
         let engine = Engine::connect(stack).await?;
-        let proposal = engine.propose(graph, None).await;
+        let proposal = engine.propose(graph, None, cancel).await;
         if let Ok(p) = &proposal {
             engine.withdraw(p).await;
         }
-        let stats = view
-            .stats
-            .then(|| render::summary::calls(&engine.aws.stats().by_operation()));
-        Ok::<_, anyhow::Error>((proposal?.plan, stats))
-    })?;
-    if let Some(stats) = engine_stats {
-        render::stderr(&stats);
-    }
+        if view.stats {
+            render::stderr(&render::summary::calls(&engine.aws.stats().by_operation()));
+        }
+        proposal
+    });
+    runtime.shutdown_background();
+    let proposal = result?;
+    let plan = &proposal.plan;
     if view.json {
         render::stdout(
-            &(serde_json::to_string_pretty(&plan).context("failed to serialize the plan")? + "\n"),
+            &(serde_json::to_string_pretty(plan).context("failed to serialize the plan")? + "\n"),
         );
     } else {
-        render::stdout(&render::plan::render(&plan, render::stdout_colour()));
+        render::stdout(&render::plan::render(plan, render::stdout_colour()));
+        render::stdout(&notes(&proposal));
     }
-    Ok(match (view.detailed_exitcode, plan.has_changes()) {
+    Ok(match (view.detailed_exitcode, proposal.changes()) {
         (true, true) => ExitCode::from(2),
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// What the plan view cannot show: a change set that changes only outputs, and changes to
+/// resources stackwright did not write.
+fn notes(p: &Proposal) -> String {
+    let mut out = String::new();
+    if p.outputs_only {
+        out.push_str("\nCloudFormation's change set changes only the stack's outputs.\n");
+    }
+    if !p.foreign.is_empty() {
+        out.push_str(&format!(
+            "\nThe change set also changes resources stackwright did not write: {}.\n",
+            p.foreign.join(", ")
+        ));
+    }
+    out
 }
 
 /// `output --engine cloudformation`: every output `None` when the stack does not exist.
@@ -384,7 +560,25 @@ pub(super) fn run(
     let result = runtime.block_on(async {
         let cancel = on_ctrl_c();
         let engine = Engine::connect(stack).await?;
-        let result = go(&engine, mode, graph, args, allow_open, cancel).await;
+        let result = async {
+            let proposal = match mode {
+                Mode::Apply => engine.propose(graph, Some(mode), cancel.clone()).await?,
+                Mode::Destroy => engine.teardown().await?,
+            };
+            match carry_out(&engine, mode, &proposal, args, allow_open, cancel).await {
+                // CloudFormation took it: nothing is withdrawn, whatever happens next.
+                Ok(Carried::Started(result)) => result,
+                Ok(Carried::Not(code)) => {
+                    engine.withdraw(&proposal).await;
+                    Ok(code)
+                }
+                Err(e) => {
+                    engine.withdraw(&proposal).await;
+                    Err(e)
+                }
+            }
+        }
+        .await;
         if args.stats {
             render::stderr(&render::summary::calls(&engine.aws.stats().by_operation()));
         }
@@ -394,24 +588,27 @@ pub(super) fn run(
     result
 }
 
-async fn go(
+/// Whether a proposal was set going (and then how it ended), or is to be withdrawn.
+enum Carried {
+    Started(anyhow::Result<ExitCode>),
+    Not(ExitCode),
+}
+
+/// Show a proposal, pass the gates, ask, then carry it out and follow it.
+async fn carry_out(
     engine: &Engine<'_>,
     mode: Mode,
-    graph: &Graph,
+    proposal: &Proposal,
     args: &RunArgs,
     allow_open: bool,
-    cancel: tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<ExitCode> {
+    cancel: watch::Receiver<bool>,
+) -> anyhow::Result<Carried> {
     let (scope, aws) = (&engine.scope, &engine.aws);
-    let proposal = match mode {
-        Mode::Apply => engine.propose(graph, Some(mode)).await?,
-        Mode::Destroy => teardown(engine).await?,
-    };
     let plan = &proposal.plan;
     render::stdout(&render::plan::render(plan, render::stdout_colour()));
-    if !plan.has_changes() {
-        engine.withdraw(&proposal).await;
-        return Ok(ExitCode::SUCCESS);
+    render::stdout(&notes(proposal));
+    if !proposal.changes() {
+        return Ok(Carried::Not(ExitCode::SUCCESS));
     }
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let consent = Consent {
@@ -419,45 +616,59 @@ async fn go(
         allow_data_loss: args.allow_data_loss,
         allow_open,
     };
-    let live = proposal.old.live(&BTreeMap::new());
-    let refused = refusals(plan, engine.stack, &live, consent);
+    let mut refused = refusals(
+        plan,
+        engine.stack,
+        &proposal.old.live(&BTreeMap::new()),
+        consent,
+    );
+    if !proposal.foreign.is_empty() {
+        refused.push(format!(
+            "the change set changes resources stackwright did not write ({}): refusing to \
+             {} them through stackwright",
+            proposal.foreign.join(", "),
+            mode.verb()
+        ));
+    }
     let verb = mode.verb();
-    let go_ahead = if !refused.is_empty() {
+    if !refused.is_empty() {
         let list: Vec<String> = refused.iter().map(|r| format!("  - {r}\n")).collect();
         render::stderr(&format!(
             "error: refusing to {verb}; nothing was changed:\n{}",
             list.concat()
         ));
-        false
-    } else if args.yes {
-        true
-    } else if !interactive {
-        render::stderr(&format!(
-            "error: refusing to {verb} without a terminal to confirm on; nothing was changed\n\n\
-             hint: pass --yes to {verb} without confirmation (as in CI)\n"
-        ));
-        false
-    } else {
+        return Ok(Carried::Not(ExitCode::FAILURE));
+    }
+    if !args.yes {
+        if !interactive {
+            render::stderr(&format!(
+                "error: refusing to {verb} without a terminal to confirm on; nothing was changed\n\n\
+                 hint: pass --yes to {verb} without confirmation (as in CI)\n"
+            ));
+            return Ok(Carried::Not(ExitCode::FAILURE));
+        }
         let question = format!(
             "\nDo you want to {verb} CloudFormation stack `{}` as above? Only `yes` is accepted: ",
             engine.name
         );
-        let yes = confirm(&question, cancel.clone()).await?;
-        if !yes {
+        if !confirm(&question, cancel.clone()).await? {
             render::stderr(&format!(
                 "{} cancelled; nothing was changed.\n",
                 mode.title()
             ));
+            return Ok(Carried::Not(ExitCode::FAILURE));
         }
-        yes
-    };
-    if !go_ahead || *cancel.borrow() {
-        engine.withdraw(&proposal).await;
-        return Ok(ExitCode::FAILURE);
+    }
+    if *cancel.borrow() {
+        render::stderr(&format!(
+            "{} interrupted; nothing was changed.\n",
+            mode.title()
+        ));
+        return Ok(Carried::Not(ExitCode::FAILURE));
     }
     let stack_id = match &proposal.carry {
         Carry::Execute { stack_id, .. } | Carry::Delete { stack_id } => stack_id,
-        Carry::Nothing => bail!("nothing to carry out"),
+        Carry::Nothing => return Ok(Carried::Not(ExitCode::SUCCESS)),
     };
     let since = aws
         .cfn_last_event(scope, stack_id)
@@ -469,23 +680,64 @@ async fn go(
     };
     started.map_err(|e| {
         anyhow::anyhow!(
-            "{}\n\nhint: CloudFormation refuses a change set made before the stack last \
-             changed: plan again",
+            "{}; nothing was changed\n\nhint: CloudFormation refuses a change set made before \
+             the stack last changed: plan again",
             redact(&e.to_string(), &proposal.secrets)
         )
     })?;
+    Ok(Carried::Started(
+        follow(engine, mode, proposal, stack_id, since, cancel).await,
+    ))
+}
+
+/// Follow what CloudFormation was set going until the stack settles, then say how it went.
+async fn follow(
+    engine: &Engine<'_>,
+    mode: Mode,
+    proposal: &Proposal,
+    stack_id: &str,
+    since: Option<String>,
+    cancel: watch::Receiver<bool>,
+) -> anyhow::Result<ExitCode> {
+    let (scope, aws) = (&engine.scope, &engine.aws);
+    let plan = &proposal.plan;
     let reporter = Arc::new(Redacting {
         inner: render::progress::reporter(),
         secrets: proposal.secrets.clone(),
     });
-    let mut tracker = Tracker::new(plan, &[&proposal.new, &proposal.old], reporter);
+    let mut tracker = Tracker::new(
+        plan,
+        &[&proposal.new, &proposal.old],
+        &proposal.touched,
+        reporter,
+    );
     let settled = aws
         .cfn_follow(scope, stack_id, since, &mut |e| tracker.event(e), cancel)
-        .await
-        .map_err(super::provider_error)?;
-    let report = tracker.finish(&settled.status, settled.cancelled);
+        .await;
+    let settled = match settled {
+        Ok(s) => s,
+        Err(e) => {
+            return Err(anyhow::anyhow!(
+                "{}\n\nhint: CloudFormation carries on with stack `{}`; `stackwright plan \
+                 --engine cloudformation` shows where it stands",
+                super::provider_error(e),
+                engine.name
+            ));
+        }
+    };
+    let reached = match mode {
+        Mode::Apply => matches!(
+            settled.status.as_str(),
+            "CREATE_COMPLETE" | "UPDATE_COMPLETE"
+        ),
+        Mode::Destroy => settled.status == "DELETE_COMPLETE",
+    };
+    let (report, warnings) = tracker.finish(&settled.status, reached, settled.cancelled);
     let summary = render::summary::applied(mode.title(), plan, &report);
     render::stdout(&redact(&summary, &proposal.secrets));
+    for w in &warnings {
+        render::stderr(&redact(&format!("warning: {w}\n"), &proposal.secrets));
+    }
     if settled.cancelled {
         render::stderr(&format!(
             "CloudFormation carries on with stack `{}` ({}); `stackwright plan --engine \
@@ -494,7 +746,7 @@ async fn go(
         ));
         return Ok(ExitCode::FAILURE);
     }
-    if !report.succeeded() {
+    if !reached || !report.succeeded() {
         render::stderr(&redact(
             &format!(
                 "error: CloudFormation stack `{}` settled at {}{}\n",
@@ -520,47 +772,4 @@ async fn go(
         render::stdout(&render::summary::outputs(&outputs));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The deletion of the stack as a proposal: every address its deployed template holds.
-async fn teardown(engine: &Engine<'_>) -> anyhow::Result<Proposal> {
-    let (scope, aws) = (&engine.scope, &engine.aws);
-    let nothing = |old| Proposal {
-        plan: changes::teardown(engine.stack, &changes::View::default(), &BTreeMap::new()),
-        carry: Carry::Nothing,
-        unchanged: None,
-        new_stack: false,
-        old,
-        new: changes::View::default(),
-        secrets: Vec::new(),
-    };
-    let Some(info) = engine.current(Mode::Destroy).await? else {
-        return Ok(nothing(changes::View::default()));
-    };
-    let text = aws
-        .cfn_template(scope, &engine.name)
-        .await
-        .map_err(super::provider_error)?;
-    let old = changes::View::of(&serde_json::from_str(&text).unwrap_or(Json::Null));
-    let ids = aws
-        .cfn_resources(scope, &engine.name)
-        .await
-        .map_err(super::provider_error)?;
-    let mut plan = changes::teardown(engine.stack, &old, &ids);
-    if !plan.has_changes() && info.status != "REVIEW_IN_PROGRESS" {
-        // A stack holding nothing stackwright wrote is still a stack to delete.
-        plan.warnings.push(format!(
-            "CloudFormation stack `{}` holds no resource of stack `{}` ({ENGINE_TAG_VALUE} engine)",
-            engine.name, engine.stack.name
-        ));
-    }
-    Ok(Proposal {
-        plan,
-        carry: Carry::Delete { stack_id: info.id },
-        unchanged: None,
-        new_stack: false,
-        old,
-        new: changes::View::default(),
-        secrets: Vec::new(),
-    })
 }

@@ -80,6 +80,9 @@ pub const STACK_TYPE: &str = "AWS::CloudFormation::Stack";
 /// Whether a stack status is final: `Some(true)` done, `Some(false)` failed or rolled
 /// back, `None` still moving.
 pub fn settled(status: &str) -> Option<bool> {
+    if status.is_empty() {
+        return Some(false);
+    }
     if status.ends_with("_IN_PROGRESS") {
         return None;
     }
@@ -240,6 +243,28 @@ impl View {
         }
         view.attrs = attrs;
         view
+    }
+
+    /// The view of only the resources that exist (those with a physical id in `ids`,
+    /// by logical id): what a stack whose create rolled back still lists is gone.
+    pub fn existing(&self, ids: &BTreeMap<String, String>) -> View {
+        let logical: BTreeMap<String, (Address, Option<String>)> = self
+            .logical
+            .iter()
+            .filter(|(id, _)| ids.contains_key(*id))
+            .map(|(id, a)| (id.clone(), a.clone()))
+            .collect();
+        let attrs = self
+            .attrs
+            .iter()
+            .filter(|(address, _)| {
+                logical
+                    .values()
+                    .any(|(a, rule)| a == *address && rule.is_none())
+            })
+            .map(|(a, attrs)| (a.clone(), attrs.clone()))
+            .collect();
+        View { logical, attrs }
     }
 
     /// The address a logical id stands for.
@@ -562,7 +587,11 @@ pub fn plan(
         }
     }
     let empty = BTreeMap::new();
-    let old_live = old.live(&BTreeMap::new());
+    let ids: BTreeMap<String, String> = changes
+        .iter()
+        .filter_map(|c| Some((c.logical_id.clone(), c.physical_id.clone()?)))
+        .collect();
+    let old_live = old.live(&ids);
     let mut out = Vec::new();
     for (address, g) in gathered {
         let before = old.attrs.get(&address).unwrap_or(&empty);
@@ -760,20 +789,23 @@ pub fn teardown(stack: &Stack, old: &View, ids: &BTreeMap<String, String>) -> Pl
     finish(stack, order(None, changes), Vec::new())
 }
 
-/// Follows an execution's stack events: each address's first event starts its step,
-/// its `…_COMPLETE` or `…_FAILED` ends it. Once the stack rolls back, nothing more is
-/// done: what CloudFormation undoes is said as progress.
+/// Follows an execution's stack events. An address's step starts with the first event of
+/// any of its resources (a group's rules are its resources too) and ends when every one of
+/// its resources the execution touches is `…_COMPLETE`, or at the first `…_FAILED`. Once
+/// the stack rolls back nothing more is done; a failure of a step already ended (an old
+/// resource CloudFormation could not delete after a replacement) is a warning.
 pub struct Tracker {
     steps: BTreeMap<Address, Step>,
     /// The plan's order, which steps without events of their own are reported in.
     order: Vec<Address>,
     logical: BTreeMap<String, Address>,
-    /// Logical ids of rule resources.
-    rules: BTreeSet<String>,
+    /// Per address, the logical ids the execution touches that are not complete yet.
+    outstanding: BTreeMap<Address, BTreeSet<String>>,
     reporter: Arc<dyn Reporter>,
     started: BTreeMap<Address, Instant>,
     finished: BTreeSet<Address>,
     report: Report,
+    warnings: Vec<String>,
     rolling_back: bool,
     began: Instant,
 }
@@ -788,10 +820,16 @@ impl std::fmt::Debug for Tracker {
 }
 
 impl Tracker {
-    /// A tracker of `plan`'s changes; `views` say which logical ids stand for which
-    /// addresses (the new template's and the deployed one's).
-    pub fn new(plan: &Plan, views: &[&View], reporter: Arc<dyn Reporter>) -> Tracker {
-        let steps = plan
+    /// A tracker of `plan`'s changes. `views` say which logical ids stand for which
+    /// addresses (the new template's and the deployed one's); `touched` are the logical
+    /// ids the execution changes (the change set's, or every resource of a stack deleted).
+    pub fn new(
+        plan: &Plan,
+        views: &[&View],
+        touched: &BTreeSet<String>,
+        reporter: Arc<dyn Reporter>,
+    ) -> Tracker {
+        let steps: BTreeMap<Address, Step> = plan
             .changes
             .iter()
             .map(|c| {
@@ -805,24 +843,30 @@ impl Tracker {
             })
             .collect();
         let mut logical = BTreeMap::new();
-        let mut rules = BTreeSet::new();
         for view in views {
-            for (id, (address, rule)) in &view.logical {
+            for (id, (address, _)) in &view.logical {
                 logical.entry(id.clone()).or_insert_with(|| address.clone());
-                if rule.is_some() {
-                    rules.insert(id.clone());
-                }
+            }
+        }
+        let mut outstanding: BTreeMap<Address, BTreeSet<String>> = BTreeMap::new();
+        for id in touched {
+            if let Some(address) = logical.get(id).filter(|a| steps.contains_key(*a)) {
+                outstanding
+                    .entry(address.clone())
+                    .or_default()
+                    .insert(id.clone());
             }
         }
         Tracker {
-            steps,
             order: plan.changes.iter().map(|c| c.address.clone()).collect(),
+            steps,
             logical,
-            rules,
+            outstanding,
             reporter,
             started: BTreeMap::new(),
             finished: BTreeSet::new(),
             report: Report::default(),
+            warnings: Vec::new(),
             rolling_back: false,
             began: Instant::now(),
         }
@@ -836,27 +880,54 @@ impl Tracker {
             }
             return;
         }
+        let failed = e.status.ends_with("_FAILED");
+        let reason = || {
+            format!(
+                "{} {}: {}",
+                e.logical_id,
+                e.status,
+                e.reason.as_deref().unwrap_or("no reason given")
+            )
+        };
         let Some(step) = self
             .logical
             .get(&e.logical_id)
             .and_then(|a| self.steps.get(a))
             .cloned()
         else {
+            if failed {
+                self.warnings.push(reason());
+            }
             return;
         };
         if self.finished.contains(&step.address) {
+            if failed {
+                self.warnings
+                    .push(format!("`{}`: {}", step.address, reason()));
+            }
+            return;
+        }
+        if self.rolling_back {
+            // Undoing, not doing: said, but it ends nothing.
+            if self.started.contains_key(&step.address) {
+                self.reporter
+                    .progress(&step, &format!("rolling back: {}", e.status));
+            }
             return;
         }
         self.start(&step);
-        if self.rolling_back {
-            self.reporter
-                .progress(&step, &format!("rolled back: {}", e.status));
-        } else if e.status.ends_with("_FAILED") {
-            let reason = e.reason.clone().unwrap_or_else(|| e.status.clone());
-            self.end(&step, Outcome::Failed(reason));
-        } else if e.status.ends_with("_COMPLETE") && !self.rules.contains(&e.logical_id) {
-            // A group's rule resources are not the group: their completion does not end it.
-            self.end(&step, Outcome::Done);
+        if failed {
+            let why = e.reason.clone().unwrap_or_else(|| e.status.clone());
+            self.end(&step, Outcome::Failed(why));
+        } else if e.status.ends_with("_COMPLETE") {
+            let left = self.outstanding.entry(step.address.clone()).or_default();
+            left.remove(&e.logical_id);
+            if left.is_empty() {
+                self.end(&step, Outcome::Done);
+            } else {
+                self.reporter
+                    .progress(&step, &format!("{} {}", e.logical_id, e.status));
+            }
         } else {
             self.reporter.progress(&step, &e.status);
         }
@@ -883,11 +954,13 @@ impl Tracker {
         }
     }
 
-    /// The report once the stack settled at `status` (or the follow was `cancelled`).
-    /// Steps with no event of their own (the emulator writes none per resource) are done
-    /// when the stack is; when it rolled back, nothing of the change set was kept.
-    pub fn finish(mut self, status: &str, cancelled: bool) -> Report {
-        let ok = settled(status) == Some(true) && !cancelled;
+    /// The report once the stack settled at `status`, which is what was asked for when
+    /// `reached` (CREATE or UPDATE_COMPLETE for an apply, DELETE_COMPLETE for a destroy),
+    /// or once the follow was `cancelled`; and the warnings. Steps with no event of their
+    /// own (the emulator writes none per resource) are done when the stack is; when it
+    /// rolled back, nothing of the change set was kept.
+    pub fn finish(mut self, status: &str, reached: bool, cancelled: bool) -> (Report, Vec<String>) {
+        let ok = reached && !cancelled;
         let open: Vec<Step> = self
             .order
             .iter()
@@ -917,7 +990,7 @@ impl Tracker {
         }
         self.report.cancelled = cancelled;
         self.report.elapsed = self.began.elapsed();
-        self.report
+        (self.report, self.warnings)
     }
 }
 

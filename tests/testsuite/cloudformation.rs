@@ -389,10 +389,14 @@ fn the_cloudformation_engine_plans_applies_replans_clean_scales_and_destroys() {
     );
     let run = t.run(&s, "destroy", &["--yes", "--allow-data-loss"], &[]);
     assert_eq!(run.code, Some(0), "{}", run.shown());
+    // Everything CloudFormation lists as existing: all 9 addresses but the key pair, which
+    // the emulator lists without its logical id (AWS lists it; DeleteStack deletes it
+    // either way).
     assert_eq!(
         run.summary(),
-        "Destroy complete [ELAPSED]: 0 created, 0 updated, 0 replaced, 9 destroyed."
+        "Destroy complete [ELAPSED]: 0 created, 0 updated, 0 replaced, 8 destroyed."
     );
+    assert!(!run.stdout.contains("- key_pair.main"), "{}", run.shown());
     assert_eq!(rt.block_on(stack_status(&cfn, &cf_name)), None);
     assert!(rt.block_on(running(&aws, &s.name)).is_empty());
     let run = t.run(&s, "output", &[], &[]);
@@ -447,4 +451,91 @@ fn the_cloudformation_engine_refuses_what_it_cannot_do_before_calling_aws() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("the change set is the plan"), "{stderr}");
+}
+
+/// Review of issue 5: a CloudFormation stack of the same name that stackwright did not
+/// write for this stack and env is refused (`a-b` env `c` and `a` env `b-c` share a
+/// name); one that holds only change sets (left by an interrupted plan) is deleted by
+/// `destroy`.
+#[test]
+fn a_stack_of_the_same_name_is_refused_unless_ours_and_an_empty_one_is_destroyed() {
+    let s = StackDir::new("cfo", counted(1));
+    let cf_name = format!("{}-{ENV}", s.name);
+    let rt = runtime();
+    let cfn = aws_sdk_cloudformation::Client::new(&rt.block_on(Aws::config()));
+    let foreign = serde_json::json!({
+        "Resources": { "Theirs": {
+            "Type": "AWS::EC2::SecurityGroup",
+            "Properties": { "GroupDescription": "not stackwright's" },
+        }},
+    })
+    .to_string();
+    rt.block_on(async {
+        cfn.create_stack()
+            .stack_name(&cf_name)
+            .template_body(&foreign)
+            .send()
+            .await
+            .expect("CreateStack")
+    });
+    let mut t = Transcript::default();
+    for command in ["plan", "destroy"] {
+        let run = t.run(
+            &s,
+            command,
+            &["--yes", "--allow-data-loss"][..usize::from(command == "destroy") * 2],
+            &SECRETS,
+        );
+        assert_eq!(run.code, Some(1), "{}", run.shown());
+        assert!(
+            run.stderr.contains(&format!(
+                "CloudFormation stack `{cf_name}` is not stack `{}` env `{ENV}`",
+                s.name
+            )) && run.stderr.contains("not written by stackwright"),
+            "{}",
+            run.shown()
+        );
+    }
+    assert_eq!(
+        rt.block_on(stack_status(&cfn, &cf_name)),
+        Some(StackStatus::CreateComplete)
+    );
+    rt.block_on(async {
+        cfn.delete_stack()
+            .stack_name(&cf_name)
+            .send()
+            .await
+            .expect("DeleteStack")
+    });
+
+    // A stack that holds only a change set nobody executed.
+    rt.block_on(async {
+        let made = cfn
+            .create_change_set()
+            .stack_name(&cf_name)
+            .change_set_name("left-behind")
+            .change_set_type(aws_sdk_cloudformation::types::ChangeSetType::Create)
+            .template_body(&foreign)
+            .send()
+            .await
+            .expect("CreateChangeSet");
+        cfn.delete_change_set()
+            .change_set_name(made.id().expect("an id"))
+            .send()
+            .await
+            .expect("DeleteChangeSet");
+    });
+    assert_eq!(
+        rt.block_on(stack_status(&cfn, &cf_name)),
+        Some(StackStatus::ReviewInProgress)
+    );
+    let run = t.run(&s, "destroy", &["--yes"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.shown());
+    assert!(
+        run.stdout.contains("holds only change sets"),
+        "{}",
+        run.shown()
+    );
+    assert_eq!(rt.block_on(stack_status(&cfn, &cf_name)), None);
+    t.no_secret_printed();
 }

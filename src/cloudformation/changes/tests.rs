@@ -358,6 +358,50 @@ fn teardown_destroys_every_address_dependents_first() {
     assert_eq!(p.summary.data_loss, 1);
 }
 
+/// Review of issue 5: a stack whose first create rolled back lists its resources as
+/// deleted; destroying it plans nothing (and so the gates have nothing to refuse).
+#[test]
+fn only_resources_that_exist_are_torn_down() {
+    let old = stack_with(1, "ami-11111111", true, "");
+    let ids = BTreeMap::from([("InstanceWeb0".to_string(), "i-0".to_string())]);
+    let existing = view(&old).existing(&ids);
+    assert_eq!(
+        existing.attrs.keys().collect::<Vec<_>>(),
+        [&address("instance.web[0]")]
+    );
+    let p = teardown(&old, &existing, &ids);
+    assert_eq!(p.changes.len(), 1);
+    let nothing = view(&old).existing(&BTreeMap::new());
+    let p = teardown(&old, &nothing, &BTreeMap::new());
+    assert!(!p.has_changes());
+    let live = nothing.live(&BTreeMap::new());
+    assert!(refusals(&p, &old, &live, Consent::default()).is_empty());
+}
+
+/// Review of issue 5: a database replaced names the database it replaces.
+#[test]
+fn a_database_replaced_is_named_in_its_data_loss_mark() {
+    let old = stack(1);
+    let mut new = stack(1);
+    if let crate::stack::model::Spec::Database(d) = &mut new
+        .resources
+        .get_mut(&address("database.main"))
+        .unwrap()
+        .spec
+    {
+        d.engine = "postgres".into();
+    }
+    let p = plan_of(&old, &new, &[change("Modify", "DatabaseMain")]);
+    let db = &p.changes[0];
+    assert_eq!(db.action, Action::Replace);
+    assert_eq!(
+        db.marks,
+        [Mark::DataLoss(
+            "replaces database `phys-DatabaseMain`: the new one starts empty".to_string()
+        )]
+    );
+}
+
 #[test]
 fn stack_statuses_settle_as_done_failed_or_not_yet() {
     for (status, settled_as) in [
@@ -371,6 +415,7 @@ fn stack_statuses_settle_as_done_failed_or_not_yet() {
         ("UPDATE_ROLLBACK_COMPLETE", Some(false)),
         ("UPDATE_ROLLBACK_FAILED", Some(false)),
         ("DELETE_FAILED", Some(false)),
+        ("", Some(false)),
     ] {
         assert_eq!(settled(status), settled_as, "{status}");
     }
@@ -415,7 +460,9 @@ fn event(logical: &str, status: &str, reason: Option<&str>) -> StackEvent {
     }
 }
 
-fn creation() -> (Plan, View) {
+/// A first apply: two instances and a group (with its rule resource), and every logical
+/// id of the template touched, as a CREATE change set touches them.
+fn creation() -> (Plan, View, BTreeSet<String>) {
     let s = stack(2);
     let v = view(&s);
     let changes = [
@@ -423,6 +470,7 @@ fn creation() -> (Plan, View) {
         change("Add", "InstanceWeb1"),
         change("Add", "SecurityGroupWeb"),
     ];
+    let touched = v.logical.keys().cloned().collect();
     (
         plan(
             &s,
@@ -432,18 +480,31 @@ fn creation() -> (Plan, View) {
             &v,
         ),
         v,
+        touched,
     )
+}
+
+/// The logical id of the web group's rule resource.
+fn web_rule(v: &View) -> String {
+    v.logical
+        .iter()
+        .find(|(id, (a, rule))| {
+            rule.is_some() && *a == address("security_group.web") && id.contains("Ingress")
+        })
+        .map(|(id, _)| id.clone())
+        .expect("the web group's self rule")
 }
 
 #[test]
 fn a_stack_that_settles_complete_without_resource_events_did_every_change() {
-    let (p, v) = creation();
+    let (p, v, touched) = creation();
     let recorder = Arc::new(Recorder::default());
-    let mut t = Tracker::new(&p, &[&v], recorder.clone());
+    let mut t = Tracker::new(&p, &[&v], &touched, recorder.clone());
     t.event(&event("cf", "CREATE_IN_PROGRESS", None));
     t.event(&event("cf", "CREATE_COMPLETE", None));
-    let report = t.finish("CREATE_COMPLETE", false);
+    let (report, warnings) = t.finish("CREATE_COMPLETE", true, false);
     assert!(report.succeeded());
+    assert!(warnings.is_empty());
     assert_eq!(report.done.len(), 3);
     let calls = recorder.0.lock().unwrap().clone();
     // In plan order: the group before the instances.
@@ -452,14 +513,26 @@ fn a_stack_that_settles_complete_without_resource_events_did_every_change() {
 }
 
 #[test]
+fn a_stack_settled_at_another_status_than_asked_for_did_not_do_the_changes() {
+    let (p, v, touched) = creation();
+    let t = Tracker::new(&p, &[&v], &touched, Arc::new(Recorder::default()));
+    // An apply that finds its stack deleted under it.
+    let (report, _) = t.finish("DELETE_COMPLETE", false, false);
+    assert!(!report.succeeded());
+    assert!(report.done.is_empty());
+    assert_eq!(report.skipped.len(), 3);
+}
+
+#[test]
 fn a_rollback_is_a_failure_with_its_cause_and_nothing_kept() {
-    let (p, v) = creation();
+    let (p, v, touched) = creation();
     let recorder = Arc::new(Recorder::default());
-    let mut t = Tracker::new(&p, &[&v], recorder.clone());
+    let mut t = Tracker::new(&p, &[&v], &touched, recorder.clone());
+    let rule = web_rule(&v);
     for e in [
         event("SecurityGroupWeb", "CREATE_IN_PROGRESS", None),
-        event("SecurityGroupWebIngress1", "CREATE_COMPLETE", None),
         event("SecurityGroupWeb", "CREATE_COMPLETE", None),
+        event(&rule, "CREATE_COMPLETE", None),
         event("InstanceWeb0", "CREATE_IN_PROGRESS", None),
         event(
             "InstanceWeb0",
@@ -472,8 +545,9 @@ fn a_rollback_is_a_failure_with_its_cause_and_nothing_kept() {
     ] {
         t.event(&e);
     }
-    let report = t.finish("ROLLBACK_COMPLETE", false);
+    let (report, warnings) = t.finish("ROLLBACK_COMPLETE", false, false);
     assert!(!report.succeeded());
+    assert!(warnings.is_empty(), "{warnings:?}");
     assert!(report.done.is_empty(), "{:?}", report.done);
     assert_eq!(report.failed.len(), 1);
     assert_eq!(report.failed[0].0.address, address("instance.web[0]"));
@@ -491,20 +565,61 @@ fn a_rollback_is_a_failure_with_its_cause_and_nothing_kept() {
         "instance.web[1]".to_string(),
         "the stack settled at ROLLBACK_COMPLETE".to_string()
     )));
-    // The group's rule completing did not end the group's step early.
+    // The group's step ended once, when its rule was complete too.
     let calls = recorder.0.lock().unwrap().clone();
-    let group_ends: Vec<&String> = calls
+    let group: Vec<&String> = calls
         .iter()
-        .filter(|c| c.starts_with("end security_group.web"))
+        .filter(|c| c.contains("security_group.web"))
         .collect();
-    assert_eq!(group_ends.len(), 1, "{calls:?}");
+    assert_eq!(
+        group.first().map(|c| c.as_str()),
+        Some("start security_group.web")
+    );
+    let ends: Vec<&&String> = group.iter().filter(|c| c.starts_with("end ")).collect();
+    assert_eq!(ends.len(), 1, "{calls:?}");
+    // It waited for its rule: the group's own completion was only news.
+    let news = calls
+        .iter()
+        .position(|c| c == "news security_group.web SecurityGroupWeb CREATE_COMPLETE");
+    let end = calls
+        .iter()
+        .position(|c| c.starts_with("end security_group.web"));
+    assert!(news.is_some() && news < end, "{calls:?}");
+}
+
+/// Review of issue 5: a rule that fails after its group was created fails the group's
+/// step with its reason; a failure after a step ended (an old resource not deleted in the
+/// clean-up after a replacement) is a warning, not lost.
+#[test]
+fn failures_of_a_groups_rules_and_after_a_step_ended_are_said() {
+    let (p, v, touched) = creation();
+    let mut t = Tracker::new(&p, &[&v], &touched, Arc::new(Recorder::default()));
+    let rule = web_rule(&v);
+    for e in [
+        event("SecurityGroupWeb", "CREATE_COMPLETE", None),
+        event(&rule, "CREATE_FAILED", Some("InvalidPermission.Duplicate")),
+        event("InstanceWeb0", "CREATE_COMPLETE", None),
+        event("InstanceWeb0", "DELETE_FAILED", Some("DependencyViolation")),
+        event("NotOurs", "DELETE_FAILED", Some("resource in use")),
+    ] {
+        t.event(&e);
+    }
+    let (report, warnings) = t.finish("UPDATE_ROLLBACK_COMPLETE", false, false);
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].0.address, address("security_group.web"));
+    assert_eq!(report.failed[0].1, "InvalidPermission.Duplicate");
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].contains("`instance.web[0]`") && warnings[0].contains("DependencyViolation")
+    );
+    assert!(warnings[1].contains("NotOurs DELETE_FAILED: resource in use"));
 }
 
 #[test]
 fn a_follow_stopped_by_ctrl_c_says_cloudformation_carries_on() {
-    let (p, v) = creation();
-    let t = Tracker::new(&p, &[&v], Arc::new(Recorder::default()));
-    let report = t.finish("CREATE_IN_PROGRESS", true);
+    let (p, v, touched) = creation();
+    let t = Tracker::new(&p, &[&v], &touched, Arc::new(Recorder::default()));
+    let (report, _) = t.finish("CREATE_IN_PROGRESS", false, true);
     assert!(report.cancelled);
     assert_eq!(report.skipped.len(), 3);
     assert!(report.skipped[0].1.contains("CloudFormation carries on"));

@@ -27,6 +27,27 @@ pub enum ChangeSet {
         stack_id: String,
         changes: Vec<ResourceChange>,
     },
+    /// CloudFormation could not make it (or it took too long, or Ctrl-C): `reason`. The
+    /// change set (and an empty stack made for it) are left to delete.
+    Failed {
+        id: String,
+        stack_id: String,
+        reason: String,
+    },
+}
+
+/// A change set to make.
+#[derive(Clone, Copy, Debug)]
+pub struct ChangeSetRequest<'a> {
+    /// The CloudFormation stack's name.
+    pub stack: &'a str,
+    /// The change set's name.
+    pub change_set: &'a str,
+    /// The template body (JSON).
+    pub template: &'a str,
+    pub parameters: &'a [Parameter],
+    /// A new stack (`CREATE`), else an `UPDATE`.
+    pub create: bool,
 }
 
 /// How a follow of stack events ended.
@@ -93,6 +114,9 @@ impl Aws {
         match out {
             Ok(out) => {
                 let s = out.stacks().first();
+                if s.is_none() {
+                    return Ok(("DELETE_COMPLETE".to_string(), None));
+                }
                 Ok((
                     s.and_then(|s| s.stack_status())
                         .map(|s| s.as_str().to_string())
@@ -121,7 +145,8 @@ impl Aws {
         Ok(out.template_body().unwrap_or("{}").to_string())
     }
 
-    /// The physical id of each of the stack's resources, by logical id.
+    /// The physical id of each of the stack's resources that exists, by logical id (a
+    /// resource deleted, by a rollback say, is still listed, `DELETE_COMPLETE`).
     pub async fn cfn_resources(
         &self,
         scope: &Scope,
@@ -138,7 +163,12 @@ impl Aws {
             let page = page
                 .map_err(|e| self.error(scope, "list the CloudFormation stack's resources", e))?;
             for r in page.stack_resource_summaries() {
-                if let (Some(l), Some(p)) = (r.logical_resource_id(), r.physical_resource_id()) {
+                let gone = r
+                    .resource_status()
+                    .is_some_and(|s| s.as_str() == "DELETE_COMPLETE");
+                if let (false, Some(l), Some(p)) =
+                    (gone, r.logical_resource_id(), r.physical_resource_id())
+                {
                     out.insert(l.to_string(), p.to_string());
                 }
             }
@@ -146,17 +176,21 @@ impl Aws {
         Ok(out)
     }
 
-    /// Create a change set `change_set` for stack `name` (a new stack when `create`) and
-    /// wait until CloudFormation has worked out its changes.
+    /// Create the change set `request` asks for and wait until CloudFormation has worked
+    /// out its changes (or `cancel`).
     pub async fn cfn_change_set(
         &self,
         scope: &Scope,
-        name: &str,
-        change_set: &str,
-        template: &str,
-        parameters: &[Parameter],
-        create: bool,
+        request: &ChangeSetRequest<'_>,
+        mut cancel: watch::Receiver<bool>,
     ) -> Result<ChangeSet, ProviderError> {
+        let ChangeSetRequest {
+            stack: name,
+            change_set,
+            template,
+            parameters,
+            create,
+        } = *request;
         let mut call = self
             .cfn
             .create_change_set()
@@ -247,29 +281,69 @@ impl Aws {
                     return Ok(ChangeSet::Unchanged { id: Some(id) });
                 }
                 "FAILED" => {
-                    let detail = reason.unwrap_or_else(|| "no reason given".into());
-                    // A failed change set is kept by AWS; it is of no use to anyone.
-                    let _ = self
-                        .cfn
-                        .delete_change_set()
-                        .change_set_name(&id)
-                        .send()
-                        .await;
-                    return Err(self.failed(scope, "create a CloudFormation change set", detail));
+                    let reason = reason.unwrap_or_else(|| "no reason given".into());
+                    return Ok(ChangeSet::Failed {
+                        id,
+                        stack_id,
+                        reason,
+                    });
                 }
                 _ if started.elapsed() > Duration::from_secs(600) => {
-                    return Err(self.failed(
-                        scope,
-                        "create a CloudFormation change set",
-                        format!("still {status} after 10 minutes"),
-                    ));
+                    let reason = format!("still {status} after 10 minutes");
+                    return Ok(ChangeSet::Failed {
+                        id,
+                        stack_id,
+                        reason,
+                    });
                 }
                 _ => {
-                    tokio::time::sleep(delay).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        _ = cancel.wait_for(|c| *c) => {
+                            let reason = "interrupted".to_string();
+                            return Ok(ChangeSet::Failed { id, stack_id, reason });
+                        }
+                    }
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
             }
         }
+    }
+
+    /// Whether stack `stack_id` has any change set (ListChangeSets, all pages).
+    pub async fn cfn_has_change_sets(
+        &self,
+        scope: &Scope,
+        stack_id: &str,
+    ) -> Result<bool, ProviderError> {
+        let mut pages = self
+            .cfn
+            .list_change_sets()
+            .stack_name(stack_id)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| self.error(scope, "list the CloudFormation change sets", e))?;
+            // The emulator lists every stack's: keep the asked one's.
+            if page
+                .summaries()
+                .iter()
+                .any(|c| c.stack_id() == Some(stack_id))
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// A stack's status by its id: what [`Aws::cfn_follow`] reads.
+    pub async fn cfn_status_of(
+        &self,
+        scope: &Scope,
+        stack_id: &str,
+    ) -> Result<String, ProviderError> {
+        Ok(self.cfn_status(scope, stack_id).await?.0)
     }
 
     pub async fn cfn_delete_change_set(
