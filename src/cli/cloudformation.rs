@@ -230,6 +230,7 @@ impl<'a> Engine<'a> {
         mode: Option<Mode>,
         cancel: watch::Receiver<bool>,
     ) -> anyhow::Result<Proposal> {
+        no_clashes(self.stack)?;
         let template = cloudformation::template(self.stack);
         let body = serde_json::to_string(&template).context("failed to write the template")?;
         if body.len() > TEMPLATE_LIMIT {
@@ -481,6 +482,22 @@ impl<'a> Engine<'a> {
         }
         Ok(proposal)
     }
+}
+
+/// Refuse a stack two of whose resources would have the same logical id.
+pub(super) fn no_clashes(stack: &Stack) -> anyhow::Result<()> {
+    let clashes = cloudformation::clashes(stack);
+    if clashes.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "stack `{}` cannot be a CloudFormation template; nothing was sent to AWS:\n{}",
+        stack.name,
+        clashes
+            .iter()
+            .map(|c| format!("  - {c}\n"))
+            .collect::<String>()
+    )
 }
 
 /// `plan --engine cloudformation`.

@@ -63,6 +63,50 @@ pub fn output_key(name: &str) -> String {
     camel(name)
 }
 
+/// The logical id of the `n`th rule of a group (with logical id `group`) when it is a
+/// resource of its own: `SecurityGroupPaasmakerIngress2`.
+fn rule_logical_id(group: &str, egress: bool, n: usize) -> String {
+    let list = if egress { "Egress" } else { "Ingress" };
+    format!("{group}{list}{n}")
+}
+
+/// Addresses whose logical ids are the same (`instance.web1`, `instance.web_1` and
+/// `instance.web[1]` are all `InstanceWeb1`), one sentence each: such a stack cannot be a
+/// template, since one resource would silently replace the other.
+pub fn clashes(stack: &Stack) -> Vec<String> {
+    let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for resource in stack.resources.values() {
+        let id = logical_id(&resource.address);
+        if let Spec::SecurityGroup(sg) = &resource.spec {
+            for (egress, rules) in [(false, Some(&sg.ingress)), (true, sg.egress.as_ref())] {
+                for (n, rule) in rules.into_iter().flatten().enumerate() {
+                    if !matches!(rule.source, RuleSource::Cidr(_)) {
+                        let list = if egress { "egress" } else { "ingress" };
+                        owners
+                            .entry(rule_logical_id(&id, egress, n))
+                            .or_default()
+                            .push(format!("{list} rule {n} of `{}`", resource.address));
+                    }
+                }
+            }
+        }
+        owners
+            .entry(id)
+            .or_default()
+            .push(format!("`{}`", resource.address));
+    }
+    owners
+        .into_iter()
+        .filter(|(_, o)| o.len() > 1)
+        .map(|(id, o)| {
+            format!(
+                "{} all become CloudFormation logical id `{id}`: rename one",
+                o.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// The parameter a secret is passed in: `rds_password` → `SecretRdsPassword`.
 pub fn secret_parameter(name: &str) -> String {
     format!("Secret{}", camel(name))
@@ -264,7 +308,7 @@ pub fn template(stack: &Stack) -> Json {
                         };
                         m.insert(key.into(), source);
                         resources.insert(
-                            format!("{id}{suffix}{n}"),
+                            rule_logical_id(&id, egress, n),
                             json!({
                                 "Type": kind,
                                 "Metadata": {

@@ -204,3 +204,45 @@ fn literal_dollar_braces_survive_fn_sub_and_final_snapshot_false_deletes() {
         "DnsRecordApiV2"
     );
 }
+
+/// Review of issue 5: names that CamelCase to the same logical id are said, not lost.
+#[test]
+fn addresses_with_the_same_logical_id_are_clashes() {
+    let stack = crate::stack::load_text(
+        r#"
+        [stack]
+        name = "c"
+        region = "us-east-1"
+        [security_group.web]
+        description = "web"
+        ingress = [ { protocol = "tcp", ports = "80", cidr = "0.0.0.0/0" }, { protocol = "tcp", ports = "22", group = "self" } ]
+        [security_group.web-ingress0]
+        description = "clashes with the rule, if it is the first"
+        [security_group.web-ingress1]
+        description = "clashes with the rule, if it is the second"
+        [instance.node]
+        count = 2
+        ami = "ami-11111111"
+        instance_type = "t2.micro"
+        [instance.node_1]
+        ami = "ami-11111111"
+        instance_type = "t2.micro"
+        "#,
+        "",
+    )
+    .unwrap_or_else(|e| panic!("{:#?}", e.diagnostics))
+    .stack;
+    let found = clashes(&stack);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(
+        found[0],
+        "`instance.node[1]`, `instance.node_1` all become CloudFormation logical id \
+         `InstanceNode1`: rename one"
+    );
+    assert!(
+        found[1].starts_with("ingress rule ")
+            && found[1].contains(" of `security_group.web`, `security_group.web-ingress"),
+        "{found:#?}"
+    );
+    assert!(clashes(&paasmaker("production")).is_empty());
+}
