@@ -111,13 +111,6 @@ impl Mode {
 pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let cloudformation = args.run.engine.engine == super::Engine::Cloudformation;
     if args.target.is_file() {
-        if cloudformation {
-            bail!(
-                "a saved plan is the direct engine's; with --engine cloudformation the change set \
-                 is the plan: `stackwright apply STACK --env ENV --engine cloudformation` shows \
-                 it and asks before executing it"
-            );
-        }
         if args.env.is_some() {
             bail!("a saved plan knows its env: drop --env");
         }
@@ -139,6 +132,26 @@ pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         let graph = Graph::build(&saved.stack)
             .map_err(|_| anyhow::anyhow!("the saved plan's stack has a dependency cycle"))?;
+        // A saved plan knows its engine, as it knows its env.
+        match (saved.plan.engine, cloudformation) {
+            (plan::Engine::Cloudformation, _) => {
+                return super::cloudformation::run(
+                    Mode::Apply,
+                    &saved.stack,
+                    &graph,
+                    Some(&saved),
+                    &args.run,
+                    args.allow_open,
+                );
+            }
+            (plan::Engine::Direct, true) => {
+                bail!(
+                    "`{}` is a plan of the direct engine: drop --engine",
+                    args.target.display()
+                )
+            }
+            (plan::Engine::Direct, false) => {}
+        }
         let target = Target {
             stack: saved.stack,
             graph,
@@ -159,6 +172,7 @@ pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             Mode::Apply,
             &loaded.stack,
             &graph,
+            None,
             &args.run,
             args.allow_open,
         );
@@ -177,7 +191,14 @@ pub fn exec_destroy(args: DestroyArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     if args.run.engine.engine == super::Engine::Cloudformation {
-        return super::cloudformation::run(Mode::Destroy, &loaded.stack, &graph, &args.run, false);
+        return super::cloudformation::run(
+            Mode::Destroy,
+            &loaded.stack,
+            &graph,
+            None,
+            &args.run,
+            false,
+        );
     }
     let target = Target {
         stack: loaded.stack,

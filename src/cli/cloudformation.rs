@@ -16,10 +16,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use stackwright::apply::gates::{Consent, refusals};
 use stackwright::cloudformation::changes::{self, Parameter, StackInfo, Tracker};
@@ -34,13 +36,28 @@ use stackwright::stack::Stack;
 use tokio::sync::watch;
 
 use super::apply::{Mode, Redacting, RunArgs, confirm, on_ctrl_c, redact, run_id};
+use super::plan::SavedPlan;
 
-/// How `plan` prints.
-#[derive(Clone, Copy, Debug)]
+/// How `plan` prints, and where it saves the plan.
+#[derive(Clone, Debug)]
 pub(super) struct Printing {
     pub json: bool,
     pub detailed_exitcode: bool,
     pub stats: bool,
+    pub out: Option<PathBuf>,
+}
+
+/// The change set a plan saved by `plan --out` stands for: `apply FILE` executes exactly
+/// it, and refuses once the stack has changed since.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedChangeSet {
+    /// The change set's id (an ARN).
+    pub id: String,
+    /// The CloudFormation stack's id and name.
+    pub stack_id: String,
+    pub stack_name: String,
+    /// The stack's newest event when the plan was made: any operation since adds one.
+    pub last_event: Option<String>,
 }
 
 /// CloudFormation takes a template of at most this many bytes in a request (more needs S3).
@@ -93,6 +110,8 @@ struct Proposal {
     new: changes::View,
     /// The secret values sent, to keep out of anything printed.
     secrets: Vec<String>,
+    /// A saved plan's change set: kept when not carried out, for a later `apply FILE`.
+    keep: bool,
 }
 
 impl Proposal {
@@ -108,6 +127,7 @@ impl Proposal {
             old: changes::View::default(),
             new: changes::View::default(),
             secrets: Vec::new(),
+            keep: false,
         }
     }
 
@@ -369,6 +389,9 @@ impl<'a> Engine<'a> {
     /// a change set on it (a plan and a first apply may run at once). A failure here is
     /// said, not fatal.
     async fn withdraw(&self, p: &Proposal) {
+        if p.keep {
+            return;
+        }
         let mut failed = Vec::new();
         let made = match &p.carry {
             Carry::Execute { change_set, .. } => Some(change_set),
@@ -440,6 +463,128 @@ impl<'a> Engine<'a> {
         Ok(outputs)
     }
 
+    /// Save `p` to `path` for `apply FILE`: whether its change set is to be kept (there
+    /// is one to carry out).
+    async fn save(&self, p: &Proposal, path: &std::path::Path) -> anyhow::Result<bool> {
+        let change_set = match &p.carry {
+            Carry::Execute {
+                change_set,
+                stack_id,
+            } if p.changes() => Some(SavedChangeSet {
+                id: change_set.clone(),
+                stack_id: stack_id.clone(),
+                stack_name: self.name.clone(),
+                last_event: self
+                    .aws
+                    .cfn_last_event(&self.scope, stack_id)
+                    .await
+                    .map_err(super::provider_error)?,
+            }),
+            _ => None,
+        };
+        let keep = change_set.is_some();
+        SavedPlan {
+            plan: p.plan.clone(),
+            stack: self.stack.clone(),
+            change_set,
+        }
+        .write(path)?;
+        Ok(keep)
+    }
+
+    /// A saved plan's change set as a proposal, refused unless it can still be executed
+    /// and the stack has not changed since the plan was made.
+    async fn saved(&self, saved: &SavedPlan) -> anyhow::Result<Proposal> {
+        let Some(cs) = &saved.change_set else {
+            // Saved with nothing to do.
+            return Ok(Proposal::empty(saved.plan.clone()));
+        };
+        let again =
+            "plan again (`stackwright plan STACK --env ENV --engine cloudformation --out FILE`)";
+        let described = self
+            .aws
+            .cfn_describe_change_set(&self.scope, &cs.id)
+            .await
+            .map_err(super::provider_error)?;
+        let Some(described) = described else {
+            bail!(
+                "the change set of this plan is gone (executed, or deleted); nothing was \
+                 changed\n\nhint: {again}"
+            );
+        };
+        if described.execution_status != "AVAILABLE" {
+            bail!(
+                "the change set of this plan cannot be executed ({}, {}); nothing was \
+                 changed\n\nhint: {again}",
+                described.status,
+                described.execution_status
+            );
+        }
+        // CloudFormation marks the change set obsolete once the stack changes; the stack's
+        // newest event says so too (and where the emulator does not mark it).
+        let now = self
+            .aws
+            .cfn_stack(&self.scope, &cs.stack_name)
+            .await
+            .map_err(super::provider_error)?;
+        let last = match &now {
+            Some(info) if info.id == cs.stack_id => self
+                .aws
+                .cfn_last_event(&self.scope, &cs.stack_id)
+                .await
+                .map_err(super::provider_error)?,
+            _ => None,
+        };
+        if now.as_ref().is_none_or(|info| info.id != cs.stack_id) || last != cs.last_event {
+            bail!(
+                "CloudFormation stack `{}` has changed since this plan was made; nothing was \
+                 changed\n\nhint: {again}",
+                cs.stack_name
+            );
+        }
+        let exists = now.is_some_and(|info| info.status != "REVIEW_IN_PROGRESS");
+        let old = if exists {
+            changes::View::of(&self.deployed_template().await?)
+        } else {
+            changes::View::default()
+        };
+        let new = changes::View::of(&cloudformation::template(self.stack));
+        let secrets = self
+            .stack
+            .secrets
+            .values()
+            .filter_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+            .collect();
+        let foreign = described
+            .changes
+            .iter()
+            .filter(|c| {
+                new.address(&c.logical_id).is_none() && old.address(&c.logical_id).is_none()
+            })
+            .map(|c| format!("`{}` ({}: {})", c.logical_id, c.resource_type, c.action))
+            .collect();
+        Ok(Proposal {
+            plan: saved.plan.clone(),
+            carry: Carry::Execute {
+                change_set: cs.id.clone(),
+                stack_id: cs.stack_id.clone(),
+            },
+            spent: None,
+            empty_stack: None,
+            touched: described
+                .changes
+                .iter()
+                .map(|c| c.logical_id.clone())
+                .collect(),
+            outputs_only: described.changes.is_empty(),
+            foreign,
+            old,
+            new,
+            secrets,
+            keep: true,
+        })
+    }
+
     /// The deletion of the stack as a proposal: every address of the deployed template
     /// that exists (a create rolled back leaves its resources listed, deleted).
     async fn teardown(&self) -> anyhow::Result<Proposal> {
@@ -500,20 +645,37 @@ pub(super) fn no_clashes(stack: &Stack) -> anyhow::Result<()> {
     )
 }
 
-/// `plan --engine cloudformation`.
+/// `plan --engine cloudformation`; with `--out`, the change set is kept and saved with the
+/// plan for `apply FILE`.
 pub(super) fn plan(stack: &Stack, graph: &Graph, view: Printing) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
     let result = runtime.block_on(async {
         let cancel = on_ctrl_c();
         let engine = Engine::connect(stack).await?;
-        let proposal = engine.propose(graph, None, cancel).await;
-        if let Ok(p) = &proposal {
-            engine.withdraw(p).await;
-        }
+        // A plan to be applied later sends the real secrets (or keeps the deployed ones):
+        // no placeholder.
+        let mode = view.out.as_ref().map(|_| Mode::Apply);
+        let proposal = engine.propose(graph, mode, cancel).await;
+        let saved = match (&proposal, &view.out) {
+            (Ok(p), Some(path)) => {
+                let kept = engine.save(p, path).await;
+                if kept.as_ref().is_ok_and(|kept| *kept) {
+                    Ok(())
+                } else {
+                    engine.withdraw(p).await;
+                    kept.map(|_| ())
+                }
+            }
+            (Ok(p), None) => {
+                engine.withdraw(p).await;
+                Ok(())
+            }
+            (Err(_), _) => Ok(()),
+        };
         if view.stats {
             render::stderr(&render::summary::calls(&engine.aws.stats().by_operation()));
         }
-        proposal
+        saved.and(proposal)
     });
     runtime.shutdown_background();
     let proposal = result?;
@@ -565,11 +727,12 @@ pub(super) fn outputs(stack: &Stack) -> anyhow::Result<BTreeMap<String, Option<S
     })
 }
 
-/// `apply` and `destroy --engine cloudformation`.
+/// `apply` and `destroy --engine cloudformation`, and `apply FILE` of a plan it saved.
 pub(super) fn run(
     mode: Mode,
     stack: &Stack,
     graph: &Graph,
+    saved: Option<&SavedPlan>,
     args: &RunArgs,
     allow_open: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -578,9 +741,10 @@ pub(super) fn run(
         let cancel = on_ctrl_c();
         let engine = Engine::connect(stack).await?;
         let result = async {
-            let proposal = match mode {
-                Mode::Apply => engine.propose(graph, Some(mode), cancel.clone()).await?,
-                Mode::Destroy => engine.teardown().await?,
+            let proposal = match (mode, saved) {
+                (Mode::Apply, Some(saved)) => engine.saved(saved).await?,
+                (Mode::Apply, None) => engine.propose(graph, Some(mode), cancel.clone()).await?,
+                (Mode::Destroy, _) => engine.teardown().await?,
             };
             match carry_out(&engine, mode, &proposal, args, allow_open, cancel).await {
                 // CloudFormation took it: nothing is withdrawn, whatever happens next.

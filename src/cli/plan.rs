@@ -34,8 +34,8 @@ pub struct PlanArgs {
     /// Print the plan as JSON (schemas/plan.schema.json) instead of text
     #[arg(long)]
     json: bool,
-    /// Save the plan, with the live-state fingerprint of every resource it touches, for
-    /// `apply FILE`
+    /// Save the plan, with the live-state fingerprint of every resource it touches (with
+    /// --engine cloudformation: keep its change set), for `apply FILE`
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Exit 0 when there are no changes, 2 when there are, 1 on error
@@ -49,11 +49,22 @@ pub struct PlanArgs {
 }
 
 /// A plan saved by `--out`: the plan and the checked stack it was made from (which holds
-/// secrets only by name).
+/// secrets only by name); with the cloudformation engine, the change set it stands for.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct SavedPlan {
     pub plan: Plan,
     pub stack: Stack,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_set: Option<super::cloudformation::SavedChangeSet>,
+}
+
+impl SavedPlan {
+    /// Write it to `path` (JSON).
+    pub fn write(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let json = serde_json::to_string_pretty(self).context("failed to serialize the plan")?;
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("failed to write the plan to `{}`", path.display()))
+    }
 }
 
 pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
@@ -66,16 +77,11 @@ pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
                 "--deep reads what the direct engine tracks in tags; CloudFormation's change set needs no such read: drop --deep"
             );
         }
-        if args.out.is_some() {
-            bail!(
-                "with --engine cloudformation the change set is the plan and is made again by \
-                 `apply`, which shows it and asks before executing it: drop --out"
-            );
-        }
         let view = super::cloudformation::Printing {
             json: args.json,
             detailed_exitcode: args.detailed_exitcode,
             stats: args.stats,
+            out: args.out.clone(),
         };
         return super::cloudformation::plan(&loaded.stack, &graph, view);
     }
@@ -98,10 +104,9 @@ pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
         let saved = SavedPlan {
             plan: plan.clone(),
             stack: stack.clone(),
+            change_set: None,
         };
-        let json = serde_json::to_string_pretty(&saved).context("failed to serialize the plan")?;
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("failed to write the plan to `{}`", path.display()))?;
+        saved.write(path)?;
     }
     if args.json {
         render::stdout(

@@ -398,10 +398,7 @@ fn the_cloudformation_engine_refuses_what_it_cannot_do_before_calling_aws() {
     let s = StackDir::new("cfr", counted(1));
     // No emulator is needed: each of these is refused before any call.
     let dead = "http://127.0.0.1:9";
-    for (command, args, says) in [
-        ("plan", vec!["--out", "x.plan"], "drop --out"),
-        ("plan", vec!["--deep"], "drop --deep"),
-    ] {
+    for (command, args, says) in [("plan", vec!["--deep"], "drop --deep")] {
         let mut all = CF.to_vec();
         all.extend(args);
         let out = s.run_with(command, &all, &[], dead);
@@ -425,18 +422,6 @@ fn the_cloudformation_engine_refuses_what_it_cannot_do_before_calling_aws() {
         stderr.contains("CloudFormation takes at most 51200"),
         "{stderr}"
     );
-    let saved = s.path().join("saved.plan");
-    std::fs::write(&saved, "{}").expect("a file");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"))
-        .arg("apply")
-        .arg(&saved)
-        .args(CF)
-        .env("AWS_ENDPOINT_URL", dead)
-        .output()
-        .expect("run stackwright");
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("the change set is the plan"), "{stderr}");
 }
 
 /// Review of issue 5: a CloudFormation stack of the same name that stackwright did not
@@ -523,5 +508,92 @@ fn a_stack_of_the_same_name_is_refused_unless_ours_and_an_empty_one_is_destroyed
         run.shown()
     );
     assert_eq!(rt.block_on(stack_status(&cfn, &cf_name)), None);
+    t.no_secret_printed();
+}
+
+/// `plan --out` keeps its change set; `apply FILE` executes exactly it (with no secret set:
+/// the change set holds the parameters) and refuses a plan made before the stack changed.
+#[test]
+fn a_saved_change_set_is_applied_exactly_and_refused_once_the_stack_moved() {
+    let s = StackDir::new("cfs", counted(1));
+    let cf_name = format!("{}-{ENV}", s.name);
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect());
+    rt.block_on(aws.zone(&s.zone));
+    let cfn = aws_sdk_cloudformation::Client::new(&rt.block_on(Aws::config()));
+    let mut t = Transcript::default();
+    let run = t.run(&s, "apply", &["--yes"], &SECRETS);
+    assert_eq!(run.code, Some(0), "{}", run.shown());
+
+    // Two plans of a second replica, saved.
+    std::fs::write(s.path().join("stack.toml"), counted(2)(&s.name, &s.zone)).expect("rewrite");
+    let first = s.path().join("first.plan");
+    let second = s.path().join("second.plan");
+    for file in [&first, &second] {
+        let path = file.to_str().expect("a UTF-8 path");
+        let run = t.run(&s, "plan", &["--out", path, "--detailed-exitcode"], &[]);
+        assert_eq!(run.code, Some(2), "{}", run.shown());
+        let text = std::fs::read_to_string(file).expect("the saved plan");
+        assert!(!text.contains(PW) && !text.contains(TOKEN));
+        let saved: Json = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(saved["plan"]["engine"], "cloudformation");
+        assert!(saved["change_set"]["id"].as_str().is_some(), "{saved}");
+    }
+    let kept = rt.block_on(async {
+        cfn.list_change_sets()
+            .stack_name(&cf_name)
+            .send()
+            .await
+            .expect("ListChangeSets")
+    });
+    let available = kept
+        .summaries()
+        .iter()
+        .filter(|c| c.stack_name() == Some(cf_name.as_str()))
+        .filter(|c| c.execution_status().map(|e| e.as_str()) == Some("AVAILABLE"))
+        .count();
+    assert_eq!(available, 2, "{kept:?}");
+
+    // The first is applied exactly, with no secret set and no --env.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"))
+        .arg("apply")
+        .arg(&first)
+        .arg("--yes")
+        .envs(crate::plan::aws_env_at(crate::emulator::endpoint()))
+        .env("NO_COLOR", "1")
+        .env_remove(PW_VAR)
+        .env_remove(TOKEN_VAR)
+        .output()
+        .expect("run stackwright");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Apply complete") && stdout.contains("1 created, 1 updated"),
+        "{stdout}"
+    );
+    assert_eq!(rt.block_on(running(&aws, &s.name)).len(), 2);
+
+    // The second was made before that: refused, and nothing changes.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"))
+        .arg("apply")
+        .arg(&second)
+        .arg("--yes")
+        .envs(crate::plan::aws_env_at(crate::emulator::endpoint()))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run stackwright");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("has changed since this plan was made")
+            || stderr.contains("cannot be executed"),
+        "{stderr}"
+    );
+    assert_eq!(rt.block_on(running(&aws, &s.name)).len(), 2);
+    let run = t.run(&s, "plan", &["--detailed-exitcode"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.shown());
+
+    let run = t.run(&s, "destroy", &["--yes", "--allow-data-loss"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.shown());
     t.no_secret_printed();
 }

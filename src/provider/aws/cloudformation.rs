@@ -50,6 +50,17 @@ pub struct ChangeSetRequest<'a> {
     pub create: bool,
 }
 
+/// A change set as `DescribeChangeSet` tells it.
+#[derive(Clone, Debug, Default)]
+pub struct Described {
+    /// `CREATE_PENDING`, `CREATE_IN_PROGRESS`, `CREATE_COMPLETE`, `FAILED`, …
+    pub status: String,
+    /// `AVAILABLE` when it can be executed; `OBSOLETE`, `EXECUTE_COMPLETE`, …
+    pub execution_status: String,
+    pub reason: Option<String>,
+    pub changes: Vec<ResourceChange>,
+}
+
 /// How a follow of stack events ended.
 #[derive(Debug)]
 pub struct Settled {
@@ -222,53 +233,22 @@ impl Aws {
         let mut delay = Duration::from_millis(500);
         let started = tokio::time::Instant::now();
         loop {
-            let mut changes = Vec::new();
-            let mut status = String::new();
-            let mut reason = None;
-            let mut pages = self
-                .cfn
-                .describe_change_set()
-                .change_set_name(&id)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page
-                    .map_err(|e| self.error(scope, "describe the CloudFormation change set", e))?;
-                status = page
-                    .status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default();
-                reason = page.status_reason().map(String::from);
-                changes.extend(
-                    page.changes()
-                        .iter()
-                        .filter_map(|c| c.resource_change())
-                        .map(|rc| ResourceChange {
-                            action: rc
-                                .action()
-                                .map(|a| a.as_str().to_string())
-                                .unwrap_or_default(),
-                            logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
-                            physical_id: rc.physical_resource_id().map(String::from),
-                            resource_type: rc.resource_type().unwrap_or_default().to_string(),
-                            replacement: rc.replacement().map(|r| r.as_str().to_string()),
-                            properties: rc
-                                .details()
-                                .iter()
-                                .filter_map(|d| d.target())
-                                .filter_map(|t| {
-                                    Some((
-                                        t.name().or(t.attribute().map(|a| a.as_str()))?.to_string(),
-                                        t.requires_recreation().map(|r| r.as_str().to_string()),
-                                    ))
-                                })
-                                .collect(),
-                        }),
-                );
-                if status != "CREATE_COMPLETE" {
-                    break;
+            let Described {
+                status,
+                reason,
+                changes,
+                ..
+            } = match self.cfn_describe_change_set(scope, &id).await? {
+                Some(described) => described,
+                None => {
+                    let reason = "the change set is gone (deleted by someone else)".to_string();
+                    return Ok(ChangeSet::Failed {
+                        id,
+                        stack_id,
+                        reason,
+                    });
                 }
-            }
+            };
             match status.as_str() {
                 "CREATE_COMPLETE" => {
                     return Ok(ChangeSet::Ready {
@@ -308,6 +288,74 @@ impl Aws {
                 }
             }
         }
+    }
+
+    /// A change set as it is now, all pages of its changes; `None` if it is gone.
+    pub async fn cfn_describe_change_set(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Option<Described>, ProviderError> {
+        let mut out = Described::default();
+        let mut pages = self
+            .cfn
+            .describe_change_set()
+            .change_set_name(id)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = match page {
+                Ok(page) => page,
+                Err(e) if e.code() == Some("ChangeSetNotFound") => return Ok(None),
+                // The emulator's word for it.
+                Err(e) if e.code() == Some("ValidationError") && out.status.is_empty() => {
+                    return Ok(None);
+                }
+                Err(e) => {
+                    return Err(self.error(scope, "describe the CloudFormation change set", e));
+                }
+            };
+            out.status = page
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            out.execution_status = page
+                .execution_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            out.reason = page.status_reason().map(String::from);
+            out.changes.extend(
+                page.changes()
+                    .iter()
+                    .filter_map(|c| c.resource_change())
+                    .map(|rc| ResourceChange {
+                        action: rc
+                            .action()
+                            .map(|a| a.as_str().to_string())
+                            .unwrap_or_default(),
+                        logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
+                        physical_id: rc.physical_resource_id().map(String::from),
+                        resource_type: rc.resource_type().unwrap_or_default().to_string(),
+                        replacement: rc.replacement().map(|r| r.as_str().to_string()),
+                        properties: rc
+                            .details()
+                            .iter()
+                            .filter_map(|d| d.target())
+                            .filter_map(|t| {
+                                Some((
+                                    t.name().or(t.attribute().map(|a| a.as_str()))?.to_string(),
+                                    t.requires_recreation().map(|r| r.as_str().to_string()),
+                                ))
+                            })
+                            .collect(),
+                    }),
+            );
+            // Changes are listed only once CloudFormation has worked them out.
+            if out.status != "CREATE_COMPLETE" {
+                break;
+            }
+        }
+        Ok(Some(out))
     }
 
     /// Whether stack `stack_id` has any change set (ListChangeSets, all pages).
