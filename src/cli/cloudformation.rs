@@ -24,7 +24,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use stackwright::apply::gates::{Consent, refusals};
-use stackwright::cloudformation::changes::{self, Parameter, StackInfo, Tracker};
+use stackwright::cloudformation::changes::{self, Parameter, ResourceChange, StackInfo, Tracker};
 use stackwright::cloudformation::{self, ENGINE_TAG_VALUE};
 use stackwright::graph::Graph;
 use stackwright::plan::{self, Plan};
@@ -75,6 +75,17 @@ struct Engine<'a> {
     name: String,
 }
 
+/// What a change set is made for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Intent {
+    /// `plan`: shown and deleted; secrets not set may be stood in for.
+    Plan,
+    /// `plan --out`: kept for `apply FILE`.
+    Save,
+    /// `apply`: shown, then executed.
+    Apply,
+}
+
 /// How a proposal is carried out.
 enum Carry {
     /// Nothing to do.
@@ -112,6 +123,9 @@ struct Proposal {
     secrets: Vec<String>,
     /// A saved plan's change set: kept when not carried out, for a later `apply FILE`.
     keep: bool,
+    /// The stack's newest event before the change set was made (`Save`), or the one a
+    /// saved plan was made at (`apply FILE`): the stack must not have moved on.
+    last_event: Option<Option<String>>,
 }
 
 impl Proposal {
@@ -128,13 +142,17 @@ impl Proposal {
             new: changes::View::default(),
             secrets: Vec::new(),
             keep: false,
+            last_event: None,
         }
     }
 
     /// Whether carrying it out changes anything: the plan, or only the stack's outputs, or
     /// the deletion of a stack that holds nothing of stackwright's.
     fn changes(&self) -> bool {
-        self.plan.has_changes() || self.outputs_only || matches!(self.carry, Carry::Delete { .. })
+        self.plan.has_changes()
+            || self.outputs_only
+            || !self.foreign.is_empty()
+            || matches!(self.carry, Carry::Delete { .. })
     }
 }
 
@@ -167,6 +185,31 @@ impl<'a> Engine<'a> {
                 self.name,
                 info.status
             );
+        }
+        if info.status == "REVIEW_IN_PROGRESS" {
+            // Nothing but change sets: whose they are is all there is to tell whose the
+            // stack is (a pending saved plan of `a-b` env `c`, or somebody else's).
+            let theirs: Vec<String> = self
+                .aws
+                .cfn_change_sets(&self.scope, &info.id)
+                .await
+                .map_err(super::provider_error)?
+                .into_iter()
+                .filter(|c| c.description != self.description())
+                .map(|c| format!("`{}`", c.id))
+                .collect();
+            if !theirs.is_empty() {
+                bail!(
+                    "CloudFormation stack `{}` holds only change sets, and {} of them {} not \
+                     stack `{}` env `{}`'s ({}); nothing was changed",
+                    self.name,
+                    theirs.len(),
+                    if theirs.len() == 1 { "is" } else { "are" },
+                    self.stack.name,
+                    self.stack.env,
+                    theirs.join(", ")
+                );
+            }
         }
         if info.status == "ROLLBACK_COMPLETE" && mode == Mode::Apply {
             bail!(
@@ -218,7 +261,7 @@ impl<'a> Engine<'a> {
         &self,
         template: &Json,
         deployed: Option<&StackInfo>,
-        mode: Option<Mode>,
+        intent: Intent,
     ) -> anyhow::Result<Vec<Parameter>> {
         let mut out = Vec::new();
         let secrets = template["Metadata"]["stackwright"]["secrets"]
@@ -231,7 +274,7 @@ impl<'a> Engine<'a> {
             let value = match std::env::var(&var) {
                 Ok(v) if !v.is_empty() => Some(Secret::new(v)),
                 _ if deployed.is_some_and(|d| d.parameters.contains(&key)) => None,
-                _ if mode.is_none() => Some(Secret::new(PLACEHOLDER.to_string())),
+                _ if intent == Intent::Plan => Some(Secret::new(PLACEHOLDER.to_string())),
                 _ => bail!(
                     "secret `{name}` is needed by the CloudFormation stack: set the environment \
                      variable `{var}`; nothing was changed"
@@ -242,12 +285,19 @@ impl<'a> Engine<'a> {
         Ok(out)
     }
 
-    /// Make a change set for the stack as it is now and describe it as a plan. `mode` is
-    /// `None` for `plan`, which never executes it.
+    /// What its change sets say of them: whose they are.
+    fn description(&self) -> String {
+        format!(
+            "stackwright: stack `{}` env `{}`",
+            self.stack.name, self.stack.env
+        )
+    }
+
+    /// Make a change set for the stack as it is now and describe it as a plan.
     async fn propose(
         &self,
         graph: &Graph,
-        mode: Option<Mode>,
+        intent: Intent,
         cancel: watch::Receiver<bool>,
     ) -> anyhow::Result<Proposal> {
         no_clashes(self.stack)?;
@@ -262,11 +312,12 @@ impl<'a> Engine<'a> {
                 body.len()
             );
         }
-        let deployed = self.current(mode.unwrap_or(Mode::Apply)).await?;
+        let deployed = self.current(Mode::Apply).await?;
         let exists = deployed
             .as_ref()
             .is_some_and(|d| d.status != "REVIEW_IN_PROGRESS");
-        let parameters = self.parameters(&template, deployed.as_ref().filter(|_| exists), mode)?;
+        let parameters =
+            self.parameters(&template, deployed.as_ref().filter(|_| exists), intent)?;
         let secrets: Vec<String> = parameters
             .iter()
             .filter_map(|p| p.value.as_ref().map(|v| v.expose().to_string()))
@@ -278,7 +329,19 @@ impl<'a> Engine<'a> {
             changes::View::default()
         };
         let new = changes::View::of(&template);
+        // What a saved plan must find unchanged: read before the change set is made, so
+        // nothing between the two escapes it.
+        let last_event = match (intent, &deployed) {
+            (Intent::Save, Some(d)) if exists => Some(
+                self.aws
+                    .cfn_last_event(&self.scope, &d.id)
+                    .await
+                    .map_err(super::provider_error)?,
+            ),
+            _ => None,
+        };
         let change_set_name = format!("stackwright-{}", run_id());
+        let description = self.description();
         let made = self
             .aws
             .cfn_change_set(
@@ -286,6 +349,7 @@ impl<'a> Engine<'a> {
                 &ChangeSetRequest {
                     stack: &self.name,
                     change_set: &change_set_name,
+                    description: &description,
                     template: &body,
                     parameters: &parameters,
                     create: !exists,
@@ -300,6 +364,7 @@ impl<'a> Engine<'a> {
             old,
             new,
             secrets,
+            last_event,
             ..Proposal::empty(changes::plan(
                 self.stack,
                 graph,
@@ -339,39 +404,16 @@ impl<'a> Engine<'a> {
                     change_set: id,
                     stack_id,
                 };
-                // AWS names the physical resource of each change to an existing one; the
-                // emulator does not, and the stack's resource list does.
-                if resource_changes
-                    .iter()
-                    .any(|c| c.action != "Add" && c.physical_id.is_none())
-                {
-                    match self.aws.cfn_resources(&self.scope, &self.name).await {
-                        Ok(ids) => {
-                            for c in &mut resource_changes {
-                                if c.physical_id.is_none() {
-                                    c.physical_id = ids.get(&c.logical_id).cloned();
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            self.withdraw(&proposal).await;
-                            return Err(super::provider_error(e));
-                        }
-                    }
+                if let Err(e) = self.fill_ids(&mut resource_changes).await {
+                    self.withdraw(&proposal).await;
+                    return Err(e);
                 }
                 proposal.touched = resource_changes
                     .iter()
                     .map(|c| c.logical_id.clone())
                     .collect();
                 proposal.outputs_only = resource_changes.is_empty();
-                proposal.foreign = resource_changes
-                    .iter()
-                    .filter(|c| {
-                        proposal.new.address(&c.logical_id).is_none()
-                            && proposal.old.address(&c.logical_id).is_none()
-                    })
-                    .map(|c| format!("`{}` ({}: {})", c.logical_id, c.resource_type, c.action))
-                    .collect();
+                proposal.foreign = foreign(&resource_changes, &proposal.old, &proposal.new);
                 proposal.plan = changes::plan(
                     self.stack,
                     graph,
@@ -379,9 +421,36 @@ impl<'a> Engine<'a> {
                     &proposal.old,
                     &proposal.new,
                 );
+                if proposal.outputs_only {
+                    proposal.plan.warnings.push(
+                        "CloudFormation's change set changes only the stack's outputs".into(),
+                    );
+                }
                 Ok(proposal)
             }
         }
+    }
+
+    /// AWS names the physical resource of each change to an existing one; the emulator
+    /// does not, and the stack's resource list does.
+    async fn fill_ids(&self, resource_changes: &mut [ResourceChange]) -> anyhow::Result<()> {
+        if resource_changes
+            .iter()
+            .all(|c| c.action == "Add" || c.physical_id.is_some())
+        {
+            return Ok(());
+        }
+        let ids = self
+            .aws
+            .cfn_resources(&self.scope, &self.name)
+            .await
+            .map_err(super::provider_error)?;
+        for c in resource_changes.iter_mut() {
+            if c.physical_id.is_none() {
+                c.physical_id = ids.get(&c.logical_id).cloned();
+            }
+        }
+        Ok(())
     }
 
     /// Take back what [`Engine::propose`] made and nobody executed: the change set, and
@@ -407,7 +476,11 @@ impl<'a> Engine<'a> {
                 let status = self.aws.cfn_status_of(&self.scope, stack_id).await?;
                 Ok::<_, stackwright::provider::ProviderError>(
                     status == "REVIEW_IN_PROGRESS"
-                        && !self.aws.cfn_has_change_sets(&self.scope, stack_id).await?,
+                        && self
+                            .aws
+                            .cfn_change_sets(&self.scope, stack_id)
+                            .await?
+                            .is_empty(),
                 )
             };
             let deleted = match unused.await {
@@ -464,8 +537,24 @@ impl<'a> Engine<'a> {
     }
 
     /// Save `p` to `path` for `apply FILE`: whether its change set is to be kept (there
-    /// is one to carry out).
+    /// is one to carry out). The change set of a plan saved there before is deleted: the
+    /// file was its only handle.
     async fn save(&self, p: &Proposal, path: &std::path::Path) -> anyhow::Result<bool> {
+        if !p.foreign.is_empty() {
+            bail!(
+                "the change set changes resources stackwright did not write ({}): it cannot be \
+                 applied, so it is not saved",
+                p.foreign.join(", ")
+            );
+        }
+        let previous = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<SavedPlan>(&text).ok())
+            .and_then(|saved| saved.change_set);
+        if let Some(old) = previous {
+            // Gone already, or executed: either way nothing to keep.
+            let _ = self.aws.cfn_delete_change_set(&self.scope, &old.id).await;
+        }
         let change_set = match &p.carry {
             Carry::Execute {
                 change_set,
@@ -474,11 +563,15 @@ impl<'a> Engine<'a> {
                 id: change_set.clone(),
                 stack_id: stack_id.clone(),
                 stack_name: self.name.clone(),
-                last_event: self
-                    .aws
-                    .cfn_last_event(&self.scope, stack_id)
-                    .await
-                    .map_err(super::provider_error)?,
+                last_event: match &p.last_event {
+                    Some(before) => before.clone(),
+                    // A new stack: its first event is its change set's.
+                    None => self
+                        .aws
+                        .cfn_last_event(&self.scope, stack_id)
+                        .await
+                        .map_err(super::provider_error)?,
+                },
             }),
             _ => None,
         };
@@ -492,33 +585,55 @@ impl<'a> Engine<'a> {
         Ok(keep)
     }
 
-    /// A saved plan's change set as a proposal, refused unless it can still be executed
-    /// and the stack has not changed since the plan was made.
-    async fn saved(&self, saved: &SavedPlan) -> anyhow::Result<Proposal> {
+    /// A saved plan's change set as a proposal: the plan made again from the change set
+    /// as CloudFormation holds it, refused unless it is the plan saved, the change set can
+    /// still be executed and the stack has not changed since the plan was made. A stale
+    /// change set is deleted.
+    async fn saved(&self, saved: &SavedPlan, graph: &Graph) -> anyhow::Result<Proposal> {
         let Some(cs) = &saved.change_set else {
             // Saved with nothing to do.
             return Ok(Proposal::empty(saved.plan.clone()));
         };
         let again =
             "plan again (`stackwright plan STACK --env ENV --engine cloudformation --out FILE`)";
+        if cs.stack_name != self.name {
+            bail!(
+                "the saved plan is for CloudFormation stack `{}`, not `{}`",
+                cs.stack_name,
+                self.name
+            );
+        }
+        let stale = |why: String| async move {
+            let mut spent = Proposal::empty(saved.plan.clone());
+            spent.spent = Some(cs.id.clone());
+            spent.empty_stack = Some(cs.stack_id.clone());
+            self.withdraw(&spent).await;
+            anyhow::anyhow!("{why}; nothing was changed\n\nhint: {again}")
+        };
         let described = self
             .aws
             .cfn_describe_change_set(&self.scope, &cs.id)
             .await
             .map_err(super::provider_error)?;
-        let Some(described) = described else {
+        let Some(mut described) = described else {
             bail!(
                 "the change set of this plan is gone (executed, or deleted); nothing was \
                  changed\n\nhint: {again}"
             );
         };
+        if described
+            .stack_id
+            .as_deref()
+            .is_some_and(|id| id != cs.stack_id)
+        {
+            bail!("the saved plan's change set belongs to another stack");
+        }
         if described.execution_status != "AVAILABLE" {
-            bail!(
-                "the change set of this plan cannot be executed ({}, {}); nothing was \
-                 changed\n\nhint: {again}",
-                described.status,
-                described.execution_status
-            );
+            return Err(stale(format!(
+                "the change set of this plan cannot be executed ({}, {})",
+                described.status, described.execution_status
+            ))
+            .await);
         }
         // CloudFormation marks the change set obsolete once the stack changes; the stack's
         // newest event says so too (and where the emulator does not mark it).
@@ -536,11 +651,11 @@ impl<'a> Engine<'a> {
             _ => None,
         };
         if now.as_ref().is_none_or(|info| info.id != cs.stack_id) || last != cs.last_event {
-            bail!(
-                "CloudFormation stack `{}` has changed since this plan was made; nothing was \
-                 changed\n\nhint: {again}",
+            return Err(stale(format!(
+                "CloudFormation stack `{}` has changed since this plan was made",
                 cs.stack_name
-            );
+            ))
+            .await);
         }
         let exists = now.is_some_and(|info| info.status != "REVIEW_IN_PROGRESS");
         let old = if exists {
@@ -549,22 +664,29 @@ impl<'a> Engine<'a> {
             changes::View::default()
         };
         let new = changes::View::of(&cloudformation::template(self.stack));
+        self.fill_ids(&mut described.changes).await?;
+        // What runs is the change set: it must read as the plan that was reviewed.
+        let plan = changes::plan(self.stack, graph, &described.changes, &old, &new);
+        let actions = |p: &Plan| -> Vec<(String, plan::Action)> {
+            p.changes
+                .iter()
+                .map(|c| (c.address.to_string(), c.action))
+                .collect()
+        };
+        if actions(&plan) != actions(&saved.plan) {
+            bail!(
+                "the saved plan does not read as its change set (the file was changed?); \
+                 nothing was changed\n\nhint: {again}"
+            );
+        }
         let secrets = self
             .stack
             .secrets
             .values()
             .filter_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
             .collect();
-        let foreign = described
-            .changes
-            .iter()
-            .filter(|c| {
-                new.address(&c.logical_id).is_none() && old.address(&c.logical_id).is_none()
-            })
-            .map(|c| format!("`{}` ({}: {})", c.logical_id, c.resource_type, c.action))
-            .collect();
         Ok(Proposal {
-            plan: saved.plan.clone(),
+            plan,
             carry: Carry::Execute {
                 change_set: cs.id.clone(),
                 stack_id: cs.stack_id.clone(),
@@ -577,11 +699,12 @@ impl<'a> Engine<'a> {
                 .map(|c| c.logical_id.clone())
                 .collect(),
             outputs_only: described.changes.is_empty(),
-            foreign,
+            foreign: foreign(&described.changes, &old, &new),
             old,
             new,
             secrets,
             keep: true,
+            last_event: Some(cs.last_event.clone()),
         })
     }
 
@@ -615,10 +738,18 @@ impl<'a> Engine<'a> {
             .cfn_resources(&self.scope, &self.name)
             .await
             .map_err(super::provider_error)?;
-        proposal.old = changes::View::of(&template).existing(&ids);
+        let all = changes::View::of(&template);
+        // DeleteStack deletes everything the stack holds: what stackwright did not write
+        // (added to the stack by hand) is refused, as in an apply.
+        proposal.foreign = ids
+            .keys()
+            .filter(|l| all.address(l).is_none())
+            .map(|l| format!("`{l}` (Remove)"))
+            .collect();
+        proposal.old = all.existing(&ids);
         proposal.plan = changes::teardown(self.stack, &proposal.old, &ids);
         proposal.touched = ids.into_keys().collect();
-        if !proposal.plan.has_changes() {
+        if !proposal.plan.has_changes() && proposal.foreign.is_empty() {
             proposal.plan.warnings.push(format!(
                 "CloudFormation stack `{}` ({}) holds no resource of stack `{}` \
                  ({ENGINE_TAG_VALUE} engine): destroy deletes the empty stack",
@@ -654,8 +785,12 @@ pub(super) fn plan(stack: &Stack, graph: &Graph, view: Printing) -> anyhow::Resu
         let engine = Engine::connect(stack).await?;
         // A plan to be applied later sends the real secrets (or keeps the deployed ones):
         // no placeholder.
-        let mode = view.out.as_ref().map(|_| Mode::Apply);
-        let proposal = engine.propose(graph, mode, cancel).await;
+        let intent = if view.out.is_some() {
+            Intent::Save
+        } else {
+            Intent::Plan
+        };
+        let proposal = engine.propose(graph, intent, cancel).await;
         let saved = match (&proposal, &view.out) {
             (Ok(p), Some(path)) => {
                 let kept = engine.save(p, path).await;
@@ -694,13 +829,23 @@ pub(super) fn plan(stack: &Stack, graph: &Graph, view: Printing) -> anyhow::Resu
     })
 }
 
-/// What the plan view cannot show: a change set that changes only outputs, and changes to
-/// resources stackwright did not write.
+/// The changes of a change set to resources stackwright did not write (neither template
+/// says they are an address).
+fn foreign(
+    resource_changes: &[ResourceChange],
+    old: &changes::View,
+    new: &changes::View,
+) -> Vec<String> {
+    resource_changes
+        .iter()
+        .filter(|c| new.address(&c.logical_id).is_none() && old.address(&c.logical_id).is_none())
+        .map(|c| format!("`{}` ({}: {})", c.logical_id, c.resource_type, c.action))
+        .collect()
+}
+
+/// What the plan view cannot show: changes to resources stackwright did not write.
 fn notes(p: &Proposal) -> String {
     let mut out = String::new();
-    if p.outputs_only {
-        out.push_str("\nCloudFormation's change set changes only the stack's outputs.\n");
-    }
     if !p.foreign.is_empty() {
         out.push_str(&format!(
             "\nThe change set also changes resources stackwright did not write: {}.\n",
@@ -721,7 +866,11 @@ pub(super) fn outputs(stack: &Stack) -> anyhow::Result<BTreeMap<String, Option<S
             .await
             .map_err(super::provider_error)?;
         match info.filter(|i| i.status != "REVIEW_IN_PROGRESS") {
-            Some(info) => engine.outputs(&info).await,
+            Some(info) => {
+                // Only this stack and env's outputs: refused for a stack of the same name.
+                engine.deployed_template().await?;
+                engine.outputs(&info).await
+            }
             None => Ok(stack.outputs.keys().map(|k| (k.clone(), None)).collect()),
         }
     })
@@ -742,8 +891,8 @@ pub(super) fn run(
         let engine = Engine::connect(stack).await?;
         let result = async {
             let proposal = match (mode, saved) {
-                (Mode::Apply, Some(saved)) => engine.saved(saved).await?,
-                (Mode::Apply, None) => engine.propose(graph, Some(mode), cancel.clone()).await?,
+                (Mode::Apply, Some(saved)) => engine.saved(saved, graph).await?,
+                (Mode::Apply, None) => engine.propose(graph, Intent::Apply, cancel.clone()).await?,
                 (Mode::Destroy, _) => engine.teardown().await?,
             };
             match carry_out(&engine, mode, &proposal, args, allow_open, cancel).await {
@@ -855,6 +1004,16 @@ async fn carry_out(
         .cfn_last_event(scope, stack_id)
         .await
         .map_err(super::provider_error)?;
+    // A saved plan: the stack may have moved on while the question was asked.
+    if let Some(expected) = &proposal.last_event
+        && since != *expected
+    {
+        bail!(
+            "CloudFormation stack `{}` has changed since this plan was made; nothing was \
+             changed\n\nhint: plan again",
+            engine.name
+        );
+    }
     let started = match &proposal.carry {
         Carry::Execute { change_set, .. } => aws.cfn_execute(scope, change_set).await,
         _ => aws.cfn_delete_stack(scope, stack_id).await,
@@ -901,7 +1060,7 @@ async fn follow(
             return Err(anyhow::anyhow!(
                 "{}\n\nhint: CloudFormation carries on with stack `{}`; `stackwright plan \
                  --engine cloudformation` shows where it stands",
-                super::provider_error(e),
+                redact(&super::provider_error(e).to_string(), &proposal.secrets),
                 engine.name
             ));
         }

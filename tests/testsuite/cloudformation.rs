@@ -477,17 +477,27 @@ fn a_stack_of_the_same_name_is_refused_unless_ours_and_an_empty_one_is_destroyed
             .expect("DeleteStack")
     });
 
-    // A stack that holds only a change set nobody executed.
-    rt.block_on(async {
-        let made = cfn
-            .create_change_set()
+    // A stack that holds only a change set, somebody else's: refused.
+    let made = rt.block_on(async {
+        cfn.create_change_set()
             .stack_name(&cf_name)
-            .change_set_name("left-behind")
+            .change_set_name("theirs")
             .change_set_type(aws_sdk_cloudformation::types::ChangeSetType::Create)
             .template_body(&foreign)
             .send()
             .await
-            .expect("CreateChangeSet");
+            .expect("CreateChangeSet")
+    });
+    let run = t.run(&s, "destroy", &["--yes"], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.shown());
+    assert!(
+        run.stderr
+            .contains("holds only change sets, and 1 of them is not"),
+        "{}",
+        run.shown()
+    );
+    // Once that is gone, the empty stack (as an interrupted plan leaves one) is deleted.
+    rt.block_on(async {
         cfn.delete_change_set()
             .change_set_name(made.id().expect("an id"))
             .send()
@@ -551,6 +561,30 @@ fn a_saved_change_set_is_applied_exactly_and_refused_once_the_stack_moved() {
         .filter(|c| c.execution_status().map(|e| e.as_str()) == Some("AVAILABLE"))
         .count();
     assert_eq!(available, 2, "{kept:?}");
+
+    // A saved plan edited to show less than its change set does: refused, and the change
+    // set is kept for the real one.
+    let tampered = s.path().join("tampered.plan");
+    let mut edited: Json =
+        serde_json::from_str(&std::fs::read_to_string(&first).expect("plan")).expect("JSON");
+    edited["plan"]["changes"]
+        .as_array_mut()
+        .expect("changes")
+        .truncate(1);
+    std::fs::write(&tampered, edited.to_string()).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"))
+        .arg("apply")
+        .arg(&tampered)
+        .arg("--yes")
+        .envs(crate::plan::aws_env_at(crate::emulator::endpoint()))
+        .output()
+        .expect("run stackwright");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("does not read as its change set"),
+        "{stderr}"
+    );
 
     // The first is applied exactly, with no secret set and no --env.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"))

@@ -43,11 +43,20 @@ pub struct ChangeSetRequest<'a> {
     pub stack: &'a str,
     /// The change set's name.
     pub change_set: &'a str,
+    /// Says whose it is: stackwright's stack and env.
+    pub description: &'a str,
     /// The template body (JSON).
     pub template: &'a str,
     pub parameters: &'a [Parameter],
     /// A new stack (`CREATE`), else an `UPDATE`.
     pub create: bool,
+}
+
+/// A change set as `ListChangeSets` lists it.
+#[derive(Clone, Debug, Default)]
+pub struct ChangeSetSummary {
+    pub id: String,
+    pub description: String,
 }
 
 /// A change set as `DescribeChangeSet` tells it.
@@ -58,6 +67,8 @@ pub struct Described {
     /// `AVAILABLE` when it can be executed; `OBSOLETE`, `EXECUTE_COMPLETE`, …
     pub execution_status: String,
     pub reason: Option<String>,
+    /// The stack it belongs to.
+    pub stack_id: Option<String>,
     pub changes: Vec<ResourceChange>,
 }
 
@@ -177,9 +188,9 @@ impl Aws {
                 let gone = r
                     .resource_status()
                     .is_some_and(|s| s.as_str() == "DELETE_COMPLETE");
-                if let (false, Some(l), Some(p)) =
-                    (gone, r.logical_resource_id(), r.physical_resource_id())
-                {
+                // The emulator lists a key pair with an empty logical id: not one to know.
+                let logical = r.logical_resource_id().filter(|l| !l.is_empty());
+                if let (false, Some(l), Some(p)) = (gone, logical, r.physical_resource_id()) {
                     out.insert(l.to_string(), p.to_string());
                 }
             }
@@ -198,6 +209,7 @@ impl Aws {
         let ChangeSetRequest {
             stack: name,
             change_set,
+            description,
             template,
             parameters,
             create,
@@ -207,7 +219,7 @@ impl Aws {
             .create_change_set()
             .stack_name(name)
             .change_set_name(change_set)
-            .description("stackwright")
+            .description(description)
             .template_body(template)
             .change_set_type(if create {
                 ChangeSetType::Create
@@ -230,59 +242,67 @@ impl Aws {
         };
         let id = created.id().unwrap_or(change_set).to_string();
         let stack_id = created.stack_id().unwrap_or(name).to_string();
+        let failed = |id: String, stack_id: String, reason: String| {
+            Ok(ChangeSet::Failed {
+                id,
+                stack_id,
+                reason,
+            })
+        };
         let mut delay = Duration::from_millis(500);
         let started = tokio::time::Instant::now();
+        // Ctrl-C: CloudFormation cannot delete a change set it is still working out, so
+        // it is waited for (a minute at most) to be deleted after.
+        let mut interrupted: Option<tokio::time::Instant> = None;
         loop {
+            let described = match self.cfn_describe_change_set(scope, &id).await {
+                Ok(Some(described)) => described,
+                Ok(None) => {
+                    let reason = "the change set is gone (deleted by someone else)".to_string();
+                    return failed(id, stack_id, reason);
+                }
+                // The change set exists: it must be withdrawn, so its id is not lost.
+                Err(e) => return failed(id, stack_id, e.to_string()),
+            };
             let Described {
                 status,
                 reason,
                 changes,
                 ..
-            } = match self.cfn_describe_change_set(scope, &id).await? {
-                Some(described) => described,
-                None => {
-                    let reason = "the change set is gone (deleted by someone else)".to_string();
-                    return Ok(ChangeSet::Failed {
-                        id,
-                        stack_id,
-                        reason,
-                    });
+            } = described;
+            let working = status.starts_with("CREATE_");
+            match (status.as_str(), interrupted) {
+                (_, Some(since)) if !working || since.elapsed() > Duration::from_secs(60) => {
+                    return failed(id, stack_id, "interrupted".to_string());
                 }
-            };
-            match status.as_str() {
-                "CREATE_COMPLETE" => {
+                ("CREATE_COMPLETE", None) => {
                     return Ok(ChangeSet::Ready {
                         id,
                         stack_id,
                         changes,
                     });
                 }
-                "FAILED" if reason.as_deref().is_some_and(says_no_changes) => {
+                ("FAILED", None) if reason.as_deref().is_some_and(says_no_changes) => {
                     return Ok(ChangeSet::Unchanged { id: Some(id) });
                 }
-                "FAILED" => {
+                ("FAILED", None) => {
                     let reason = reason.unwrap_or_else(|| "no reason given".into());
-                    return Ok(ChangeSet::Failed {
-                        id,
-                        stack_id,
-                        reason,
-                    });
+                    return failed(id, stack_id, reason);
                 }
                 _ if started.elapsed() > Duration::from_secs(600) => {
                     let reason = format!("still {status} after 10 minutes");
-                    return Ok(ChangeSet::Failed {
-                        id,
-                        stack_id,
-                        reason,
-                    });
+                    return failed(id, stack_id, reason);
                 }
                 _ => {
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        _ = cancel.wait_for(|c| *c) => {
-                            let reason = "interrupted".to_string();
-                            return Ok(ChangeSet::Failed { id, stack_id, reason });
+                    if interrupted.is_none() {
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => {}
+                            _ = cancel.wait_for(|c| *c) => {
+                                interrupted = Some(tokio::time::Instant::now());
+                            }
                         }
+                    } else {
+                        tokio::time::sleep(delay).await;
                     }
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
@@ -324,6 +344,7 @@ impl Aws {
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default();
             out.reason = page.status_reason().map(String::from);
+            out.stack_id = page.stack_id().map(String::from);
             out.changes.extend(
                 page.changes()
                     .iter()
@@ -358,12 +379,14 @@ impl Aws {
         Ok(Some(out))
     }
 
-    /// Whether stack `stack_id` has any change set (ListChangeSets, all pages).
-    pub async fn cfn_has_change_sets(
+    /// The change sets of stack `stack_id` (ListChangeSets, all pages), but those being
+    /// deleted.
+    pub async fn cfn_change_sets(
         &self,
         scope: &Scope,
         stack_id: &str,
-    ) -> Result<bool, ProviderError> {
+    ) -> Result<Vec<ChangeSetSummary>, ProviderError> {
+        let mut out = Vec::new();
         let mut pages = self
             .cfn
             .list_change_sets()
@@ -374,15 +397,21 @@ impl Aws {
             let page =
                 page.map_err(|e| self.error(scope, "list the CloudFormation change sets", e))?;
             // The emulator lists every stack's: keep the asked one's.
-            if page
-                .summaries()
-                .iter()
-                .any(|c| c.stack_id() == Some(stack_id))
-            {
-                return Ok(true);
-            }
+            out.extend(
+                page.summaries()
+                    .iter()
+                    .filter(|c| c.stack_id() == Some(stack_id))
+                    .filter(|c| {
+                        !c.status()
+                            .is_some_and(|s| s.as_str().starts_with("DELETE_"))
+                    })
+                    .map(|c| ChangeSetSummary {
+                        id: c.change_set_id().unwrap_or_default().to_string(),
+                        description: c.description().unwrap_or_default().to_string(),
+                    }),
+            );
         }
-        Ok(false)
+        Ok(out)
     }
 
     /// A stack's status by its id: what [`Aws::cfn_follow`] reads.
