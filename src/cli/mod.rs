@@ -31,7 +31,8 @@ use stackwright::stack::{self, Loaded};
         stackwright plan stacks/paasmaker --env staging\n  \
         stackwright apply stacks/paasmaker --env staging\n  \
         stackwright output stacks/paasmaker --env staging\n  \
-        stackwright destroy stacks/paasmaker --env staging\n\n\
+        stackwright destroy stacks/paasmaker --env staging\n  \
+        stackwright apply stacks/paasmaker --env staging --engine cloudformation\n\n\
         The stack format: docs/stack-format.md"
 )]
 struct Cli {

@@ -20,7 +20,8 @@ use super::StackArgs;
 #[command(after_help = "Examples:\n  \
     stackwright plan stacks/paasmaker --env production\n  \
     stackwright plan stacks/paasmaker --env staging --detailed-exitcode --json > plan.json\n  \
-    stackwright plan stacks/paasmaker --env staging --out staging.plan\n\n\
+    stackwright plan stacks/paasmaker --env staging --out staging.plan\n  \
+    stackwright plan stacks/paasmaker --env staging --engine cloudformation\n\n\
     Resources are found by their tags; there is no state file. Secrets are never read\n\
     unless --deep needs them to hide them in user data, and are printed as (sensitive).\n\
     With --detailed-exitcode: 0 no changes, 2 changes, 1 error.")]
