@@ -13,7 +13,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::watch;
 
 use super::Aws;
-use crate::cloudformation::changes::{Parameter, ResourceChange, StackEvent, StackInfo, settled};
+use crate::cloudformation::changes::{
+    Parameter, ResourceChange, STACK_TYPE, StackEvent, StackInfo, settled,
+};
 use crate::provider::{ProviderError, Scope};
 
 /// What `CreateChangeSet` came to.
@@ -536,6 +538,11 @@ impl Aws {
         mut cancel: watch::Receiver<bool>,
     ) -> Result<Settled, ProviderError> {
         let mut delay = Duration::from_secs(1);
+        let started = tokio::time::Instant::now();
+        // A settled status counts once the stack has said it started this operation (an
+        // event of its own after `after`): a status read just after the call that started
+        // it may still be the last operation's. A minute without one, it counts anyway.
+        let mut began = false;
         loop {
             let events = self
                 .cfn_events_since(scope, stack_id, after.as_deref())
@@ -544,10 +551,12 @@ impl Aws {
                 after = Some(last.id.clone());
             }
             for e in &events {
+                began |= e.resource_type == STACK_TYPE;
                 on_event(e);
             }
             let (status, reason) = self.cfn_status(scope, stack_id).await?;
-            if settled(&status).is_some() {
+            let waited = started.elapsed() > Duration::from_secs(60);
+            if settled(&status).is_some() && (began || waited) {
                 // Events written between the read above and the status: read them too.
                 for e in self
                     .cfn_events_since(scope, stack_id, after.as_deref())
