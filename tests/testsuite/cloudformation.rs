@@ -189,6 +189,48 @@ async fn running(aws: &Aws, stack: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// What a test of the engine works with: the CloudFormation stack's name, SDK clients on
+/// the emulator, and the stack's hosted zone made.
+struct World {
+    cf_name: String,
+    rt: tokio::runtime::Runtime,
+    aws: Aws,
+    cfn: aws_sdk_cloudformation::Client,
+}
+
+impl World {
+    fn new(s: &StackDir) -> World {
+        let rt = runtime();
+        let aws = rt.block_on(Aws::connect());
+        rt.block_on(aws.zone(&s.zone));
+        let cfn = aws_sdk_cloudformation::Client::new(&rt.block_on(Aws::config()));
+        World {
+            cf_name: format!("{}-{ENV}", s.name),
+            rt,
+            aws,
+            cfn,
+        }
+    }
+}
+
+/// `stackwright apply FILE --yes` against the emulator, no secret set: its stdout and
+/// stderr, after checking it exited with `code`.
+fn apply_file(file: &std::path::Path, code: i32) -> (String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"))
+        .arg("apply")
+        .arg(file)
+        .arg("--yes")
+        .envs(crate::plan::aws_env_at(crate::emulator::endpoint()))
+        .env("NO_COLOR", "1")
+        .env_remove(PW_VAR)
+        .env_remove(TOKEN_VAR)
+        .output()
+        .expect("run stackwright");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(code), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
 /// A plan printed by `--json`, which must match `schemas/plan.schema.json` as the direct
 /// engine's do.
 fn plan_json(run: &Run) -> Json {
@@ -219,11 +261,12 @@ fn actions(plan: &Json) -> Vec<(String, String)> {
 #[test]
 fn the_cloudformation_engine_plans_applies_replans_clean_scales_and_destroys() {
     let s = StackDir::new("cfe", counted(2));
-    let cf_name = format!("{}-{ENV}", s.name);
-    let rt = runtime();
-    let aws = rt.block_on(Aws::connect());
-    rt.block_on(aws.zone(&s.zone));
-    let cfn = aws_sdk_cloudformation::Client::new(&rt.block_on(Aws::config()));
+    let World {
+        cf_name,
+        rt,
+        aws,
+        cfn,
+    } = World::new(&s);
     let mut t = Transcript::default();
 
     // A plan of a stack not created yet: every address created, and nothing left behind
@@ -524,11 +567,12 @@ fn a_stack_of_the_same_name_is_refused_unless_ours_and_an_empty_one_is_destroyed
 #[test]
 fn a_saved_change_set_is_applied_exactly_and_refused_once_the_stack_moved() {
     let s = StackDir::new("cfs", counted(1));
-    let cf_name = format!("{}-{ENV}", s.name);
-    let rt = runtime();
-    let aws = rt.block_on(Aws::connect());
-    rt.block_on(aws.zone(&s.zone));
-    let cfn = aws_sdk_cloudformation::Client::new(&rt.block_on(Aws::config()));
+    let World {
+        cf_name,
+        rt,
+        aws,
+        cfn,
+    } = World::new(&s);
     let mut t = Transcript::default();
     let run = t.run(&s, "apply", &["--yes"], &SECRETS);
     assert_eq!(run.code, Some(0), "{}", run.shown());
@@ -572,33 +616,14 @@ fn a_saved_change_set_is_applied_exactly_and_refused_once_the_stack_moved() {
         .expect("changes")
         .truncate(1);
     std::fs::write(&tampered, edited.to_string()).expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"))
-        .arg("apply")
-        .arg(&tampered)
-        .arg("--yes")
-        .envs(crate::plan::aws_env_at(crate::emulator::endpoint()))
-        .output()
-        .expect("run stackwright");
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (_, stderr) = apply_file(&tampered, 1);
     assert!(
         stderr.contains("does not read as its change set"),
         "{stderr}"
     );
 
     // The first is applied exactly, with no secret set and no --env.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"))
-        .arg("apply")
-        .arg(&first)
-        .arg("--yes")
-        .envs(crate::plan::aws_env_at(crate::emulator::endpoint()))
-        .env("NO_COLOR", "1")
-        .env_remove(PW_VAR)
-        .env_remove(TOKEN_VAR)
-        .output()
-        .expect("run stackwright");
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let (stdout, _) = apply_file(&first, 0);
     assert!(
         stdout.contains("Apply complete") && stdout.contains("1 created, 1 updated"),
         "{stdout}"
@@ -606,16 +631,7 @@ fn a_saved_change_set_is_applied_exactly_and_refused_once_the_stack_moved() {
     assert_eq!(rt.block_on(running(&aws, &s.name)).len(), 2);
 
     // The second was made before that: refused, and nothing changes.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"))
-        .arg("apply")
-        .arg(&second)
-        .arg("--yes")
-        .envs(crate::plan::aws_env_at(crate::emulator::endpoint()))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run stackwright");
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (_, stderr) = apply_file(&second, 1);
     assert!(
         stderr.contains("has changed since this plan was made")
             || stderr.contains("cannot be executed"),
