@@ -195,7 +195,7 @@ impl<'a> Engine<'a> {
                 .await
                 .map_err(super::provider_error)?
                 .into_iter()
-                .filter(|c| c.description != self.description())
+                .filter(|c| !self.is_ours(&c.description))
                 .map(|c| format!("`{}`", c.id))
                 .collect();
             if !theirs.is_empty() {
@@ -285,12 +285,22 @@ impl<'a> Engine<'a> {
         Ok(out)
     }
 
-    /// What its change sets say of them: whose they are.
+    /// What its change sets say of them: whose they are (and, after a comma, the digest
+    /// of the template they were made from).
     fn description(&self) -> String {
         format!(
             "stackwright: stack `{}` env `{}`",
             self.stack.name, self.stack.env
         )
+    }
+
+    /// Whether a change set's description says it is this stack and env's.
+    fn is_ours(&self, description: &str) -> bool {
+        let ours = self.description();
+        description == ours
+            || description
+                .strip_prefix(&ours)
+                .is_some_and(|rest| rest.starts_with(", "))
     }
 
     /// Make a change set for the stack as it is now and describe it as a plan.
@@ -341,7 +351,9 @@ impl<'a> Engine<'a> {
             _ => None,
         };
         let change_set_name = format!("stackwright-{}", run_id());
-        let description = self.description();
+        // CloudFormation keeps the description with the change set: `apply FILE` checks
+        // the plan file's stack against it.
+        let description = format!("{}, template {}", self.description(), digest(&body));
         let made = self
             .aws
             .cfn_change_set(
@@ -552,8 +564,12 @@ impl<'a> Engine<'a> {
             .and_then(|text| serde_json::from_str::<SavedPlan>(&text).ok())
             .and_then(|saved| saved.change_set);
         if let Some(old) = previous {
-            // Gone already, or executed: either way nothing to keep.
-            let _ = self.aws.cfn_delete_change_set(&self.scope, &old.id).await;
+            // Its change set, and the empty stack it may have made: the file was their
+            // only handle (gone already, or executed: nothing is deleted).
+            let mut spent = Proposal::empty(p.plan.clone());
+            spent.spent = Some(old.id);
+            spent.empty_stack = Some(old.stack_id);
+            self.withdraw(&spent).await;
         }
         let change_set = match &p.carry {
             Carry::Execute {
@@ -627,6 +643,17 @@ impl<'a> Engine<'a> {
             .is_some_and(|id| id != cs.stack_id)
         {
             bail!("the saved plan's change set belongs to another stack");
+        }
+        // The change set was made from the template of the stack in the file, or the file
+        // was changed: what is shown must be what runs.
+        let body = serde_json::to_string(&cloudformation::template(self.stack))
+            .context("failed to write the template")?;
+        let made_from = format!("{}, template {}", self.description(), digest(&body));
+        if described.description != made_from {
+            bail!(
+                "the saved plan does not read as its change set (the file was changed?); \
+                 nothing was changed\n\nhint: {again}"
+            );
         }
         if described.execution_status != "AVAILABLE" {
             return Err(stale(format!(
@@ -758,6 +785,14 @@ impl<'a> Engine<'a> {
         }
         Ok(proposal)
     }
+}
+
+/// A template's SHA-256, as `sha256:` and hex.
+fn digest(body: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(body.as_bytes());
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 /// Refuse a stack two of whose resources would have the same logical id.

@@ -621,6 +621,16 @@ fn a_saved_change_set_is_applied_exactly_and_refused_once_the_stack_moved() {
         stderr.contains("does not read as its change set"),
         "{stderr}"
     );
+    // Edited to show another instance type than its change set was made with: the same
+    // actions, but not the change set's template (its digest is in the change set).
+    let text = std::fs::read_to_string(&first).expect("plan");
+    assert!(text.contains("t2.micro"));
+    std::fs::write(&tampered, text.replace("t2.micro", "t2.large")).expect("write");
+    let (_, stderr) = apply_file(&tampered, 1);
+    assert!(
+        stderr.contains("does not read as its change set"),
+        "{stderr}"
+    );
 
     // The first is applied exactly, with no secret set and no --env.
     let (stdout, _) = apply_file(&first, 0);

@@ -69,6 +69,8 @@ pub struct Described {
     /// `AVAILABLE` when it can be executed; `OBSOLETE`, `EXECUTE_COMPLETE`, …
     pub execution_status: String,
     pub reason: Option<String>,
+    /// Who made it, for what (stackwright writes the stack, env and template digest).
+    pub description: String,
     /// The stack it belongs to.
     pub stack_id: Option<String>,
     pub changes: Vec<ResourceChange>,
@@ -272,7 +274,7 @@ impl Aws {
                 changes,
                 ..
             } = described;
-            let working = status.starts_with("CREATE_");
+            let working = matches!(status.as_str(), "CREATE_PENDING" | "CREATE_IN_PROGRESS");
             match (status.as_str(), interrupted) {
                 (_, Some(since)) if !working || since.elapsed() > Duration::from_secs(60) => {
                     return failed(id, stack_id, "interrupted".to_string());
@@ -347,6 +349,7 @@ impl Aws {
                 .unwrap_or_default();
             out.reason = page.status_reason().map(String::from);
             out.stack_id = page.stack_id().map(String::from);
+            out.description = page.description().unwrap_or_default().to_string();
             out.changes.extend(
                 page.changes()
                     .iter()
