@@ -425,7 +425,8 @@ impl<'a> Engine<'a> {
                     .map(|c| c.logical_id.clone())
                     .collect();
                 proposal.outputs_only = resource_changes.is_empty();
-                proposal.foreign = foreign(&resource_changes, &proposal.old, &proposal.new);
+                proposal.foreign =
+                    changes::foreign(&resource_changes, &proposal.old, &proposal.new);
                 proposal.plan = changes::plan(
                     self.stack,
                     graph,
@@ -726,7 +727,7 @@ impl<'a> Engine<'a> {
                 .map(|c| c.logical_id.clone())
                 .collect(),
             outputs_only: described.changes.is_empty(),
-            foreign: foreign(&described.changes, &old, &new),
+            foreign: changes::foreign(&described.changes, &old, &new),
             old,
             new,
             secrets,
@@ -776,6 +777,11 @@ impl<'a> Engine<'a> {
         proposal.old = all.existing(&ids);
         proposal.plan = changes::teardown(self.stack, &proposal.old, &ids);
         proposal.touched = ids.into_keys().collect();
+        proposal.plan.warnings.extend(
+            proposal.foreign.iter().map(|f| {
+                format!("CloudFormation also deletes {f}, which stackwright did not write")
+            }),
+        );
         if !proposal.plan.has_changes() && proposal.foreign.is_empty() {
             proposal.plan.warnings.push(format!(
                 "CloudFormation stack `{}` ({}) holds no resource of stack `{}` \
@@ -856,38 +862,11 @@ pub(super) fn plan(stack: &Stack, graph: &Graph, view: Printing) -> anyhow::Resu
         );
     } else {
         render::stdout(&render::plan::render(plan, render::stdout_colour()));
-        render::stdout(&notes(&proposal));
     }
     Ok(match (view.detailed_exitcode, proposal.changes()) {
         (true, true) => ExitCode::from(2),
         _ => ExitCode::SUCCESS,
     })
-}
-
-/// The changes of a change set to resources stackwright did not write (neither template
-/// says they are an address).
-fn foreign(
-    resource_changes: &[ResourceChange],
-    old: &changes::View,
-    new: &changes::View,
-) -> Vec<String> {
-    resource_changes
-        .iter()
-        .filter(|c| new.address(&c.logical_id).is_none() && old.address(&c.logical_id).is_none())
-        .map(|c| format!("`{}` ({}: {})", c.logical_id, c.resource_type, c.action))
-        .collect()
-}
-
-/// What the plan view cannot show: changes to resources stackwright did not write.
-fn notes(p: &Proposal) -> String {
-    let mut out = String::new();
-    if !p.foreign.is_empty() {
-        out.push_str(&format!(
-            "\nThe change set also changes resources stackwright did not write: {}.\n",
-            p.foreign.join(", ")
-        ));
-    }
-    out
 }
 
 /// `output --engine cloudformation`: every output `None` when the stack does not exist.
@@ -971,7 +950,6 @@ async fn carry_out(
     let (scope, aws) = (&engine.scope, &engine.aws);
     let plan = &proposal.plan;
     render::stdout(&render::plan::render(plan, render::stdout_colour()));
-    render::stdout(&notes(proposal));
     if !proposal.changes() {
         return Ok(Carried::Not(ExitCode::SUCCESS));
     }

@@ -535,7 +535,10 @@ pub fn plan(
     old: &View,
     new: &View,
 ) -> Plan {
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = foreign(changes, old, new)
+        .into_iter()
+        .map(|f| format!("CloudFormation also changes {f}, which stackwright did not write"))
+        .collect();
     let mut gathered: BTreeMap<Address, Gathered> = BTreeMap::new();
     for rc in changes {
         let Some((address, rule)) = new
@@ -543,10 +546,6 @@ pub fn plan(
             .get(&rc.logical_id)
             .or_else(|| old.logical.get(&rc.logical_id))
         else {
-            warnings.push(format!(
-                "CloudFormation also changes `{}` ({}), which stackwright did not write",
-                rc.logical_id, rc.resource_type
-            ));
             continue;
         };
         let g = gathered.entry(address.clone()).or_default();
@@ -661,6 +660,16 @@ pub fn plan(
         });
     }
     finish(stack, order(Some(graph), out), warnings)
+}
+
+/// The changes to resources stackwright did not write (neither template says they stand
+/// for an address), as `` `LogicalId` (Type: Action) ``: shown as warnings, and refused.
+pub fn foreign(changes: &[ResourceChange], old: &View, new: &View) -> Vec<String> {
+    changes
+        .iter()
+        .filter(|c| new.address(&c.logical_id).is_none() && old.address(&c.logical_id).is_none())
+        .map(|c| format!("`{}` ({}: {})", c.logical_id, c.resource_type, c.action))
+        .collect()
 }
 
 /// Why a modified resource is replaced: CloudFormation's word when it gives one; where it
