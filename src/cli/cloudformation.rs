@@ -372,22 +372,17 @@ impl<'a> Engine<'a> {
             .map_err(|e| {
                 anyhow::anyhow!(redact(&format!("{:#}", super::provider_error(e)), &secrets))
             })?;
+        // Nothing to do, until the change set says otherwise.
+        let unchanged = changes::plan(self.stack, graph, &[], &old, &new);
         let mut proposal = Proposal {
             old,
             new,
             secrets,
             last_event,
-            ..Proposal::empty(changes::plan(
-                self.stack,
-                graph,
-                &[],
-                &changes::View::default(),
-                &changes::View::default(),
-            ))
+            ..Proposal::empty(unchanged)
         };
         match made {
             ChangeSet::Unchanged { id } => {
-                proposal.plan = changes::plan(self.stack, graph, &[], &proposal.old, &proposal.new);
                 proposal.spent = id;
                 Ok(proposal)
             }
@@ -512,8 +507,12 @@ impl<'a> Engine<'a> {
 
     /// The stack's outputs: CloudFormation's, or where it has none (the emulator), worked
     /// out from its resources, found by their tags and by the physical ids CloudFormation
-    /// lists.
-    async fn outputs(&self, info: &StackInfo) -> anyhow::Result<BTreeMap<String, Option<String>>> {
+    /// lists; `deployed` (the view of the template the stack runs) says which is which.
+    async fn outputs(
+        &self,
+        info: &StackInfo,
+        deployed: &changes::View,
+    ) -> anyhow::Result<BTreeMap<String, Option<String>>> {
         let mut outputs: BTreeMap<String, Option<String>> = self
             .stack
             .outputs
@@ -524,7 +523,6 @@ impl<'a> Engine<'a> {
             })
             .collect();
         if outputs.values().any(Option::is_none) {
-            let view = changes::View::of(&self.deployed_template().await?);
             let ids = self
                 .aws
                 .cfn_resources(&self.scope, &self.name)
@@ -533,7 +531,9 @@ impl<'a> Engine<'a> {
             let mut scope = self.scope.clone();
             scope.physical_ids = ids
                 .into_iter()
-                .filter_map(|(logical, physical)| Some((physical, view.address(&logical)?.clone())))
+                .filter_map(|(logical, physical)| {
+                    Some((physical, deployed.address(&logical)?.clone()))
+                })
                 .collect();
             let live = self
                 .aws
@@ -882,8 +882,8 @@ pub(super) fn outputs(stack: &Stack) -> anyhow::Result<BTreeMap<String, Option<S
         match info.filter(|i| i.status != "REVIEW_IN_PROGRESS") {
             Some(info) => {
                 // Only this stack and env's outputs: refused for a stack of the same name.
-                engine.deployed_template().await?;
-                engine.outputs(&info).await
+                let deployed = changes::View::of(&engine.deployed_template().await?);
+                engine.outputs(&info, &deployed).await
             }
             None => Ok(stack.outputs.keys().map(|k| (k.clone(), None)).collect()),
         }
@@ -1121,7 +1121,8 @@ async fn follow(
             .await
             .map_err(super::provider_error)?
             .unwrap_or_default();
-        let outputs = engine.outputs(&info).await?;
+        // The template just deployed: no need to read it back.
+        let outputs = engine.outputs(&info, &proposal.new).await?;
         render::stdout(&render::summary::outputs(&outputs));
     }
     Ok(ExitCode::SUCCESS)
