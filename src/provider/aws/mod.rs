@@ -366,28 +366,33 @@ impl Tagged {
         if let Some(address) = scope.physical_ids.get(id) {
             return Some(address.clone());
         }
-        let by_cloudformation = self.tags.get(super::TAG_ENGINE).map(String::as_str)
-            == Some(crate::cloudformation::ENGINE_TAG_VALUE);
-        let ours = self.tags.get(super::TAG_STACK)? == &scope.stack
-            && self.tags.get(super::TAG_ENV)? == &scope.env
-            && by_cloudformation == scope.cloudformation;
-        if !ours {
-            return None;
+        match self.stack_address(scope)? {
+            (address, true) => Some(address),
+            (_, false) => None,
         }
-        self.tags.get(super::TAG_ADDRESS)?.parse().ok()
     }
 
     /// The address, if these are the tags of a resource of `scope`'s stack and env that
     /// the other engine manages.
     fn other_engine(&self, scope: &Scope) -> Option<Address> {
-        let by_cloudformation = self.tags.get(super::TAG_ENGINE).map(String::as_str)
-            == Some(crate::cloudformation::ENGINE_TAG_VALUE);
+        match self.stack_address(scope)? {
+            (address, false) => Some(address),
+            (_, true) => None,
+        }
+    }
+
+    /// The address, if these are the tags of a resource of `scope`'s stack and env, and
+    /// whether the engine `scope` reads for manages it.
+    fn stack_address(&self, scope: &Scope) -> Option<(Address, bool)> {
         let same = self.tags.get(super::TAG_STACK)? == &scope.stack
             && self.tags.get(super::TAG_ENV)? == &scope.env;
-        if !same || by_cloudformation == scope.cloudformation {
+        if !same {
             return None;
         }
-        self.tags.get(super::TAG_ADDRESS)?.parse().ok()
+        let by_cloudformation = self.tags.get(super::TAG_ENGINE).map(String::as_str)
+            == Some(crate::cloudformation::ENGINE_TAG_VALUE);
+        let address = self.tags.get(super::TAG_ADDRESS)?.parse().ok()?;
+        Some((address, by_cloudformation == scope.cloudformation))
     }
 
     /// The user's tags (not stackwright's, not AWS's) as `key=value`.
