@@ -9,15 +9,23 @@
 //! 3. [`provider`]: reads and changes AWS, one module per service (later issues).
 //! 4. [`plan`]: live state diffed against the model: a plain data structure (later issues).
 //! 5. [`apply`]: the plan walked in graph order, in parallel (later issues).
-//! 6. [`render`]: everything people see: diagnostics, DOT, plans, progress.
-//! 7. [`cloudformation`]: the same stack as a CloudFormation template.
+//! 6. [`engine`]: one runner for `plan`, `apply`, `destroy` and `output` over two
+//!    engines (direct calls, or CloudFormation change sets): load, lock, gates, confirm,
+//!    carry out, report. [`planfile`] is the saved-plan format it reads and writes.
+//! 7. [`render`]: everything people see: diagnostics, DOT, plans, progress, and the
+//!    engine's console.
+//! 8. [`cloudformation`]: the same stack as a CloudFormation template.
 //!
-//! The CLI (`src/cli`, in the binary) parses arguments and makes one call per command.
+//! The CLI (`src/cli`, in the binary) parses arguments, makes one call into [`engine`] (or
+//! [`stack`] and [`render`] for the commands that need no AWS), and hands the result to
+//! [`render`]. See `docs/architecture.md` for what each module owns and may import.
 
 pub mod apply;
 pub mod cloudformation;
+pub mod engine;
 pub mod graph;
 pub mod plan;
+pub mod planfile;
 pub mod provider;
 pub mod render;
 pub mod stack;

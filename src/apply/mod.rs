@@ -16,7 +16,6 @@
 //! terminal, timestamped lines otherwise); this module never draws anything.
 
 mod execute;
-pub mod gates;
 
 pub use execute::{Applied, Job, execute, secrets_needed};
 

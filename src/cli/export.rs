@@ -34,7 +34,7 @@ pub fn exec(args: ExportArgs) -> anyhow::Result<ExitCode> {
             let Some((loaded, _graph)) = super::load_and_graph(&stack) else {
                 return Ok(ExitCode::FAILURE);
             };
-            super::cloudformation::no_clashes(&loaded.stack)?;
+            stackwright::engine::cloudformation::no_clashes(&loaded.stack)?;
             let template = cloudformation::template(&loaded.stack);
             let text =
                 serde_json::to_string_pretty(&template).context("failed to write the template")?;

@@ -3,7 +3,6 @@
 //! `plan --detailed-exitcode` keeps 2 for "changes").
 
 mod apply;
-mod cloudformation;
 mod export;
 mod graph;
 mod output;
@@ -11,13 +10,14 @@ mod plan;
 mod unlock;
 mod validate;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use stackwright::graph::{Graph, cycle_diagnostic};
+use stackwright::engine::{self, EngineKind};
+use stackwright::graph::Graph;
 use stackwright::render;
-use stackwright::stack::{self, Loaded};
+use stackwright::stack::Loaded;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,25 +63,33 @@ struct StackArgs {
     env: Option<String>,
 }
 
-/// Who carries out a plan.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-enum Engine {
-    /// stackwright calls the AWS APIs itself, walking the graph in parallel
-    #[default]
-    Direct,
-    /// The stack goes to CloudFormation as a template: its change set is the plan, and
-    /// CloudFormation holds the state, applies and rolls back
-    Cloudformation,
-}
-
 /// `--engine`, for the commands that read or change AWS.
 #[derive(Debug, Args)]
 struct EngineArg {
     /// Who carries out the plan: `direct` (stackwright calls the AWS APIs) or
     /// `cloudformation` (a CloudFormation stack named `<stack>-<env>`, changed through
     /// change sets)
-    #[arg(long, value_enum, default_value_t = Engine::Direct, value_name = "ENGINE")]
-    engine: Engine,
+    #[arg(long, value_enum, default_value_t = EngineName::Direct, value_name = "ENGINE")]
+    engine: EngineName,
+}
+
+/// The values `--engine` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum EngineName {
+    /// stackwright calls the AWS APIs itself, walking the graph in parallel
+    Direct,
+    /// The stack goes to CloudFormation as a template: its change set is the plan, and
+    /// CloudFormation holds the state, applies and rolls back
+    Cloudformation,
+}
+
+impl EngineArg {
+    fn kind(&self) -> EngineKind {
+        match self.engine {
+            EngineName::Direct => EngineKind::Direct,
+            EngineName::Cloudformation => EngineKind::Cloudformation,
+        }
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -119,63 +127,29 @@ pub fn main() -> ExitCode {
 /// has errors: they have been printed, and the command exits 1.
 fn load_and_graph(args: &StackArgs) -> Option<(Loaded, Graph)> {
     let colour = render::stderr_colour();
-    let loaded = match stack::load(&args.stack, args.env.as_deref()) {
-        Ok(loaded) => loaded,
-        Err(e) => {
+    match engine::check(&args.stack, args.env.as_deref()) {
+        Ok(checked) => {
+            let loaded = checked.loaded;
             render::stderr(&render::diagnostics::render_all(
-                &e.diagnostics,
-                &e.sources,
-                colour,
-            ));
-            failed(&args.stack, args.env.as_deref(), e.error_count());
-            return None;
-        }
-    };
-    render::stderr(&render::diagnostics::render_all(
-        &loaded.warnings,
-        &loaded.sources,
-        colour,
-    ));
-    match Graph::build(&loaded.stack) {
-        Ok(graph) => Some((loaded, graph)),
-        Err(cycles) => {
-            let diagnostics: Vec<_> = cycles
-                .iter()
-                .map(|c| cycle_diagnostic(c, &loaded.reference_spans))
-                .collect();
-            render::stderr(&render::diagnostics::render_all(
-                &diagnostics,
+                &loaded.warnings,
                 &loaded.sources,
                 colour,
             ));
-            failed(&args.stack, args.env.as_deref(), diagnostics.len());
+            Some((loaded, checked.graph))
+        }
+        Err(rejected) => {
+            render::stderr(&render::diagnostics::render_all(
+                &rejected.warnings,
+                &rejected.sources,
+                colour,
+            ));
+            render::stderr(&render::diagnostics::render_all(
+                &rejected.diagnostics,
+                &rejected.sources,
+                colour,
+            ));
+            render::stderr(&format!("error: {}\n", rejected.summary));
             None
         }
-    }
-}
-
-fn failed(dir: &Path, env: Option<&str>, errors: usize) {
-    let env = env.map(|e| format!(" (env `{e}`)")).unwrap_or_default();
-    let plural = if errors == 1 { "" } else { "s" };
-    render::stderr(&format!(
-        "error: stack `{}`{env} has {errors} error{plural}; nothing was sent to AWS\n",
-        dir.display()
-    ));
-}
-
-/// The async runtime the commands that talk to AWS run on.
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    use anyhow::Context;
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")
-}
-
-/// A provider error as the CLI reports it: the message, then a hint.
-fn provider_error(e: stackwright::provider::ProviderError) -> anyhow::Error {
-    match e.hint() {
-        Some(hint) => anyhow::anyhow!("{e}\n\nhint: {hint}"),
-        None => anyhow::anyhow!("{e}"),
     }
 }

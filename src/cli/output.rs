@@ -4,10 +4,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use stackwright::plan;
-use stackwright::provider::Provider;
-use stackwright::provider::aws::Aws;
+use std::sync::Arc;
+
+use stackwright::engine::{self, Console};
 use stackwright::render;
+use stackwright::render::console::Terminal;
+use stackwright::with_engine;
 
 use super::StackArgs;
 
@@ -28,23 +30,16 @@ pub struct OutputArgs {
 }
 
 pub fn exec(args: OutputArgs) -> anyhow::Result<ExitCode> {
-    let Some((loaded, _graph)) = super::load_and_graph(&args.stack) else {
+    let Some((loaded, graph)) = super::load_and_graph(&args.stack) else {
         return Ok(ExitCode::FAILURE);
     };
-    let stack = &loaded.stack;
-    let outputs = if args.engine.engine == super::Engine::Cloudformation {
-        super::cloudformation::outputs(stack)?
-    } else {
-        let scope = super::plan::scope(stack, false)?;
-        let runtime = super::runtime()?;
-        let live = runtime
-            .block_on(async {
-                let aws = Aws::connect(stack).await?;
-                aws.refresh(&scope).await
-            })
-            .map_err(super::provider_error)?;
-        plan::outputs(stack, &live.resources)
-    };
+    let console: Arc<dyn Console> = Arc::new(Terminal);
+    let runtime = engine::runtime()?;
+    let outputs = runtime.block_on(async {
+        let mut connected =
+            engine::connect(args.engine.kind(), &loaded.stack, &graph, false, console).await?;
+        with_engine!(&mut connected, e => engine::outputs(e).await)
+    })?;
     if args.json {
         let known: serde_json::Map<String, serde_json::Value> = outputs
             .iter()

@@ -1,17 +1,16 @@
 //! `stackwright plan`: read the stack's live state and print what apply would do.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
-use stackwright::plan::{self, Plan};
-use stackwright::provider::aws::Aws;
-use stackwright::provider::{Provider, Scope};
+use stackwright::engine::{self, Console, Engine, EngineKind, PlanOptions};
 use stackwright::render;
-use stackwright::stack::Stack;
-use stackwright::stack::model::Spec;
+use stackwright::render::console::Terminal;
+use stackwright::with_engine;
+use tokio::sync::watch;
 
 use super::StackArgs;
 
@@ -49,128 +48,51 @@ pub struct PlanArgs {
     engine: super::EngineArg,
 }
 
-/// A plan saved by `--out`: the plan and the checked stack it was made from (which holds
-/// secrets only by name); with the cloudformation engine, the change set it stands for.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct SavedPlan {
-    pub plan: Plan,
-    pub stack: Stack,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub change_set: Option<super::cloudformation::SavedChangeSet>,
-}
-
-impl SavedPlan {
-    /// Write it to `path` (JSON).
-    pub fn write(&self, path: &std::path::Path) -> anyhow::Result<()> {
-        let json = serde_json::to_string_pretty(self).context("failed to serialize the plan")?;
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("failed to write the plan to `{}`", path.display()))
-    }
-}
-
 pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let Some((loaded, graph)) = super::load_and_graph(&args.stack) else {
         return Ok(ExitCode::FAILURE);
     };
-    if args.engine.engine == super::Engine::Cloudformation {
-        if args.deep {
-            bail!(
-                "--deep reads what the direct engine tracks in tags; CloudFormation's change set needs no such read: drop --deep"
-            );
-        }
-        let view = super::cloudformation::Printing {
-            json: args.json,
-            detailed_exitcode: args.detailed_exitcode,
-            stats: args.stats,
-            out: args.out.clone(),
-        };
-        return super::cloudformation::plan(&loaded.stack, &graph, view);
-    }
-    let scope = scope(&loaded.stack, args.deep)?;
-    let runtime = super::runtime()?;
     let stack = &loaded.stack;
-    let (live, aws) = runtime
-        .block_on(async {
-            let aws = Aws::connect(stack).await?;
-            let live = aws.refresh(&scope).await;
-            Ok::<_, stackwright::provider::ProviderError>((live, aws))
+    let kind = args.engine.kind();
+    let console: Arc<dyn Console> = Arc::new(Terminal);
+    let options = PlanOptions {
+        deep: args.deep,
+        out: args.out.clone(),
+    };
+    let runtime = engine::runtime()?;
+    let planned = runtime.block_on(async {
+        // A CloudFormation plan withdraws its change set on a Ctrl-C; a direct plan only
+        // reads, and stops at once.
+        let (_keep, mut cancel) = watch::channel(false);
+        if kind == EngineKind::Cloudformation {
+            cancel = engine::on_ctrl_c(console.clone());
+        }
+        let mut connected =
+            engine::connect(kind, stack, &graph, args.deep, console.clone()).await?;
+        with_engine!(&mut connected, e => {
+            let planned = engine::plan(e, &options, console.as_ref(), cancel).await;
+            if args.stats {
+                render::stderr(&render::summary::calls(&e.calls()));
+            }
+            planned
         })
-        .map_err(super::provider_error)?;
-    if args.stats {
-        render::stderr(&render::summary::calls(&aws.stats().by_operation()));
-    }
-    let live = live.map_err(super::provider_error)?;
-    let plan = plan::plan(stack, &graph, &live);
-    if let Some(path) = &args.out {
-        let saved = SavedPlan {
-            plan: plan.clone(),
-            stack: stack.clone(),
-            change_set: None,
-        };
-        saved.write(path)?;
-    }
+    });
+    runtime.shutdown_background();
+    let planned = planned?;
     if args.json {
         render::stdout(
-            &(serde_json::to_string_pretty(&plan).context("failed to serialize the plan")? + "\n"),
+            &(serde_json::to_string_pretty(&planned.plan)
+                .context("failed to serialize the plan")?
+                + "\n"),
         );
     } else {
-        render::stdout(&render::plan::render(&plan, render::stdout_colour()));
+        render::stdout(&render::plan::render(
+            &planned.plan,
+            render::stdout_colour(),
+        ));
     }
-    Ok(match (args.detailed_exitcode, plan.has_changes()) {
+    Ok(match (args.detailed_exitcode, planned.changes) {
         (true, true) => ExitCode::from(2),
         _ => ExitCode::SUCCESS,
-    })
-}
-
-/// What to read: the stack's tags, the zones its records live in, and in deep mode the
-/// secrets to hide in what AWS returns.
-pub(super) fn scope(stack: &Stack, deep: bool) -> anyhow::Result<Scope> {
-    let zones = stack
-        .resources
-        .values()
-        .filter_map(|r| match &r.spec {
-            Spec::DnsRecord(d) => Some(d.zone.clone()),
-            _ => None,
-        })
-        .collect();
-    let mut secrets = BTreeMap::new();
-    if deep {
-        // Only user data is read back from AWS; the master password never is.
-        let in_user_data: std::collections::BTreeSet<&str> = stack
-            .resources
-            .values()
-            .filter_map(|r| match &r.spec {
-                Spec::Instance(i) => i.user_data.as_ref(),
-                _ => None,
-            })
-            .flat_map(|t| t.parts.iter())
-            .filter_map(|p| match p {
-                stackwright::stack::template::Part::Secret(name) => Some(name.as_str()),
-                _ => None,
-            })
-            .collect();
-        for (name, var) in stack
-            .secrets
-            .iter()
-            .filter(|(n, _)| in_user_data.contains(n.as_str()))
-        {
-            match std::env::var(var) {
-                Ok(value) if !value.is_empty() => {
-                    secrets.insert(name.clone(), value);
-                }
-                _ => anyhow::bail!(
-                    "`plan --deep` reads user data, which holds secret `{name}`: set `{var}` so it can be hidden"
-                ),
-            }
-        }
-    }
-    Ok(Scope {
-        stack: stack.name.clone(),
-        env: stack.env.clone(),
-        zones,
-        deep,
-        secrets,
-        cloudformation: false,
-        physical_ids: BTreeMap::new(),
     })
 }

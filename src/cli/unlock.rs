@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
+use stackwright::engine::{self, EngineError, secrets};
 use stackwright::provider::aws::Aws;
 use stackwright::render;
 
@@ -26,14 +27,14 @@ pub fn exec(args: UnlockArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let stack = &loaded.stack;
-    let scope = super::plan::scope(stack, false)?;
-    let runtime = super::runtime()?;
+    let scope = secrets::scope(stack, false, &secrets::process_env())?;
+    let runtime = engine::runtime()?;
     let holder = runtime
         .block_on(async {
             let aws = Aws::connect(stack).await?;
             aws.break_lock(&scope).await
         })
-        .map_err(super::provider_error)?;
+        .map_err(EngineError::from)?;
     match holder {
         Some(h) => render::stdout(&format!(
             "Released the lock of stack `{}` env `{}`, held by {h}.\n",

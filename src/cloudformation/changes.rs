@@ -765,7 +765,7 @@ fn finish(stack: &Stack, changes: Vec<Change>, warnings: Vec<String>) -> Plan {
         stack: stack.name.clone(),
         env: stack.env.clone(),
         region: stack.region.clone(),
-        engine: plan::Engine::Cloudformation,
+        engine: plan::PlannedBy::Cloudformation,
         summary: plan::Summary::of(&changes),
         changes,
         warnings,

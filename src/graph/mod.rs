@@ -33,7 +33,7 @@ pub enum EdgeKind {
     DependsOn,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Graph {
     graph: DiGraph<Address, EdgeKind>,
     nodes: BTreeMap<Address, NodeIndex>,

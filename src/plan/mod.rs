@@ -92,10 +92,10 @@ pub struct Summary {
     pub data_loss: usize,
 }
 
-/// Who carries a plan out.
+/// The plan's record of which engine made it, and so carries it out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Engine {
+pub enum PlannedBy {
     /// stackwright, calling the AWS APIs.
     #[default]
     Direct,
@@ -111,7 +111,7 @@ pub struct Plan {
     pub region: String,
     /// Plans saved before there were engines are the direct engine's.
     #[serde(default)]
-    pub engine: Engine,
+    pub engine: PlannedBy,
     pub changes: Vec<Change>,
     pub summary: Summary,
     pub warnings: Vec<String>,
@@ -204,7 +204,7 @@ pub fn plan(stack: &Stack, graph: &Graph, live: &LiveState) -> Plan {
         stack: stack.name.clone(),
         env: stack.env.clone(),
         region: stack.region.clone(),
-        engine: Engine::Direct,
+        engine: PlannedBy::Direct,
         changes,
         summary,
         warnings,

@@ -8,6 +8,9 @@
 //! the AWS SDK crates.
 
 pub mod aws;
+pub mod memory;
+
+pub use aws::lock::{Holder, Lock, LockError};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -281,6 +284,39 @@ pub trait Provider: Send + Sync {
         how: Teardown,
         progress: &Progress<'_>,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
+    /// Every call made so far, by operation (for `--stats`).
+    fn calls(&self) -> BTreeMap<String, u64> {
+        BTreeMap::new()
+    }
+}
+
+/// The lock that keeps two applies (or destroys) of one stack and env from running at
+/// once, held where the resources are.
+pub trait Locking: Send + Sync {
+    /// Take the lock of `scope` for `me`, waiting up to `wait` for its holder to let go.
+    /// `warn` hears about a dead holder's lock taken over, and about waiting.
+    fn lock(
+        &self,
+        scope: &Scope,
+        me: &Holder,
+        wait: std::time::Duration,
+        warn: &(dyn Fn(&str) + Send + Sync),
+    ) -> impl Future<Output = Result<Lock, LockError>> + Send;
+
+    /// Release a lock this run holds.
+    fn unlock(
+        &self,
+        scope: &Scope,
+        lock: Lock,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
+    /// Who holds the lock of `scope`, if a run that may still be alive does: a read, for
+    /// refusing before anything is changed.
+    fn holder(
+        &self,
+        scope: &Scope,
+    ) -> impl Future<Output = Result<Option<Holder>, ProviderError>> + Send;
 }
 
 /// `true`/`false` as attribute text.

@@ -4,6 +4,7 @@
 //! ([`diagnostics`]), the graph as DOT ([`dot`]). Colour is used only on a terminal and
 //! never when `NO_COLOR` is set.
 
+pub mod console;
 pub mod diagnostics;
 pub mod dot;
 pub mod plan;

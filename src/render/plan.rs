@@ -14,7 +14,7 @@ use std::fmt::Write;
 
 use similar::TextDiff;
 
-use crate::plan::{Action, AttrChange, Change, Engine, Mark, Plan};
+use crate::plan::{Action, AttrChange, Change, Mark, Plan, PlannedBy};
 use crate::provider::Value;
 
 const SENSITIVE: &str = "(sensitive)";
@@ -58,8 +58,8 @@ pub fn render(plan: &Plan, colour: bool) -> String {
     let paint = Paint { on: colour };
     let mut out = String::new();
     let engine = match plan.engine {
-        Engine::Direct => "",
-        Engine::Cloudformation => ", through CloudFormation",
+        PlannedBy::Direct => "",
+        PlannedBy::Cloudformation => ", through CloudFormation",
     };
     let _ = writeln!(
         out,

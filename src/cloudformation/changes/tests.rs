@@ -4,8 +4,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use super::*;
-use crate::apply::gates::{Consent, refusals};
 use crate::cloudformation::template;
+use crate::engine::gates::{Consent, refusals};
 use crate::stack::load_text;
 
 const STACK: &str = r#"

@@ -109,6 +109,17 @@ pub struct Lock {
     group_id: String,
 }
 
+impl Lock {
+    /// A lock known by `id` (the in-memory provider's).
+    pub(crate) fn new(id: String) -> Lock {
+        Lock { group_id: id }
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        &self.group_id
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("stack `{stack}` env `{env}` is locked by {holder}")]
@@ -232,11 +243,40 @@ impl Aws {
         Ok(Some(holder))
     }
 
+    /// Who holds the lock of `scope`, unless that run is provably gone.
+    pub async fn live_holder(&self, scope: &Scope) -> Result<Option<Holder>, ProviderError> {
+        Ok(self
+            .read_lock(scope)
+            .await?
+            .map(|(_, holder)| holder)
+            .filter(|h| !h.is_gone()))
+    }
+
     async fn delete_lock(&self, scope: &Scope, id: &str) -> Result<(), ProviderError> {
         match self.ec2.delete_security_group().group_id(id).send().await {
             Ok(_) => Ok(()),
             Err(e) if code(&e) == Some("InvalidGroup.NotFound") => Ok(()),
             Err(e) => Err(self.error(scope, "release the lock", e)),
         }
+    }
+}
+
+impl crate::provider::Locking for Aws {
+    async fn lock(
+        &self,
+        scope: &Scope,
+        me: &Holder,
+        wait: Duration,
+        warn: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<Lock, LockError> {
+        Aws::lock(self, scope, me, wait, warn).await
+    }
+
+    async fn unlock(&self, scope: &Scope, lock: Lock) -> Result<(), ProviderError> {
+        Aws::unlock(self, scope, lock).await
+    }
+
+    async fn holder(&self, scope: &Scope) -> Result<Option<Holder>, ProviderError> {
+        self.live_holder(scope).await
     }
 }

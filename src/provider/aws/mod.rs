@@ -447,6 +447,10 @@ impl Ids {
 }
 
 impl Provider for Aws {
+    fn calls(&self) -> BTreeMap<String, u64> {
+        self.stats.by_operation()
+    }
+
     async fn refresh(&self, scope: &Scope) -> Result<LiveState, ProviderError> {
         if let Ok(mut seen) = self.other_engine.lock() {
             seen.clear();

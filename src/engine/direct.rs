@@ -1,0 +1,336 @@
+//! The direct engine: stackwright reads live state through a [`Provider`], plans against
+//! it, and walks the plan itself ([`apply::execute`]) under the stack's lock.
+//!
+//! 1. Propose: refresh, plan (or, for a saved plan, check that the live state of every
+//!    address it touches is as it was, and that the plan still follows from its stack),
+//!    read the secrets the plan sends. A lock held by another live run is found here, by
+//!    a read, so a second apply fails at once and changes nothing.
+//! 2. Carry out: take the lock (the first call that changes AWS), refresh again and check
+//!    that nothing the plan touches moved while it was shown and confirmed, walk it,
+//!    release the lock whatever happened.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::console::redact_report;
+use super::error::fail;
+use super::gates::{self, Consent};
+use super::secrets::{self, Lookup};
+use super::{Console, Engine, EngineError, Finish, Intent, Operation, Redacting, RunOptions};
+use crate::apply::{self, Job};
+use crate::graph::Graph;
+use crate::plan::{self, Action, Plan, PlannedBy};
+use crate::planfile::{self, SavedPlan};
+use crate::provider::aws::Aws;
+use crate::provider::aws::lock::{Holder, LockError};
+use crate::provider::{LiveState, Locking, Provider, Scope, Secret};
+use crate::stack::Stack;
+
+/// The direct engine over a provider (AWS, or the in-memory one in tests).
+pub struct Direct<P> {
+    provider: Arc<P>,
+    stack: Stack,
+    graph: Graph,
+    scope: Scope,
+    lookup: Lookup,
+    run_id: String,
+}
+
+impl<P> std::fmt::Debug for Direct<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Direct")
+            .field("stack", &self.stack.name)
+            .field("env", &self.stack.env)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A plan of the direct engine, and what carrying it out needs.
+#[derive(Debug)]
+pub struct DirectProposal {
+    pub plan: Plan,
+    /// The live state the plan was made from.
+    live: LiveState,
+    /// The secrets the plan sends to AWS (read when proposing to apply).
+    secrets: BTreeMap<String, Secret>,
+    /// A teardown walks an empty stack's graph.
+    teardown: bool,
+}
+
+impl Direct<Aws> {
+    /// Connect to AWS for `stack`: `deep` reads per-resource attributes for real.
+    pub async fn connect(stack: Stack, graph: Graph, deep: bool) -> Result<Self, EngineError> {
+        let lookup = secrets::process_env();
+        let scope = secrets::scope(&stack, deep, &lookup)?;
+        let aws = Aws::connect(&stack).await?;
+        Ok(Direct::new(Arc::new(aws), stack, graph, scope, lookup))
+    }
+}
+
+impl<P: Provider + Locking + 'static> Direct<P> {
+    pub fn new(provider: Arc<P>, stack: Stack, graph: Graph, scope: Scope, lookup: Lookup) -> Self {
+        Direct {
+            provider,
+            stack,
+            graph,
+            scope,
+            lookup,
+            run_id: super::run_id(),
+        }
+    }
+
+    /// A stack with the same settings and no resources: what a teardown plans towards.
+    fn nothing(&self) -> Stack {
+        Stack {
+            resources: BTreeMap::new(),
+            ..self.stack.clone()
+        }
+    }
+
+    fn graph_of_nothing(&self) -> Result<Graph, EngineError> {
+        Graph::build(&self.nothing())
+            .map_err(|_| EngineError::Message("an empty stack has no cycle".into()))
+    }
+
+    /// Fail at once, by a read, when another run holds the lock and we are not to wait.
+    async fn not_locked(&self, options: &RunOptions) -> Result<(), EngineError> {
+        if !options.lock_timeout.is_zero() {
+            return Ok(());
+        }
+        match self.provider.holder(&self.scope).await? {
+            Some(holder) => Err(self.locked(holder, options)),
+            None => Ok(()),
+        }
+    }
+
+    fn locked(&self, holder: Holder, options: &RunOptions) -> EngineError {
+        EngineError::Locked {
+            stack: self.scope.stack.clone(),
+            env: self.scope.env.clone(),
+            holder,
+            dir: options.dir.clone(),
+        }
+    }
+
+    /// Under the lock: the live state again, refused if anything the plan touches moved.
+    async fn walk(
+        &self,
+        proposal: DirectProposal,
+        options: &RunOptions,
+        console: &Arc<dyn Console>,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<apply::Applied, EngineError> {
+        let live = self.provider.refresh(&self.scope).await?;
+        still_current(&proposal.plan, &live)?;
+        let graph = if proposal.teardown {
+            self.graph_of_nothing()?
+        } else {
+            self.graph.clone()
+        };
+        let secret_values = values(&proposal.secrets);
+        let reporter = Arc::new(Redacting {
+            inner: console.reporter(),
+            secrets: secret_values,
+        });
+        let job = Job {
+            stack: self.stack.clone(),
+            plan: proposal.plan,
+            live,
+            secrets: proposal.secrets,
+            run: self.run_id.clone(),
+            parallelism: options.parallelism,
+        };
+        Ok(apply::execute(
+            self.provider.clone(),
+            self.scope.clone(),
+            job,
+            &graph,
+            reporter,
+            cancel,
+        )
+        .await)
+    }
+}
+
+fn values(secrets: &BTreeMap<String, Secret>) -> Vec<String> {
+    secrets.values().map(|s| s.expose().to_string()).collect()
+}
+
+impl<P: Provider + Locking + 'static> Engine for Direct<P> {
+    type Proposal = DirectProposal;
+
+    async fn preflight(&mut self, options: &RunOptions) -> Result<(), EngineError> {
+        self.not_locked(options).await
+    }
+
+    async fn propose(
+        &mut self,
+        intent: Intent,
+        _cancel: watch::Receiver<bool>,
+    ) -> Result<DirectProposal, EngineError> {
+        let live = self.provider.refresh(&self.scope).await?;
+        let plan = plan::plan(&self.stack, &self.graph, &live);
+        let secrets = match intent {
+            Intent::Apply => secrets::needed(&plan, &self.stack, &self.lookup)?,
+            Intent::Plan | Intent::Save => BTreeMap::new(),
+        };
+        Ok(DirectProposal {
+            plan,
+            live,
+            secrets,
+            teardown: false,
+        })
+    }
+
+    async fn resume(&mut self, saved: &SavedPlan) -> Result<DirectProposal, EngineError> {
+        if saved.plan.engine != PlannedBy::Direct {
+            fail!("the saved plan is not the direct engine's");
+        }
+        let live = self.provider.refresh(&self.scope).await?;
+        still_current(&saved.plan, &live)?;
+        // The plan must follow from the stack saved with it, against the same live state:
+        // an edit to either (a mark taken out, an attribute changed) is refused.
+        let again = plan::plan(&self.stack, &self.graph, &live);
+        if again.changes != saved.plan.changes {
+            fail!(
+                "the saved plan does not follow from the stack saved with it (the file was \
+                 changed?); nothing was changed\n\nhint: plan again"
+            );
+        }
+        let secrets = secrets::needed(&again, &self.stack, &self.lookup)?;
+        Ok(DirectProposal {
+            plan: again,
+            live,
+            secrets,
+            teardown: false,
+        })
+    }
+
+    async fn teardown(&mut self) -> Result<DirectProposal, EngineError> {
+        let live = self.provider.refresh(&self.scope).await?;
+        let plan = plan::plan(&self.nothing(), &self.graph_of_nothing()?, &live);
+        Ok(DirectProposal {
+            plan,
+            live,
+            secrets: BTreeMap::new(),
+            teardown: true,
+        })
+    }
+
+    fn plan_of<'p>(&self, proposal: &'p DirectProposal) -> &'p Plan {
+        &proposal.plan
+    }
+
+    fn changes(&self, proposal: &DirectProposal) -> bool {
+        proposal.plan.has_changes()
+    }
+
+    fn refusals(&self, proposal: &DirectProposal, consent: Consent) -> Vec<String> {
+        gates::refusals(&proposal.plan, &self.stack, &proposal.live, consent)
+    }
+
+    fn question(&self, operation: Operation) -> String {
+        format!(
+            "\nDo you want to {} stack `{}` (env `{}`) as above? Only `yes` is accepted: ",
+            operation.verb(),
+            self.scope.stack,
+            self.scope.env
+        )
+    }
+
+    async fn save(
+        &mut self,
+        proposal: &DirectProposal,
+        path: &std::path::Path,
+    ) -> Result<bool, EngineError> {
+        let saved = SavedPlan {
+            plan: proposal.plan.clone(),
+            stack: self.stack.clone(),
+            change_set: None,
+            deep: self.scope.deep,
+        };
+        planfile::write(&saved, path)?;
+        Ok(false)
+    }
+
+    async fn carry_out(
+        &mut self,
+        proposal: DirectProposal,
+        operation: Operation,
+        options: &RunOptions,
+        console: Arc<dyn Console>,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<Finish, EngineError> {
+        let me = Holder::me(&self.run_id);
+        let warn = |m: &str| console.warning(m);
+        let lock = match self
+            .provider
+            .lock(&self.scope, &me, options.lock_timeout, &warn)
+            .await
+        {
+            Ok(lock) => lock,
+            Err(LockError::Held { holder, .. }) => return Err(self.locked(holder, options)),
+            Err(LockError::Provider(e)) => return Err(e.into()),
+        };
+        let secret_values = values(&proposal.secrets);
+        let plan = proposal.plan.clone();
+        let walked = self.walk(proposal, options, &console, cancel).await;
+        // Released whatever happened; a failure to release is said, not hidden.
+        if let Err(e) = self.provider.unlock(&self.scope, lock).await {
+            console.warning(&format!(
+                "could not release the lock: {e}\nhint: `stackwright unlock {} --env {}`",
+                options.dir, self.scope.env
+            ));
+        }
+        let applied = walked?;
+        let mut report = applied.report;
+        redact_report(&mut report, &secret_values);
+        let succeeded = report.succeeded();
+        let outputs = (succeeded && operation == Operation::Apply)
+            .then(|| plan::outputs(&self.stack, &applied.known));
+        Ok(Finish::Carried {
+            plan,
+            report,
+            outputs,
+            succeeded,
+        })
+    }
+
+    async fn withdraw(&mut self, _proposal: &DirectProposal, _console: &dyn Console) {}
+
+    async fn outputs(&mut self) -> Result<BTreeMap<String, Option<String>>, EngineError> {
+        let live = self.provider.refresh(&self.scope).await?;
+        Ok(plan::outputs(&self.stack, &live.resources))
+    }
+
+    fn calls(&self) -> BTreeMap<String, u64> {
+        self.provider.calls()
+    }
+}
+
+/// A plan applies only to the live state it was made from: every address it touches
+/// must be as it was (a create: still absent).
+pub fn still_current(plan: &Plan, live: &LiveState) -> Result<(), EngineError> {
+    let mut moved = Vec::new();
+    for change in &plan.changes {
+        let now = live.resources.get(&change.address);
+        let same = match (change.action, now) {
+            (Action::Create, None) => true,
+            (Action::Create, Some(_)) => false,
+            (_, Some(now)) => {
+                change.fingerprint.as_deref() == Some(plan::fingerprint(now).as_str())
+            }
+            (_, None) => false,
+        };
+        if !same {
+            moved.push(format!("`{}`", change.address));
+        }
+    }
+    if moved.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::Moved { addresses: moved })
+    }
+}

@@ -1,0 +1,1 @@
+//! The runner against the in-memory provider.

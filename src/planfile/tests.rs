@@ -1,0 +1,1 @@
+//! Saved plans: the round trip and every refusal.

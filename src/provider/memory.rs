@@ -1,0 +1,252 @@
+//! A provider that keeps one stack's resources in memory: for fast tests of the engine,
+//! the plan and the walk without AWS. It records every call, so a test can assert that a
+//! refusal came before anything was changed, and fails the creates it is told to.
+//!
+//! It models no AWS behaviour (no eventual consistency, no throttling, no waiting); the
+//! emulator tests cover those.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{
+    Applied, Desired, Holder, LiveResource, LiveState, Lock, LockError, Locking, Progress,
+    Provider, ProviderError, Scope, Teardown,
+};
+use crate::stack::{Address, Kind};
+
+/// The in-memory provider.
+#[derive(Debug, Default)]
+pub struct Memory {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    resources: BTreeMap<Address, LiveResource>,
+    /// Every call, in order: `refresh`, `create ADDRESS`, `lock`, …
+    calls: Vec<String>,
+    /// Creates of these addresses fail.
+    failing: BTreeSet<Address>,
+    /// Who holds the lock.
+    holder: Option<Holder>,
+    next_id: u64,
+}
+
+/// The calls that change something.
+const MUTATING: [&str; 5] = ["create", "update", "destroy", "lock", "unlock"];
+
+impl Memory {
+    pub fn new() -> Memory {
+        Memory::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut inner)
+    }
+
+    /// Make every create of `address` fail.
+    pub fn fail_create(&self, address: &Address) {
+        self.with(|i| i.failing.insert(address.clone()));
+    }
+
+    /// Have someone else hold the lock.
+    pub fn hold_lock(&self, holder: Holder) {
+        self.with(|i| i.holder = Some(holder));
+    }
+
+    /// Whether anyone holds the lock.
+    pub fn locked(&self) -> bool {
+        self.with(|i| i.holder.is_some())
+    }
+
+    /// Every call so far.
+    pub fn log(&self) -> Vec<String> {
+        self.with(|i| i.calls.clone())
+    }
+
+    /// The calls so far that change something (the lock included).
+    pub fn mutating(&self) -> Vec<String> {
+        self.log()
+            .into_iter()
+            .filter(|c| MUTATING.iter().any(|m| c.split(' ').next() == Some(m)))
+            .collect()
+    }
+
+    /// The addresses that exist.
+    pub fn addresses(&self) -> Vec<Address> {
+        self.with(|i| i.resources.keys().cloned().collect())
+    }
+
+    /// Change a live attribute behind the stack's back (drift, or another run).
+    pub fn set_attr(&self, address: &Address, name: &str, value: super::Value) {
+        self.with(|i| {
+            if let Some(r) = i.resources.get_mut(address) {
+                r.attrs.insert(name.to_string(), value);
+            }
+        });
+    }
+}
+
+fn failure(scope: &Scope, action: String) -> ProviderError {
+    ProviderError::Api {
+        action,
+        stack: scope.stack.clone(),
+        detail: "the in-memory provider was told to fail".into(),
+    }
+}
+
+/// What `${address.attr}` resolves to for a new resource of `kind`.
+fn outputs(kind: Kind, id: &str, name: &str) -> BTreeMap<String, String> {
+    let pairs: Vec<(&str, String)> = match kind {
+        Kind::SecurityGroup => vec![("id", id.to_string())],
+        Kind::LoadBalancer => vec![("dns_name", format!("{name}.elb.example"))],
+        Kind::Database => vec![
+            ("address", format!("{name}.db.example")),
+            ("port", "3306".into()),
+        ],
+        Kind::Instance => vec![
+            ("id", id.to_string()),
+            ("public_dns", format!("{id}.compute.example")),
+            ("private_ip", "10.0.0.1".into()),
+        ],
+        Kind::KeyPair => vec![("name", name.to_string())],
+        Kind::DnsRecord => vec![],
+    };
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+impl Provider for Memory {
+    async fn refresh(&self, _scope: &Scope) -> Result<LiveState, ProviderError> {
+        self.with(|i| {
+            i.calls.push("refresh".into());
+            let mut live = LiveState::default();
+            for r in i.resources.values() {
+                live.insert(r.clone());
+            }
+            Ok(live)
+        })
+    }
+
+    async fn create(
+        &self,
+        scope: &Scope,
+        want: &Desired<'_>,
+        _progress: &Progress<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let address = want.resource.address.clone();
+        self.with(|i| {
+            i.calls.push(format!("create {address}"));
+            if i.failing.contains(&address) {
+                return Err(failure(scope, format!("create `{address}`")));
+            }
+            i.next_id += 1;
+            let id = format!("{}-{:04}", address.kind, i.next_id);
+            let outputs = outputs(address.kind, &id, &want.resource.physical_name);
+            i.resources.insert(
+                address.clone(),
+                LiveResource {
+                    address: address.clone(),
+                    id: id.clone(),
+                    attrs: want.attrs.clone(),
+                    outputs: outputs.clone(),
+                    applied: Some(want.applied.clone()),
+                },
+            );
+            Ok(Applied { id, outputs })
+        })
+    }
+
+    async fn update(
+        &self,
+        _scope: &Scope,
+        live: &LiveResource,
+        want: &Desired<'_>,
+        _progress: &Progress<'_>,
+    ) -> Result<Applied, ProviderError> {
+        self.with(|i| {
+            i.calls.push(format!("update {}", live.address));
+            let r = i
+                .resources
+                .entry(live.address.clone())
+                .or_insert_with(|| live.clone());
+            for name in &want.changed {
+                match want.attrs.get(name) {
+                    Some(v) => r.attrs.insert(name.clone(), v.clone()),
+                    None => r.attrs.remove(name),
+                };
+            }
+            r.applied = Some(want.applied.clone());
+            Ok(Applied {
+                id: r.id.clone(),
+                outputs: r.outputs.clone(),
+            })
+        })
+    }
+
+    async fn destroy(
+        &self,
+        _scope: &Scope,
+        live: &LiveResource,
+        _how: Teardown,
+        _progress: &Progress<'_>,
+    ) -> Result<(), ProviderError> {
+        self.with(|i| {
+            i.calls.push(format!("destroy {}", live.address));
+            i.resources.remove(&live.address);
+            Ok(())
+        })
+    }
+
+    fn calls(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for call in self.log() {
+            let op = call.split(' ').next().unwrap_or_default().to_string();
+            *out.entry(op).or_insert(0) += 1;
+        }
+        out
+    }
+}
+
+impl Locking for Memory {
+    async fn lock(
+        &self,
+        scope: &Scope,
+        me: &Holder,
+        _wait: Duration,
+        _warn: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<Lock, LockError> {
+        self.with(|i| {
+            i.calls.push("lock".into());
+            match &i.holder {
+                Some(holder) if holder.run != me.run => Err(LockError::Held {
+                    stack: scope.stack.clone(),
+                    env: scope.env.clone(),
+                    holder: holder.clone(),
+                }),
+                _ => {
+                    i.holder = Some(me.clone());
+                    Ok(Lock::new(me.run.clone()))
+                }
+            }
+        })
+    }
+
+    async fn unlock(&self, _scope: &Scope, lock: Lock) -> Result<(), ProviderError> {
+        self.with(|i| {
+            i.calls.push("unlock".into());
+            if i.holder.as_ref().is_some_and(|h| h.run == lock.id()) {
+                i.holder = None;
+            }
+            Ok(())
+        })
+    }
+
+    async fn holder(&self, _scope: &Scope) -> Result<Option<Holder>, ProviderError> {
+        self.with(|i| {
+            i.calls.push("holder".into());
+            Ok(i.holder.clone())
+        })
+    }
+}
