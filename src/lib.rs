@@ -14,6 +14,7 @@
 //!
 //! The CLI (`src/cli`, in the binary) parses arguments and makes one call per command.
 
+pub mod address;
 pub mod apply;
 pub mod cloudformation;
 pub mod graph;
