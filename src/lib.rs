@@ -20,6 +20,7 @@
 //! [`stack`] and [`render`] for the commands that need no AWS), and hands the result to
 //! [`render`]. See `docs/architecture.md` for what each module owns and may import.
 
+pub mod address;
 pub mod apply;
 pub mod cloudformation;
 pub mod engine;

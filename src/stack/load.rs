@@ -19,8 +19,9 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
+use crate::address::Kind;
+
 use super::diag::{Diagnostic, Diagnostics, did_you_mean};
-use super::model::Kind;
 use super::raw;
 use super::source::{FileId, SourceMap, Span};
 use super::template::{self, Expr, Piece};

@@ -8,7 +8,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::model::Kind;
+use crate::address::Kind;
 
 /// The longest physical name AWS accepts for a kind.
 pub fn max_len(kind: Kind) -> usize {

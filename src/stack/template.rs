@@ -10,7 +10,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Address, Kind};
+pub use crate::address::split_index;
+use crate::address::{Address, Kind};
 
 /// One `${…}` expression as written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,20 +165,6 @@ fn parse_expr(inner: &str) -> Result<Expr, (String, Option<String>)> {
                 index,
                 attr: (*attr).to_string(),
             })
-        }
-    }
-}
-
-/// `heart[2]` → (`heart`, Some(2)); `heart` → (`heart`, None); `heart[x]` → None.
-pub fn split_index(s: &str) -> Option<(&str, Option<u32>)> {
-    match s.split_once('[') {
-        None => Some((s, None)),
-        Some((name, rest)) => {
-            let digits = rest.strip_suffix(']')?;
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            Some((name, Some(digits.parse().ok()?)))
         }
     }
 }

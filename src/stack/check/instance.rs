@@ -1,0 +1,190 @@
+//! Instances (EC2): AMI, type, zones, key, groups, volume, shutdown behavior and user data;
+//! a counted instance becomes one resource per replica, spread round-robin over its zones
+//! and named `NAME-i` when it has an explicit name.
+
+use crate::stack::load::RawResource;
+use crate::stack::model::{Address, Instance, Kind, Resource, ShutdownBehavior, Spec};
+use crate::stack::names;
+use crate::stack::raw;
+use crate::stack::template::{Part, Template};
+
+use super::common::Common;
+use super::{Checker, Use};
+
+const USER_DATA_LIMIT: usize = 16 * 1024;
+
+impl Checker<'_> {
+    pub(super) fn instance(
+        &mut self,
+        r: &RawResource,
+        i: &raw::Instance,
+        common: Option<Common>,
+        replicas: &[Option<u32>],
+    ) -> Vec<Resource> {
+        let mut ok = true;
+        let ami = self.known_here(&i.ami, "ami");
+        if let Some(a) = &ami {
+            let hex = a.strip_prefix("ami-").unwrap_or("");
+            if !(hex.len() == 8 || hex.len() == 17) || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                self.push(
+                    self.error(i.ami.span(), format!("invalid AMI id `{a}`"))
+                        .hint("AMI ids look like `ami-0123456789abcdef0`"),
+                );
+                ok = false;
+            }
+        }
+        let instance_type = self.known_here(&i.instance_type, "instance_type");
+        if let Some(t) = &instance_type {
+            let valid = t.split_once('.').is_some_and(|(family, size)| {
+                family.starts_with(|c: char| c.is_ascii_lowercase())
+                    && family
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !size.is_empty()
+                    && size
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            });
+            if !valid {
+                self.push(
+                    self.error(
+                        i.instance_type.span(),
+                        format!("invalid instance type `{t}`"),
+                    )
+                    .hint("instance types look like `m1.small` or `t3.micro`"),
+                );
+                ok = false;
+            }
+        }
+        let zones: Vec<String> = match (&i.availability_zone, &i.availability_zones) {
+            (Some(_), Some(list)) => {
+                self.push(self.error(
+                    list.span(),
+                    "give `availability_zone` or `availability_zones`, not both",
+                ));
+                ok = false;
+                Vec::new()
+            }
+            (Some(z), None) => self.zone(z, "availability_zone").into_iter().collect(),
+            (None, Some(list)) => {
+                if list.get_ref().is_empty() {
+                    self.push(self.error(list.span(), "`availability_zones` is empty"));
+                    ok = false;
+                }
+                let zones: Vec<Option<String>> = list
+                    .get_ref()
+                    .iter()
+                    .map(|z| self.zone(z, "availability_zones"))
+                    .collect();
+                if zones.iter().any(Option::is_none) {
+                    ok = false;
+                }
+                zones.into_iter().flatten().collect()
+            }
+            (None, None) => Vec::new(),
+        };
+        let key_name = match &i.key_name {
+            Some(k) => {
+                let t = self.printed(k, "key_name");
+                if t.is_none() {
+                    ok = false;
+                }
+                t
+            }
+            None => None,
+        };
+        let security_groups = self.group_refs(&i.security_groups, "security_groups");
+        let root_volume_gb = match &i.root_volume_gb {
+            Some(v) => {
+                let n = self.int(v, "root_volume_gb", 1..=16384);
+                if n.is_none() {
+                    ok = false;
+                }
+                n
+            }
+            None => None,
+        };
+        let shutdown_behavior = match &i.shutdown_behavior {
+            Some(s) => match self.known_here(s, "shutdown_behavior").as_deref() {
+                Some("stop") => ShutdownBehavior::Stop,
+                Some("terminate") => ShutdownBehavior::Terminate,
+                Some(other) => {
+                    self.push(
+                        self.error(s.span(), format!("unknown shutdown behavior `{other}`"))
+                            .hint("use `stop` or `terminate`"),
+                    );
+                    ok = false;
+                    ShutdownBehavior::Stop
+                }
+                None => {
+                    ok = false;
+                    ShutdownBehavior::Stop
+                }
+            },
+            None => ShutdownBehavior::Stop,
+        };
+        let user_data = match &i.user_data {
+            Some(u) => {
+                let t = self.text_source(u, "template", "user_data", Use::Sensitive);
+                if let Some(t) = &t {
+                    let literal_len: usize = t
+                        .parts
+                        .iter()
+                        .map(|p| if let Part::Text(s) = p { s.len() } else { 0 })
+                        .sum();
+                    if literal_len > USER_DATA_LIMIT {
+                        self.push(self.error(u.span(), format!("user data is {literal_len} bytes; AWS accepts at most {USER_DATA_LIMIT}")));
+                        ok = false;
+                    }
+                } else {
+                    ok = false;
+                }
+                t
+            }
+            None => None,
+        };
+        let (Some(common), Some(ami), Some(instance_type), true) = (common, ami, instance_type, ok)
+        else {
+            return Vec::new();
+        };
+        let name_tag = common.tags.get("Name").and_then(Template::as_literal);
+        replicas
+            .iter()
+            .map(|index| {
+                let zone = (!zones.is_empty())
+                    .then(|| zones[index.unwrap_or(0) as usize % zones.len()].clone());
+                let physical_name = match (&common.explicit_name, &name_tag) {
+                    (Some(n), _) => match index {
+                        Some(k) => format!("{n}-{k}"),
+                        None => n.clone(),
+                    },
+                    (None, Some(tag)) => tag.clone(),
+                    (None, None) => names::default_name(
+                        Kind::Instance,
+                        &self.stack_name,
+                        &self.raw.env,
+                        &r.name,
+                        *index,
+                    ),
+                };
+                Resource {
+                    address: Address::new(Kind::Instance, &r.name, *index),
+                    physical_name,
+                    prevent_destroy: common.prevent_destroy,
+                    depends_on: common.depends_on.clone(),
+                    tags: common.tags.clone(),
+                    spec: Spec::Instance(Instance {
+                        ami: ami.clone(),
+                        instance_type: instance_type.clone(),
+                        availability_zone: zone,
+                        key_name: key_name.clone(),
+                        security_groups: security_groups.clone(),
+                        root_volume_gb,
+                        shutdown_behavior,
+                        user_data: user_data.clone(),
+                    }),
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,375 @@
+//! Checking: raw tables into the model, every mistake reported.
+//!
+//! 1. Index the declared resources (and each instance's `count`) so references can be
+//!    resolved in any order.
+//! 2. Check each resource's fields: AWS's rules for names, CIDRs, ports, zones, health
+//!    checks, record sets; resolve `${…}` into [`Template`]s, refusing secrets where they
+//!    would be printed or stored in the clear and resource attributes where a value must be
+//!    known at plan time.
+//! 3. Expand counted instances into replicas, spread round-robin over their zones.
+//! 4. Check outputs, and warn of vars and secrets nothing uses.
+//!
+//! This module holds the driver (`check` and the `Checker` it runs) and the helpers
+//! every kind shares (spans, zones, bounded integers and ports). The rest is one file per
+//! concern, each adding methods to `Checker`: `interpolation` (`${…}` resolved, and where
+//! secrets and attributes may go), `references` (addresses and security group names
+//! resolved, edges noted for the graph), `common` (what every resource has: name,
+//! `depends_on`, tags) and one file per resource kind.
+//!
+//! [`Template`]: super::template::Template
+
+mod common;
+mod database;
+mod dns_record;
+mod instance;
+mod interpolation;
+mod key_pair;
+mod load_balancer;
+mod references;
+mod security_group;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use super::diag::{Diagnostic, Diagnostics};
+use super::load::{RawBody, RawResource, RawStack};
+use super::model::*;
+use super::names;
+use super::raw::SpannedStr;
+use super::source::{FileId, SourceMap, Span};
+
+pub use load_balancer::parse_target;
+
+/// Where a reference between two resources was written: for cycle errors.
+pub type ReferenceSpans = BTreeMap<(Address, Address), Span>;
+
+/// The largest `count` accepted: a guard against typos, not an AWS limit.
+const MAX_COUNT: i64 = 1000;
+
+/// How a string field may use `${…}`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// Must be known at plan time: vars, `stack.name` and `env` only.
+    Known,
+    /// Shown in plans and stored in the clear: resource attributes allowed, secrets not.
+    Printed,
+    /// Secrets allowed too (`master_password`, `user_data`).
+    Sensitive,
+}
+
+/// Where a string came from, to map offsets inside it back to its file.
+#[derive(Clone)]
+enum Origin {
+    /// A TOML string token; the span covers its quotes.
+    Token(Span),
+    /// A whole file (a user-data template).
+    File(FileId),
+}
+
+pub(crate) struct Checker<'a> {
+    pub sources: &'a mut SourceMap,
+    pub diags: &'a mut Diagnostics,
+    raw: &'a RawStack,
+    stack_name: String,
+    region: String,
+    declared: BTreeMap<(Kind, String), Option<u32>>,
+    used_vars: BTreeSet<String>,
+    used_secrets: BTreeSet<String>,
+    pub reference_spans: ReferenceSpans,
+    /// The addresses of the resource being checked (every replica).
+    current: Vec<Address>,
+}
+
+pub(crate) fn check(
+    raw: &RawStack,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<(Stack, ReferenceSpans)> {
+    let stack_name = raw
+        .section
+        .as_ref()
+        .map(|s| s.name.get_ref().clone())
+        .unwrap_or_default();
+    let mut checker = Checker {
+        sources,
+        diags,
+        raw,
+        stack_name,
+        region: String::new(),
+        declared: BTreeMap::new(),
+        used_vars: raw.used_vars.clone(),
+        used_secrets: BTreeSet::new(),
+        reference_spans: BTreeMap::new(),
+        current: Vec::new(),
+    };
+    let stack = checker.run();
+    let spans = std::mem::take(&mut checker.reference_spans);
+    (!checker.diags.has_errors()).then_some((stack, spans))
+}
+
+impl Checker<'_> {
+    fn run(&mut self) -> Stack {
+        let raw = self.raw;
+        let file = raw.stack_file;
+        if let Some(section) = &raw.section
+            && let Err(why) = names::check_stack_name(section.name.get_ref())
+        {
+            self.diags.push(
+                Diagnostic::error(format!("invalid stack name `{}`", section.name.get_ref()))
+                    .at(Span::new(file, section.name.span()))
+                    .hint(why),
+            );
+        }
+        self.region = self.region(file);
+        let endpoint_url = raw.endpoint_url.as_ref().and_then(|u| {
+            let env_file = FileId(1);
+            let url = self.known(u, env_file, "endpoint_url")?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                self.diags.push(
+                    Diagnostic::error(format!("invalid `endpoint_url` `{url}`"))
+                        .at(Span::new(env_file, u.span()))
+                        .hint("an endpoint is a URL such as `http://127.0.0.1:5000`"),
+                );
+                return None;
+            }
+            Some(url)
+        });
+
+        // 1. Every declared resource, so references resolve in any order.
+        for r in &raw.resources {
+            let count = match &r.body {
+                Some(RawBody::Instance(i)) => i.count.as_ref().map(|c| self.count(c, file)),
+                _ => None,
+            };
+            self.declared.insert((r.kind, r.name.clone()), count);
+        }
+
+        // 2 and 3.
+        let mut resources = BTreeMap::new();
+        for r in &raw.resources {
+            let Some(body) = &r.body else { continue };
+            for resource in self.resource(r, body) {
+                resources.insert(resource.address.clone(), resource);
+            }
+        }
+
+        // 4.
+        self.current.clear();
+        let mut outputs = BTreeMap::new();
+        for (name, value) in &raw.outputs {
+            let origin = Origin::Token(Span::new(file, value.span()));
+            let field = format!("output `{}`", name.get_ref());
+            if let Some(t) = self.template(origin, value.get_ref(), &field, Use::Printed) {
+                outputs.insert(name.get_ref().clone(), t);
+            }
+        }
+        let mut secrets = BTreeMap::new();
+        for (name, (span, secret)) in &raw.secrets {
+            let var = secret.env.get_ref();
+            let valid = var.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                self.diags.push(
+                    Diagnostic::error(format!("invalid environment variable name `{var}`"))
+                        .at(Span::new(file, secret.env.span()))
+                        .hint("use letters, digits and `_`, not starting with a digit"),
+                );
+            }
+            // After an error, a declaration may look unused only because its user failed.
+            if !self.used_secrets.contains(name) && !self.diags.has_errors() {
+                self.diags.push(
+                    Diagnostic::warning(format!("secret `{name}` is never used")).at(span.clone()),
+                );
+            }
+            secrets.insert(name.clone(), var.clone());
+        }
+        for (name, var) in &raw.vars {
+            if !self.used_vars.contains(name) && !self.diags.has_errors() {
+                self.diags.push(
+                    Diagnostic::warning(format!("var `{name}` is never used")).at(var.span.clone()),
+                );
+            }
+        }
+        Stack {
+            name: self.stack_name.clone(),
+            env: raw.env.clone(),
+            region: self.region.clone(),
+            endpoint_url,
+            secrets,
+            resources,
+            outputs,
+        }
+    }
+
+    fn region(&mut self, file: FileId) -> String {
+        let raw = self.raw;
+        let (value, region_file) = match (
+            &raw.env_region,
+            raw.section.as_ref().and_then(|s| s.region.as_ref()),
+        ) {
+            (Some(r), _) => (r, FileId(1)),
+            (None, Some(r)) => (r, file),
+            // Left to the AWS configuration (`AWS_REGION`, the profile): zones cannot be
+            // checked against it here.
+            (None, None) => {
+                return String::new();
+            }
+        };
+        let Some(region) = self.known(value, region_file, "region") else {
+            return String::new();
+        };
+        let parts: Vec<&str> = region.split('-').collect();
+        let valid = parts.len() >= 3
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            })
+            && parts
+                .last()
+                .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+        if !valid {
+            self.diags.push(
+                Diagnostic::error(format!("invalid region `{region}`"))
+                    .at(Span::new(region_file, value.span()))
+                    .hint("a region looks like `ap-southeast-2` or `us-east-1`"),
+            );
+        }
+        region
+    }
+
+    fn count(&mut self, count: &toml::Spanned<i64>, file: FileId) -> u32 {
+        let n = *count.get_ref();
+        if !(0..=MAX_COUNT).contains(&n) {
+            self.diags.push(
+                Diagnostic::error(format!(
+                    "invalid `count` `{n}`: it must be between 0 and {MAX_COUNT}"
+                ))
+                .at(Span::new(file, count.span())),
+            );
+            return 0;
+        }
+        n as u32
+    }
+
+    fn span(&self, range: Range<usize>) -> Span {
+        Span::new(self.raw.stack_file, range)
+    }
+
+    fn error(&self, range: Range<usize>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(message).at(self.span(range))
+    }
+
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn resource(&mut self, r: &RawResource, body: &RawBody) -> Vec<Resource> {
+        let kind = r.kind;
+        let replicas: Vec<Option<u32>> = match self
+            .declared
+            .get(&(kind, r.name.clone()))
+            .copied()
+            .flatten()
+        {
+            Some(n) => (0..n).map(Some).collect(),
+            None => vec![None],
+        };
+        self.current = replicas
+            .iter()
+            .map(|i| Address::new(kind, &r.name, *i))
+            .collect();
+        let common = self.common(r, body);
+        let spec = match body {
+            RawBody::SecurityGroup(sg) => self.security_group(sg).map(Spec::SecurityGroup),
+            RawBody::KeyPair(kp) => self.key_pair(kp).map(Spec::KeyPair),
+            RawBody::LoadBalancer(lb) => self.load_balancer(lb).map(Spec::LoadBalancer),
+            RawBody::Database(db) => self.database(db).map(Spec::Database),
+            RawBody::Instance(i) => return self.instance(r, i, common, &replicas),
+            RawBody::DnsRecord(d) => self.dns_record(d).map(Spec::DnsRecord),
+        };
+        let (Some(spec), Some(common)) = (spec, common) else {
+            return Vec::new();
+        };
+        let physical_name = match (&spec, common.explicit_name) {
+            (Spec::DnsRecord(d), _) => d.fqdn.clone(),
+            (_, Some(name)) => name,
+            (_, None) => names::default_name(kind, &self.stack_name, &self.raw.env, &r.name, None),
+        };
+        vec![Resource {
+            address: Address::new(kind, &r.name, None),
+            physical_name,
+            prevent_destroy: common.prevent_destroy,
+            depends_on: common.depends_on,
+            tags: common.tags,
+            spec,
+        }]
+    }
+
+    fn current_span(&self) -> Span {
+        let Some(a) = self.current.first() else {
+            return self.span(0..0);
+        };
+        self.raw
+            .resources
+            .iter()
+            .find(|r| r.kind == a.kind && r.name == a.name)
+            .map(|r| {
+                Span::new(
+                    r.table_span.file,
+                    r.table_span.range.start..r.table_span.range.start + 1,
+                )
+            })
+            .unwrap_or_else(|| self.span(0..0))
+    }
+
+    fn zone(&mut self, z: &SpannedStr, field: &str) -> Option<String> {
+        let zone = self.known_here(z, field)?;
+        let suffix = zone.strip_prefix(self.region.as_str()).unwrap_or("");
+        let valid = suffix.len() == 1 && suffix.chars().all(|c| c.is_ascii_lowercase());
+        if !valid && !self.region.is_empty() {
+            self.push(
+                self.error(
+                    z.span(),
+                    format!(
+                        "availability zone `{zone}` is not in region `{}`",
+                        self.region
+                    ),
+                )
+                .hint(format!(
+                    "zones of this region are `{0}a`, `{0}b`, …",
+                    self.region
+                )),
+            );
+            return None;
+        }
+        Some(zone)
+    }
+
+    fn int(
+        &mut self,
+        v: &toml::Spanned<i64>,
+        field: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Option<u32> {
+        let n = *v.get_ref();
+        if !range.contains(&n) {
+            let message = if *range.end() == i64::from(u32::MAX) {
+                format!("`{field}` must be at least {}, not {n}", range.start())
+            } else {
+                format!(
+                    "`{field}` must be between {} and {}, not {n}",
+                    range.start(),
+                    range.end()
+                )
+            };
+            self.push(self.error(v.span(), message));
+            return None;
+        }
+        u32::try_from(n).ok()
+    }
+
+    fn port(&mut self, v: &toml::Spanned<i64>, field: &str) -> Option<u16> {
+        self.int(v, field, 1..=65535).map(|p| p as u16)
+    }
+}
