@@ -23,72 +23,11 @@ use super::{GET_ATT, META_ADDRESS, META_PREVENT_DESTROY, META_RULE, ref_attribut
 use crate::apply::{Outcome, Report, Reporter, Step};
 use crate::graph::Graph;
 use crate::plan::{self, Action, AttrChange, Change, Mark, Plan, attrs};
-use crate::provider::{LiveResource, LiveState, Secret, Value, flag};
+pub use crate::provider::cloudformation::{
+    Parameter, ResourceChange, STACK_TYPE, StackEvent, StackInfo, settled,
+};
+use crate::provider::{LiveResource, LiveState, Value, flag};
 use crate::stack::{Address, Kind, Stack};
-
-/// One resource change of a change set, as CloudFormation describes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ResourceChange {
-    /// `Add`, `Modify` or `Remove` (or `Import`, `Dynamic`, which stackwright never asks
-    /// for).
-    pub action: String,
-    pub logical_id: String,
-    pub physical_id: Option<String>,
-    pub resource_type: String,
-    /// `True`, `False` or `Conditional`; `None` where CloudFormation does not say (the
-    /// emulator never does).
-    pub replacement: Option<String>,
-    /// The properties that change, each with whether it forces recreation (`Always`,
-    /// `Conditionally`, `Never`).
-    pub properties: Vec<(String, Option<String>)>,
-}
-
-/// A stack as `DescribeStacks` returns it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StackInfo {
-    /// The stack id (an ARN): unlike the name, it still finds a deleted stack.
-    pub id: String,
-    pub status: String,
-    pub reason: Option<String>,
-    /// `OutputKey` → value.
-    pub outputs: BTreeMap<String, String>,
-    /// The parameters the stack was deployed with (keys only: values may be secrets).
-    pub parameters: BTreeSet<String>,
-}
-
-/// One stack event.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StackEvent {
-    pub id: String,
-    pub logical_id: String,
-    pub resource_type: String,
-    pub status: String,
-    pub reason: Option<String>,
-}
-
-/// A template parameter for a change set: a secret's value, or `None` to keep the value
-/// the stack was deployed with (`UsePreviousValue`).
-#[derive(Clone, Debug)]
-pub struct Parameter {
-    pub key: String,
-    pub value: Option<Secret>,
-}
-
-/// The resource type of the stack itself in its events.
-pub const STACK_TYPE: &str = "AWS::CloudFormation::Stack";
-
-/// Whether a stack status is final: `Some(true)` done, `Some(false)` failed or rolled
-/// back, `None` still moving.
-pub fn settled(status: &str) -> Option<bool> {
-    if status.is_empty() {
-        return Some(false);
-    }
-    if status.ends_with("_IN_PROGRESS") {
-        return None;
-    }
-    let failed = status.contains("ROLLBACK") || status.ends_with("_FAILED");
-    Some(!failed)
-}
 
 /// What a template says of each address.
 #[derive(Clone, Debug, Default, PartialEq)]

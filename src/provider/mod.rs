@@ -5,9 +5,11 @@
 //! text form the planner derives from the model (so a converged stack compares equal), and
 //! the values `${kind.name.attr}` references resolve to. `aws` is the implementation
 //! against the AWS APIs (and the local emulator); it is the only module that imports
-//! the AWS SDK crates.
+//! the AWS SDK crates. `cloudformation` is the plain data of CloudFormation's stacks,
+//! change sets and events that the `aws` implementation returns and takes.
 
 pub mod aws;
+pub mod cloudformation;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
