@@ -36,6 +36,9 @@ pub const TAG_PREVENT_DESTROY: &str = "stackwright:prevent-destroy";
 /// `cloudformation` on resources CloudFormation manages (`--engine cloudformation`): the
 /// direct engine neither reads nor touches them, so the two engines never fight over one.
 pub const TAG_ENGINE: &str = "stackwright:engine";
+/// The value of [`TAG_ENGINE`] on what CloudFormation creates: the direct engine leaves
+/// such resources to CloudFormation.
+pub const ENGINE_TAG_VALUE: &str = "cloudformation";
 
 /// Whether a tag key belongs to stackwright (and so is not a user tag).
 pub fn is_own_tag(key: &str) -> bool {
