@@ -31,8 +31,8 @@ pub const META_ADDRESS: &str = "stackwright:address";
 pub const META_RULE: &str = "stackwright:rule";
 pub const META_PREVENT_DESTROY: &str = "stackwright:prevent-destroy";
 /// The `stackwright:engine` tag on what CloudFormation creates: the direct engine leaves
-/// such resources to CloudFormation.
-pub const ENGINE_TAG_VALUE: &str = "cloudformation";
+/// such resources to CloudFormation. (Defined with the tags, in the provider.)
+pub use crate::provider::ENGINE_TAG_VALUE;
 
 /// The root device an instance's `root_volume_gb` applies to: Ubuntu's and most AMIs'.
 /// (The direct engine asks EC2 for the AMI's; a template cannot.)

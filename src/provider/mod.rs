@@ -5,9 +5,11 @@
 //! text form the planner derives from the model (so a converged stack compares equal), and
 //! the values `${kind.name.attr}` references resolve to. `aws` is the implementation
 //! against the AWS APIs (and the local emulator); it is the only module that imports
-//! the AWS SDK crates.
+//! the AWS SDK crates. `cloudformation` is the plain data of CloudFormation's stacks,
+//! change sets and events that the `aws` implementation returns and takes.
 
 pub mod aws;
+pub mod cloudformation;
 pub mod memory;
 
 pub use aws::lock::{Holder, Lock, LockError};
@@ -37,6 +39,9 @@ pub const TAG_PREVENT_DESTROY: &str = "stackwright:prevent-destroy";
 /// `cloudformation` on resources CloudFormation manages (`--engine cloudformation`): the
 /// direct engine neither reads nor touches them, so the two engines never fight over one.
 pub const TAG_ENGINE: &str = "stackwright:engine";
+/// The value of [`TAG_ENGINE`] on what CloudFormation creates: the direct engine leaves
+/// such resources to CloudFormation.
+pub const ENGINE_TAG_VALUE: &str = "cloudformation";
 
 /// Whether a tag key belongs to stackwright (and so is not a user tag).
 pub fn is_own_tag(key: &str) -> bool {

@@ -1,12 +1,18 @@
 //! Change sets as plans, templates as views, stack events as reports (issue 5).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::*;
-use crate::cloudformation::template;
 use crate::engine::gates::{Consent, refusals};
-use crate::stack::load_text;
+use crate::apply::{Outcome, Reporter, Step};
+use crate::cloudformation::template;
+use crate::graph::Graph;
+use crate::plan::{Action, Mark, Plan, attrs};
+use crate::provider::Value;
+use crate::stack::{Address, Stack, load_text};
 
 const STACK: &str = r#"
     [stack]

@@ -1,5 +1,5 @@
 //! CloudFormation: the calls of the cloudformation engine. Stacks, change sets, templates
-//! and events, turned into the plain types of [`crate::cloudformation::changes`].
+//! and events, turned into the plain types of [`crate::provider::cloudformation`].
 //!
 //! Where the emulator differs (write for AWS, handle both): moto refuses a change set with
 //! no changes at `CreateChangeSet` ("No updates are to be performed."), where AWS creates
@@ -13,77 +13,11 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::watch;
 
 use super::Aws;
-use crate::cloudformation::changes::{
-    Parameter, ResourceChange, STACK_TYPE, StackEvent, StackInfo, settled,
+pub use crate::provider::cloudformation::{
+    ChangeSet, ChangeSetRequest, ChangeSetSummary, Described, Settled,
 };
+use crate::provider::cloudformation::{ResourceChange, STACK_TYPE, StackEvent, StackInfo, settled};
 use crate::provider::{ProviderError, Scope};
-
-/// What `CreateChangeSet` came to.
-#[derive(Debug)]
-pub enum ChangeSet {
-    /// Nothing to do. `id` is the failed change set AWS keeps (to delete), if any.
-    Unchanged { id: Option<String> },
-    /// Ready to execute (or to delete).
-    Ready {
-        id: String,
-        stack_id: String,
-        changes: Vec<ResourceChange>,
-    },
-    /// CloudFormation could not make it (or it took too long, or Ctrl-C): `reason`. The
-    /// change set (and an empty stack made for it) are left to delete.
-    Failed {
-        id: String,
-        stack_id: String,
-        reason: String,
-    },
-}
-
-/// A change set to make.
-#[derive(Clone, Copy, Debug)]
-pub struct ChangeSetRequest<'a> {
-    /// The CloudFormation stack's name.
-    pub stack: &'a str,
-    /// The change set's name.
-    pub change_set: &'a str,
-    /// Says whose it is: stackwright's stack and env.
-    pub description: &'a str,
-    /// The template body (JSON).
-    pub template: &'a str,
-    pub parameters: &'a [Parameter],
-    /// A new stack (`CREATE`), else an `UPDATE`.
-    pub create: bool,
-}
-
-/// A change set as `ListChangeSets` lists it.
-#[derive(Clone, Debug, Default)]
-pub struct ChangeSetSummary {
-    pub id: String,
-    pub description: String,
-}
-
-/// A change set as `DescribeChangeSet` tells it.
-#[derive(Clone, Debug, Default)]
-pub struct Described {
-    /// `CREATE_PENDING`, `CREATE_IN_PROGRESS`, `CREATE_COMPLETE`, `FAILED`, …
-    pub status: String,
-    /// `AVAILABLE` when it can be executed; `OBSOLETE`, `EXECUTE_COMPLETE`, …
-    pub execution_status: String,
-    pub reason: Option<String>,
-    /// Who made it, for what (stackwright writes the stack, env and template digest).
-    pub description: String,
-    /// The stack it belongs to.
-    pub stack_id: Option<String>,
-    pub changes: Vec<ResourceChange>,
-}
-
-/// How a follow of stack events ended.
-#[derive(Debug)]
-pub struct Settled {
-    pub status: String,
-    pub reason: Option<String>,
-    /// Ctrl-C: no longer followed, CloudFormation carries on.
-    pub cancelled: bool,
-}
 
 /// AWS's words for "a change set that changes nothing" (FAILED status reason) and the
 /// emulator's (an error at CreateChangeSet).

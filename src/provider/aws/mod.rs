@@ -389,8 +389,8 @@ impl Tagged {
         if !same {
             return None;
         }
-        let by_cloudformation = self.tags.get(super::TAG_ENGINE).map(String::as_str)
-            == Some(crate::cloudformation::ENGINE_TAG_VALUE);
+        let by_cloudformation =
+            self.tags.get(super::TAG_ENGINE).map(String::as_str) == Some(super::ENGINE_TAG_VALUE);
         let address = self.tags.get(super::TAG_ADDRESS)?.parse().ok()?;
         Some((address, by_cloudformation == scope.cloudformation))
     }
