@@ -109,7 +109,7 @@ impl<P: Provider + Locking + 'static> Direct<P> {
         EngineError::Locked {
             stack: self.scope.stack.clone(),
             env: self.scope.env.clone(),
-            holder,
+            holder: Box::new(holder),
             dir: options.dir.clone(),
         }
     }

@@ -28,7 +28,7 @@ pub enum EngineError {
     Locked {
         stack: String,
         env: String,
-        holder: Holder,
+        holder: Box<Holder>,
         dir: String,
     },
     /// A secret the plan sends to AWS is not set.

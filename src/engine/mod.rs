@@ -142,6 +142,8 @@ impl Default for RunOptions {
 }
 
 /// How an apply or destroy ended, when it did not fail with an error.
+// One per run, moved once: boxing the plan and report would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Finish {
     /// The plan had nothing to do.

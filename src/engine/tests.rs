@@ -1,1 +1,501 @@
-//! The runner against the in-memory provider.
+//! The runner and the direct engine against the in-memory provider: every refusal comes
+//! before any call that changes anything (the lock included), the gates before the
+//! question, the lock is released whatever happens, a failed step skips its dependents,
+//! and a saved plan is applied exactly or refused.
+//!
+//! The CloudFormation engine runs through the same [`run`] and [`plan`]; it needs
+//! CloudFormation, so it is tested against the emulator (tests/testsuite/cloudformation.rs).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+use super::*;
+use crate::apply::{Outcome, Reporter, Step};
+use crate::provider::Holder;
+use crate::provider::memory::Memory;
+use crate::stack::{Address, load_text};
+
+/// A console that records what it was told and asked, and answers as set.
+#[derive(Default)]
+struct Recording {
+    interactive: bool,
+    answer: bool,
+    plans: Mutex<Vec<Plan>>,
+    asked: Mutex<Vec<String>>,
+    said: Mutex<Vec<String>>,
+}
+
+impl Recording {
+    fn at_terminal(answer: bool) -> Arc<Recording> {
+        Arc::new(Recording {
+            interactive: true,
+            answer,
+            ..Recording::default()
+        })
+    }
+
+    fn in_ci() -> Arc<Recording> {
+        Arc::new(Recording::default())
+    }
+
+    fn plans_shown(&self) -> usize {
+        self.plans.lock().unwrap().len()
+    }
+
+    fn questions(&self) -> usize {
+        self.asked.lock().unwrap().len()
+    }
+}
+
+impl Console for Recording {
+    fn plan(&self, plan: &Plan) {
+        self.plans.lock().unwrap().push(plan.clone());
+    }
+    fn warning(&self, message: &str) {
+        self.said
+            .lock()
+            .unwrap()
+            .push(format!("warning: {message}"));
+    }
+    fn notice(&self, message: &str) {
+        self.said.lock().unwrap().push(message.to_string());
+    }
+    fn interactive(&self) -> bool {
+        self.interactive
+    }
+    fn ask(&self, question: &str) -> std::io::Result<bool> {
+        self.asked.lock().unwrap().push(question.to_string());
+        Ok(self.answer)
+    }
+    fn reporter(&self) -> Arc<dyn Reporter> {
+        Arc::new(Quiet)
+    }
+}
+
+struct Quiet;
+
+impl Reporter for Quiet {
+    fn started(&self, _: &Step) {}
+    fn progress(&self, _: &Step, _: &str) {}
+    fn finished(&self, _: &Step, _: &Outcome, _: Duration) {}
+}
+
+/// SSH open to the world (security-sensitive), an instance in the group, and a database
+/// whose password is a secret.
+const STACK: &str = r#"
+[stack]
+name = "t"
+region = "us-east-1"
+
+[secrets]
+pw = { env = "T_PW" }
+
+[security_group.web]
+description = "web"
+ingress = [ { protocol = "tcp", ports = "22", cidr = "0.0.0.0/0" } ]
+
+[instance.app]
+ami = "ami-12345678"
+instance_type = "t3.micro"
+security_groups = ["web"]
+
+[database.main]
+engine = "mysql"
+instance_class = "db.t3.micro"
+storage_gb = 10
+master_username = "root"
+master_password = "${secret.pw}"
+"#;
+
+fn pw_set() -> BTreeMap<String, String> {
+    BTreeMap::from([("T_PW".to_string(), "hunter2-secret".to_string())])
+}
+
+fn stack(text: &str) -> (Stack, Graph) {
+    let loaded = load_text(text, "").unwrap_or_else(|e| panic!("{e}: {:?}", e.diagnostics));
+    let graph = Graph::build(&loaded.stack).unwrap();
+    (loaded.stack, graph)
+}
+
+fn engine(memory: &Arc<Memory>, vars: BTreeMap<String, String>) -> Direct<Memory> {
+    let (stack, graph) = stack(STACK);
+    let lookup = secrets::fixed(vars);
+    let scope = secrets::scope(&stack, false, &lookup).unwrap();
+    Direct::new(memory.clone(), stack, graph, scope, lookup)
+}
+
+fn go_ahead() -> RunOptions {
+    RunOptions {
+        yes: true,
+        allow_open: true,
+        ..RunOptions::default()
+    }
+}
+
+fn never_cancelled() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    std::mem::forget(tx);
+    rx
+}
+
+async fn apply(
+    engine: &mut Direct<Memory>,
+    options: &RunOptions,
+    console: Arc<Recording>,
+) -> Result<Finish, EngineError> {
+    run(
+        engine,
+        Operation::Apply,
+        None,
+        options,
+        console,
+        never_cancelled(),
+    )
+    .await
+}
+
+fn a(s: &str) -> Address {
+    s.parse().unwrap()
+}
+
+// Regression (issue 11): `apply` without `--yes` and without a terminal took the lock (a
+// security group, created and deleted) before it refused.
+#[tokio::test]
+async fn no_terminal_and_no_yes_refuses_before_anything_is_changed() {
+    let memory = Arc::new(Memory::new());
+    let mut direct = engine(&memory, pw_set());
+    let options = RunOptions {
+        allow_open: true,
+        ..RunOptions::default()
+    };
+    let console = Recording::in_ci();
+    let err = apply(&mut direct, &options, console.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::NoTerminal { verb: "apply" }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("hint: pass --yes"), "{err}");
+    assert_eq!(memory.mutating(), Vec::<String>::new());
+    assert_eq!(
+        console.plans_shown(),
+        1,
+        "the plan is shown before refusing"
+    );
+}
+
+#[tokio::test]
+async fn the_gates_refuse_before_the_question_and_before_the_lock() {
+    let memory = Arc::new(Memory::new());
+    let mut direct = engine(&memory, pw_set());
+    // At a terminal: opening access would be asked about, but the plan also replaces
+    // nothing and loses nothing, so only --allow-open matters without a terminal.
+    let console = Recording::in_ci();
+    let options = RunOptions {
+        yes: true,
+        ..RunOptions::default()
+    };
+    let err = apply(&mut direct, &options, console.clone())
+        .await
+        .unwrap_err();
+    let EngineError::Refused { reasons, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        reasons.iter().any(|r| r.contains("pass --allow-open")),
+        "{reasons:?}"
+    );
+    assert_eq!(memory.mutating(), Vec::<String>::new());
+
+    // Destroying the database needs --allow-data-loss even at a terminal, and the gate
+    // answers before the question is asked.
+    apply(&mut direct, &go_ahead(), Recording::in_ci())
+        .await
+        .unwrap();
+    let before = memory.mutating().len();
+    let console = Recording::at_terminal(true);
+    let err = run(
+        &mut direct,
+        Operation::Destroy,
+        None,
+        &RunOptions::default(),
+        console.clone(),
+        never_cancelled(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("pass --allow-data-loss"), "{err}");
+    assert_eq!(console.questions(), 0, "refused before asking");
+    assert_eq!(memory.mutating().len(), before, "{:?}", memory.mutating());
+}
+
+#[tokio::test]
+async fn a_lock_held_by_another_run_refuses_before_planning() {
+    let memory = Arc::new(Memory::new());
+    let mut other = Holder::me("another-run");
+    other.who = "someone@elsewhere".into();
+    memory.hold_lock(other);
+    let mut direct = engine(&memory, pw_set());
+    let err = apply(&mut direct, &go_ahead(), Recording::in_ci())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Locked { .. }), "{err}");
+    assert!(
+        err.to_string().contains("locked by someone@elsewhere"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("stackwright unlock STACK"),
+        "{err}"
+    );
+    // One read, nothing else: not even a refresh.
+    assert_eq!(memory.log(), vec!["holder".to_string()]);
+    assert!(memory.locked(), "someone else's lock is left alone");
+}
+
+#[tokio::test]
+async fn the_lock_is_taken_after_consent_and_released_on_success() {
+    let memory = Arc::new(Memory::new());
+    let mut direct = engine(&memory, pw_set());
+    let finish = apply(&mut direct, &go_ahead(), Recording::in_ci())
+        .await
+        .unwrap();
+    let Finish::Carried {
+        succeeded, report, ..
+    } = finish
+    else {
+        panic!("{finish:?}")
+    };
+    assert!(succeeded, "{report:?}");
+    assert_eq!(report.done.len(), 3);
+    let log = memory.log();
+    let lock = log.iter().position(|c| c == "lock").unwrap();
+    assert!(
+        log[..lock].iter().all(|c| c == "holder" || c == "refresh"),
+        "only reads before the lock: {log:?}"
+    );
+    assert_eq!(
+        log[lock + 1],
+        "refresh",
+        "the plan is checked again under the lock"
+    );
+    assert_eq!(log.last().map(String::as_str), Some("unlock"));
+    assert!(!memory.locked());
+    // Applied: the next proposal has nothing to do.
+    let again = direct
+        .propose(Intent::Plan, never_cancelled())
+        .await
+        .unwrap();
+    assert!(!again.plan.has_changes(), "{:?}", again.plan.changes);
+}
+
+#[tokio::test]
+async fn a_failed_step_skips_its_dependents_and_the_lock_is_still_released() {
+    let memory = Arc::new(Memory::new());
+    memory.fail_create(&a("security_group.web"));
+    let mut direct = engine(&memory, pw_set());
+    let finish = apply(&mut direct, &go_ahead(), Recording::in_ci())
+        .await
+        .unwrap();
+    let Finish::Carried {
+        succeeded, report, ..
+    } = finish
+    else {
+        panic!("{finish:?}")
+    };
+    assert!(!succeeded);
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|(s, _)| s.address == a("instance.app")),
+        "the instance waits on its group: {report:?}"
+    );
+    assert!(!memory.locked());
+    assert_eq!(memory.log().last().map(String::as_str), Some("unlock"));
+    assert!(!memory.addresses().contains(&a("instance.app")));
+}
+
+#[tokio::test]
+async fn a_missing_secret_is_reported_before_the_plan_is_shown() {
+    let memory = Arc::new(Memory::new());
+    let mut direct = engine(&memory, BTreeMap::new());
+    let console = Recording::in_ci();
+    let err = apply(&mut direct, &go_ahead(), console.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EngineError::SecretNotSet { name, var } if name == "pw" && var == "T_PW"),
+        "{err}"
+    );
+    assert_eq!(console.plans_shown(), 0);
+    assert_eq!(memory.mutating(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_no_at_the_question_changes_nothing() {
+    let memory = Arc::new(Memory::new());
+    let mut direct = engine(&memory, pw_set());
+    let console = Recording::at_terminal(false);
+    let finish = apply(&mut direct, &RunOptions::default(), console.clone())
+        .await
+        .unwrap();
+    assert!(matches!(finish, Finish::Declined), "{finish:?}");
+    assert_eq!(console.questions(), 1);
+    let question = console.asked.lock().unwrap()[0].clone();
+    assert!(
+        question.contains("Do you want to apply stack `t`"),
+        "{question}"
+    );
+    assert_eq!(memory.mutating(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_saved_plan_round_trips_and_is_applied_exactly_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.plan");
+    let memory = Arc::new(Memory::new());
+    let mut direct = engine(&memory, pw_set());
+    let options = PlanOptions {
+        deep: false,
+        out: Some(path.clone()),
+    };
+    let console = Recording::in_ci();
+    let planned = plan(&mut direct, &options, console.as_ref(), never_cancelled())
+        .await
+        .unwrap();
+    assert!(planned.changes);
+    let saved = crate::planfile::read(&path).unwrap();
+    assert_eq!(saved.plan, planned.plan);
+    assert_eq!(
+        memory.mutating(),
+        Vec::<String>::new(),
+        "plan changes nothing"
+    );
+
+    // An edited plan: the data-loss and security marks taken out of it.
+    let mut edited = saved.clone();
+    for change in &mut edited.plan.changes {
+        change.marks.clear();
+    }
+    let err = run(
+        &mut direct,
+        Operation::Apply,
+        Some(&edited),
+        &go_ahead(),
+        Recording::in_ci(),
+        never_cancelled(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("does not follow from the stack"),
+        "{err}"
+    );
+    // An edited stack: the instance type changed in the file, the plan left as it was.
+    let mut edited = saved.clone();
+    let app = edited.stack.resources.get_mut(&a("instance.app")).unwrap();
+    if let crate::stack::Spec::Instance(i) = &mut app.spec {
+        i.instance_type = "m5.24xlarge".into();
+    }
+    let mut tampered = Direct::new(
+        memory.clone(),
+        edited.stack.clone(),
+        Graph::build(&edited.stack).unwrap(),
+        secrets::scope(&edited.stack, false, &secrets::fixed(pw_set())).unwrap(),
+        secrets::fixed(pw_set()),
+    );
+    let err = run(
+        &mut tampered,
+        Operation::Apply,
+        Some(&edited),
+        &go_ahead(),
+        Recording::in_ci(),
+        never_cancelled(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("does not follow from the stack"),
+        "{err}"
+    );
+    assert_eq!(memory.mutating(), Vec::<String>::new());
+
+    // The plan as saved applies.
+    let finish = run(
+        &mut direct,
+        Operation::Apply,
+        Some(&saved),
+        &go_ahead(),
+        Recording::in_ci(),
+        never_cancelled(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(
+            finish,
+            Finish::Carried {
+                succeeded: true,
+                ..
+            }
+        ),
+        "{finish:?}"
+    );
+
+    // Once applied, the same plan is stale: what it creates exists.
+    let err = run(
+        &mut direct,
+        Operation::Apply,
+        Some(&saved),
+        &go_ahead(),
+        Recording::in_ci(),
+        never_cancelled(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, EngineError::Moved { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_plan_that_moved_while_it_was_confirmed_is_refused_under_the_lock() {
+    let memory = Arc::new(Memory::new());
+    let mut direct = engine(&memory, pw_set());
+    apply(&mut direct, &go_ahead(), Recording::in_ci())
+        .await
+        .unwrap();
+    // The stack changes the instance type; between the plan and the lock, someone else
+    // changes the instance too.
+    let (changed, graph) = stack(&STACK.replace("t3.micro", "t3.small"));
+    let lookup = secrets::fixed(pw_set());
+    let scope = secrets::scope(&changed, false, &lookup).unwrap();
+    let mut direct = Direct::new(memory.clone(), changed, graph, scope, lookup);
+    let proposal = direct
+        .propose(Intent::Apply, never_cancelled())
+        .await
+        .unwrap();
+    assert!(proposal.plan.has_changes());
+    memory.set_attr(
+        &a("instance.app"),
+        "instance_type",
+        crate::provider::Value::text("c5.large"),
+    );
+    let console: Arc<dyn Console> = Recording::in_ci();
+    let err = direct
+        .carry_out(
+            proposal,
+            Operation::Apply,
+            &go_ahead(),
+            console,
+            never_cancelled(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Moved { .. }), "{err}");
+    assert!(!memory.locked(), "released after refusing");
+    assert!(!memory.log().iter().any(|c| c.starts_with("update")));
+}

@@ -217,20 +217,24 @@ impl Locking for Memory {
         _wait: Duration,
         _warn: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<Lock, LockError> {
-        self.with(|i| {
+        let held = self.with(|i| {
             i.calls.push("lock".into());
             match &i.holder {
-                Some(holder) if holder.run != me.run => Err(LockError::Held {
-                    stack: scope.stack.clone(),
-                    env: scope.env.clone(),
-                    holder: holder.clone(),
-                }),
+                Some(holder) if holder.run != me.run => Some(holder.clone()),
                 _ => {
                     i.holder = Some(me.clone());
-                    Ok(Lock::new(me.run.clone()))
+                    None
                 }
             }
-        })
+        });
+        match held {
+            Some(holder) => Err(LockError::Held {
+                stack: scope.stack.clone(),
+                env: scope.env.clone(),
+                holder,
+            }),
+            None => Ok(Lock::new(me.run.clone())),
+        }
     }
 
     async fn unlock(&self, _scope: &Scope, lock: Lock) -> Result<(), ProviderError> {

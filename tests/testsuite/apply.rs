@@ -1057,6 +1057,44 @@ ingress = [ {{ protocol = "tcp", ports = "22", cidr = "0.0.0.0/0" }} ]
     )
 }
 
+/// Regression (issue 11): `apply` without `--yes` and without a terminal created and then
+/// deleted the lock group before refusing. Every refusal now comes before any call that
+/// changes AWS: counted at the proxy, only reads reach it.
+#[test]
+fn refusals_make_no_call_that_changes_aws() {
+    let s = StackDir::new("readonly", gated_stack);
+    let proxy = emulator::Proxy::start(emulator::endpoint(), &[]);
+    let only_reads = |what: &str, args: &[&str]| {
+        proxy.reset();
+        let out = s.run_with(what, args, &SECRETS, &proxy.endpoint);
+        let run = Run::from(format!("{what} {}", args.join(" ")), out).expect(1);
+        let stats = proxy.stats();
+        let ops = stats["by_operation"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert!(!ops.is_empty(), "the refusal read AWS first: {stats}");
+        let writes: Vec<&String> = ops
+            .keys()
+            .filter(|op| {
+                !["Describe", "List", "Get"]
+                    .iter()
+                    .any(|r| op.starts_with(r))
+            })
+            .collect();
+        assert!(
+            writes.is_empty(),
+            "{writes:?} sent before refusing\n{}",
+            run.shown()
+        );
+        run
+    };
+    let run = only_reads("apply", &["--allow-open"]);
+    assert!(run.stderr.contains("without a terminal"), "{}", run.shown());
+    let run = only_reads("apply", &["--yes"]);
+    assert!(run.stderr.contains("--allow-open"), "{}", run.shown());
+}
+
 #[test]
 fn gates_refuse_before_anything_changes() {
     let s = StackDir::new("gates", gated_stack);

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
-use crate::engine::gates::{Consent, refusals};
 use crate::apply::{Outcome, Reporter, Step};
 use crate::cloudformation::template;
+use crate::engine::gates::{Consent, refusals};
 use crate::graph::Graph;
 use crate::plan::{Action, Mark, Plan, attrs};
 use crate::provider::Value;
