@@ -156,6 +156,21 @@ async fn apply(
     .await
 }
 
+async fn apply_saved(
+    engine: &mut Direct<Memory>,
+    saved: &crate::planfile::SavedPlan,
+) -> Result<Finish, EngineError> {
+    run(
+        engine,
+        Operation::Apply,
+        Some(saved),
+        &go_ahead(),
+        Recording::in_ci(),
+        never_cancelled(),
+    )
+    .await
+}
+
 fn a(s: &str) -> Address {
     s.parse().unwrap()
 }
@@ -382,16 +397,7 @@ async fn a_saved_plan_round_trips_and_is_applied_exactly_or_refused() {
     for change in &mut edited.plan.changes {
         change.marks.clear();
     }
-    let err = run(
-        &mut direct,
-        Operation::Apply,
-        Some(&edited),
-        &go_ahead(),
-        Recording::in_ci(),
-        never_cancelled(),
-    )
-    .await
-    .unwrap_err();
+    let err = apply_saved(&mut direct, &edited).await.unwrap_err();
     assert!(
         err.to_string().contains("does not follow from the stack"),
         "{err}"
@@ -409,16 +415,7 @@ async fn a_saved_plan_round_trips_and_is_applied_exactly_or_refused() {
         secrets::scope(&edited.stack, false, &secrets::fixed(pw_set())).unwrap(),
         secrets::fixed(pw_set()),
     );
-    let err = run(
-        &mut tampered,
-        Operation::Apply,
-        Some(&edited),
-        &go_ahead(),
-        Recording::in_ci(),
-        never_cancelled(),
-    )
-    .await
-    .unwrap_err();
+    let err = apply_saved(&mut tampered, &edited).await.unwrap_err();
     assert!(
         err.to_string().contains("does not follow from the stack"),
         "{err}"
@@ -426,16 +423,7 @@ async fn a_saved_plan_round_trips_and_is_applied_exactly_or_refused() {
     assert_eq!(memory.mutating(), Vec::<String>::new());
 
     // The plan as saved applies.
-    let finish = run(
-        &mut direct,
-        Operation::Apply,
-        Some(&saved),
-        &go_ahead(),
-        Recording::in_ci(),
-        never_cancelled(),
-    )
-    .await
-    .unwrap();
+    let finish = apply_saved(&mut direct, &saved).await.unwrap();
     assert!(
         matches!(
             finish,
@@ -448,16 +436,7 @@ async fn a_saved_plan_round_trips_and_is_applied_exactly_or_refused() {
     );
 
     // Once applied, the same plan is stale: what it creates exists.
-    let err = run(
-        &mut direct,
-        Operation::Apply,
-        Some(&saved),
-        &go_ahead(),
-        Recording::in_ci(),
-        never_cancelled(),
-    )
-    .await
-    .unwrap_err();
+    let err = apply_saved(&mut direct, &saved).await.unwrap_err();
     assert!(matches!(err, EngineError::Moved { .. }), "{err}");
 }
 
