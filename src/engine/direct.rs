@@ -57,6 +57,8 @@ pub struct DirectProposal {
     secrets: BTreeMap<String, Secret>,
     /// A teardown walks an empty stack's graph.
     teardown: bool,
+    /// Made from a saved plan: applied exactly, or refused.
+    saved: bool,
 }
 
 impl Direct<Aws> {
@@ -114,21 +116,47 @@ impl<P: Provider + Locking + 'static> Direct<P> {
         }
     }
 
-    /// Under the lock: the live state again, refused if anything the plan touches moved.
+    /// Under the lock: the live state again, then the walk. If anything the plan touches
+    /// moved while it was shown and confirmed (another run, waited for with
+    /// `--lock-timeout`), the plan is made again: with nothing left to do, nothing is done
+    /// (`None`); with the same changes, they are made; otherwise the run is refused. A
+    /// saved plan is applied exactly or refused.
     async fn walk(
         &self,
         proposal: DirectProposal,
         options: &RunOptions,
         console: &Arc<dyn Console>,
         cancel: watch::Receiver<bool>,
-    ) -> Result<apply::Applied, EngineError> {
+    ) -> Result<Option<apply::Applied>, EngineError> {
         let live = self.provider.refresh(&self.scope).await?;
-        still_current(&proposal.plan, &live)?;
         let graph = if proposal.teardown {
             self.graph_of_nothing()?
         } else {
             self.graph.clone()
         };
+        let mut plan = proposal.plan;
+        if let Err(moved) = still_current(&plan, &live) {
+            if proposal.saved {
+                return Err(moved);
+            }
+            let towards = if proposal.teardown {
+                self.nothing()
+            } else {
+                self.stack.clone()
+            };
+            let again = plan::plan(&towards, &graph, &live);
+            if !again.has_changes() {
+                console.notice(
+                    "Nothing left to do: the changes were made while this run waited for the \
+                     lock.",
+                );
+                return Ok(None);
+            }
+            if !same_changes(&again, &plan) {
+                return Err(moved);
+            }
+            plan = again;
+        }
         let secret_values = values(&proposal.secrets);
         let reporter = Arc::new(Redacting {
             inner: console.reporter(),
@@ -136,22 +164,39 @@ impl<P: Provider + Locking + 'static> Direct<P> {
         });
         let job = Job {
             stack: self.stack.clone(),
-            plan: proposal.plan,
+            plan,
             live,
             secrets: proposal.secrets,
             run: self.run_id.clone(),
             parallelism: options.parallelism,
         };
-        Ok(apply::execute(
-            self.provider.clone(),
-            self.scope.clone(),
-            job,
-            &graph,
-            reporter,
-            cancel,
-        )
-        .await)
+        Ok(Some(
+            apply::execute(
+                self.provider.clone(),
+                self.scope.clone(),
+                job,
+                &graph,
+                reporter,
+                cancel,
+            )
+            .await,
+        ))
     }
+}
+
+/// Whether two plans make the same changes (their fingerprints aside).
+fn same_changes(a: &Plan, b: &Plan) -> bool {
+    let strip = |p: &Plan| -> Vec<plan::Change> {
+        p.changes
+            .iter()
+            .cloned()
+            .map(|mut c| {
+                c.fingerprint = None;
+                c
+            })
+            .collect()
+    };
+    strip(a) == strip(b)
 }
 
 fn values(secrets: &BTreeMap<String, Secret>) -> Vec<String> {
@@ -181,6 +226,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
             live,
             secrets,
             teardown: false,
+            saved: false,
         })
     }
 
@@ -205,6 +251,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
             live,
             secrets,
             teardown: false,
+            saved: true,
         })
     }
 
@@ -216,6 +263,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
             live,
             secrets: BTreeMap::new(),
             teardown: true,
+            saved: false,
         })
     }
 
@@ -284,7 +332,9 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
                 options.dir, self.scope.env
             ));
         }
-        let applied = walked?;
+        let Some(applied) = walked? else {
+            return Ok(Finish::NoChanges);
+        };
         let mut report = applied.report;
         redact_report(&mut report, &secret_values);
         let succeeded = report.succeeded();

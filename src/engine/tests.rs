@@ -478,3 +478,41 @@ async fn a_plan_that_moved_while_it_was_confirmed_is_refused_under_the_lock() {
     assert!(!memory.locked(), "released after refusing");
     assert!(!memory.log().iter().any(|c| c.starts_with("update")));
 }
+
+#[tokio::test]
+async fn a_plan_made_by_another_run_while_waiting_for_the_lock_is_nothing_left_to_do() {
+    let memory = Arc::new(Memory::new());
+    let mut waiting = engine(&memory, pw_set());
+    let proposal = waiting
+        .propose(Intent::Apply, never_cancelled())
+        .await
+        .unwrap();
+    // Another run applies the same stack first.
+    apply(
+        &mut engine(&memory, pw_set()),
+        &go_ahead(),
+        Recording::in_ci(),
+    )
+    .await
+    .unwrap();
+    let made = memory.mutating().len();
+    let console = Recording::in_ci();
+    let finish = waiting
+        .carry_out(
+            proposal,
+            Operation::Apply,
+            &go_ahead(),
+            console.clone(),
+            never_cancelled(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(finish, Finish::NoChanges), "{finish:?}");
+    let said = console.said.lock().unwrap().join("\n");
+    assert!(said.contains("Nothing left to do"), "{said}");
+    // Only the lock was taken and released: nothing created twice.
+    assert_eq!(
+        memory.mutating()[made..],
+        ["lock".to_string(), "unlock".to_string()]
+    );
+}
