@@ -101,8 +101,8 @@ pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             bail!("a saved plan knows its env: drop --env");
         }
         let saved = planfile::read(&args.target)?;
-        let graph = Graph::build(&saved.stack)
-            .map_err(|_| anyhow::anyhow!("the saved plan's stack has a dependency cycle"))?;
+        // The stack is read again from its directory: the file is not trusted with it.
+        let checked = engine::reload(&saved)?;
         // A saved plan knows its engine, as it knows its env.
         let kind = match (saved.plan.engine, kind) {
             (PlannedBy::Cloudformation, _) => EngineKind::Cloudformation,
@@ -114,8 +114,8 @@ pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         };
         let options = args.run.options(args.allow_open, "STACK".into());
         let target = Target {
-            stack: &saved.stack,
-            graph: &graph,
+            stack: &checked.loaded.stack,
+            graph: &checked.graph,
             saved: Some(&saved),
         };
         return run(Operation::Apply, kind, target, &options, args.run.stats);

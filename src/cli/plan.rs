@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use stackwright::engine::{self, Console, Engine, EngineKind, PlanOptions};
+use stackwright::planfile::Source;
 use stackwright::render;
 use stackwright::render::console::Terminal;
 use stackwright::with_engine;
@@ -58,6 +59,10 @@ pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let options = PlanOptions {
         deep: args.deep,
         out: args.out.clone(),
+        source: Some(Source {
+            dir: args.stack.stack.clone(),
+            env: args.stack.env.clone(),
+        }),
     };
     let runtime = engine::runtime()?;
     let planned = runtime.block_on(async {

@@ -292,12 +292,14 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         &mut self,
         proposal: &DirectProposal,
         path: &std::path::Path,
+        source: Option<&planfile::Source>,
     ) -> Result<bool, EngineError> {
         let saved = SavedPlan {
             plan: proposal.plan.clone(),
             stack: self.stack.clone(),
             change_set: None,
             deep: self.scope.deep,
+            source: source.cloned(),
         };
         planfile::write(&saved, path)?;
         Ok(false)

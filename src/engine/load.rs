@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
+use super::EngineError;
 use crate::graph::{Graph, cycle_diagnostic};
+use crate::planfile::SavedPlan;
 use crate::stack::diag::Diagnostic;
 use crate::stack::{self, Loaded, SourceMap};
 
@@ -65,4 +67,33 @@ fn summary(dir: &Path, env: Option<&str>, errors: usize) -> String {
         "stack `{}`{env} has {errors} error{plural}; nothing was sent to AWS",
         dir.display()
     )
+}
+
+/// The stack of a saved plan, read again from the directory it was made from: the file is
+/// input from elsewhere, the stack directory and the environment are what stackwright
+/// trusts. Refused unless the stack read is the stack in the file (its resources, secrets'
+/// variable names, endpoint and region included).
+pub fn reload(saved: &SavedPlan) -> Result<Checked, EngineError> {
+    let again = "\n\nhint: plan again (`stackwright plan STACK --env ENV --out FILE`) and apply \
+                 the plan from where it was made";
+    let Some(source) = &saved.source else {
+        return Err(EngineError::Message(format!(
+            "the saved plan does not say where its stack is (saved by an older stackwright?); \
+             nothing was changed{again}"
+        )));
+    };
+    let checked = check(&source.dir, source.env.as_deref()).map_err(|rejected| {
+        EngineError::Message(format!(
+            "the saved plan's stack cannot be read again: {}{again}",
+            rejected.summary
+        ))
+    })?;
+    if checked.loaded.stack != saved.stack {
+        return Err(EngineError::Message(format!(
+            "the stack in the saved plan is not the stack in `{}` (the file or the directory \
+             changed since the plan was made); nothing was changed{again}",
+            source.dir.display()
+        )));
+    }
+    Ok(checked)
 }

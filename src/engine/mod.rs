@@ -34,7 +34,7 @@ pub use cloudformation::Cloudformation;
 pub use console::{Console, Redacting, redact};
 pub use direct::Direct;
 pub use error::EngineError;
-pub use load::{Checked, Rejected, check};
+pub use load::{Checked, Rejected, check, reload};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -111,6 +111,8 @@ pub struct PlanOptions {
     pub deep: bool,
     /// Save the plan here for `apply FILE`.
     pub out: Option<PathBuf>,
+    /// Where the stack was read from, recorded in the saved plan.
+    pub source: Option<crate::planfile::Source>,
 }
 
 /// What `apply` and `destroy` were told.
@@ -206,11 +208,13 @@ pub trait Engine {
     /// The question asked before carrying it out.
     fn question(&self, operation: Operation) -> String;
 
-    /// Save it for `apply FILE`: whether what carries it out is kept (a change set).
+    /// Save it for `apply FILE`, with where its stack was read from: whether what
+    /// carries it out is kept (a change set).
     async fn save(
         &mut self,
         proposal: &Self::Proposal,
         path: &std::path::Path,
+        source: Option<&crate::planfile::Source>,
     ) -> Result<bool, EngineError>;
 
     /// Carry it out, reporting through `console`.
@@ -256,7 +260,7 @@ pub async fn plan<E: Engine>(
     };
     let proposal = engine.propose(intent, cancel).await?;
     let kept = match &options.out {
-        Some(path) => engine.save(&proposal, path).await,
+        Some(path) => engine.save(&proposal, path, options.source.as_ref()).await,
         None => Ok(false),
     };
     if !matches!(kept, Ok(true)) {

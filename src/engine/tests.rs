@@ -378,6 +378,7 @@ async fn a_saved_plan_round_trips_and_is_applied_exactly_or_refused() {
     let options = PlanOptions {
         deep: false,
         out: Some(path.clone()),
+        source: None,
     };
     let console = Recording::in_ci();
     let planned = plan(&mut direct, &options, console.as_ref(), never_cancelled())
@@ -515,4 +516,46 @@ async fn a_plan_made_by_another_run_while_waiting_for_the_lock_is_nothing_left_t
         memory.mutating()[made..],
         ["lock".to_string(), "unlock".to_string()]
     );
+}
+
+/// Issue 13: a saved plan is a promise. Its stack is read again from the directory it
+/// names; an edit to the stack in the file (here: a secret read from another variable,
+/// which would send that variable's value to AWS) is refused.
+#[test]
+fn a_saved_plan_whose_stack_was_edited_is_refused_against_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("stack.toml"), STACK).unwrap();
+    let loaded = crate::stack::load(dir.path(), None).unwrap();
+    let mut saved = crate::planfile::SavedPlan {
+        plan: Plan {
+            format_version: crate::plan::FORMAT_VERSION,
+            stack: "t".into(),
+            env: loaded.stack.env.clone(),
+            region: "us-east-1".into(),
+            engine: crate::plan::PlannedBy::Direct,
+            changes: Vec::new(),
+            summary: crate::plan::Summary::default(),
+            warnings: Vec::new(),
+        },
+        stack: loaded.stack,
+        change_set: None,
+        deep: false,
+        source: Some(crate::planfile::Source {
+            dir: dir.path().to_path_buf(),
+            env: None,
+        }),
+    };
+    let checked = reload(&saved).unwrap();
+    assert_eq!(checked.loaded.stack, saved.stack);
+
+    saved
+        .stack
+        .secrets
+        .insert("pw".into(), "AWS_SECRET_ACCESS_KEY".into());
+    let err = reload(&saved).unwrap_err().to_string();
+    assert!(err.contains("is not the stack in"), "{err}");
+
+    saved.source = None;
+    let err = reload(&saved).unwrap_err().to_string();
+    assert!(err.contains("does not say where its stack is"), "{err}");
 }

@@ -8,9 +8,12 @@
 //! 1. it is read only if it is a regular file of at most [`MAX_BYTES`] bytes, through a
 //!    bounded reader (a FIFO or `/dev/zero` in its place is refused, not waited on);
 //! 2. it must parse, and carry this stackwright's [`FORMAT_VERSION`];
-//! 3. what it says is never trusted by the engine beyond that: live state is read again
-//!    and compared with the plan's fingerprints, and the gates are computed again from
-//!    the plan and the live state (see `engine`).
+//! 3. what it says is never trusted by the engine beyond that (see `engine`): the stack
+//!    is read again from the directory the file names and must be the stack in the file;
+//!    live state is read again and compared with the plan's fingerprints; the plan is made
+//!    again from the stack and that live state and must be the plan in the file; the gates
+//!    and marks are those of the plan made again. An edit to the file is refused or has no
+//!    effect (docs/security.md, "Saved plans").
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -34,6 +37,18 @@ pub struct SavedPlan {
     /// Made with `plan --deep`: live state is read the same way to check it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deep: bool,
+    /// Where the stack was read from: `apply FILE` reads it again from there and refuses
+    /// unless it is the stack in the file. Plans saved without it are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+}
+
+/// The stack directory and env a plan was made from, as the user gave them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub dir: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
 }
 
 /// The change set a plan saved by `plan --out --engine cloudformation` stands for: `apply

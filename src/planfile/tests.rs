@@ -23,6 +23,7 @@ fn saved() -> SavedPlan {
         stack: loaded.stack,
         change_set: None,
         deep: true,
+        source: None,
     }
 }
 

@@ -1670,3 +1670,52 @@ fn a_held_lock_stops_apply_until_released() {
     assert_eq!(rt.block_on(groups(&aws, &s)).len(), 2);
     assert!(rt.block_on(group_named(&aws, &lock)).is_none(), "released");
 }
+
+/// Issue 13: a saved plan is a promise. A plan file whose stack was edited (a secret read
+/// from another variable: the AWS secret key would become the database password) is
+/// refused before anything is sent; a plan saved with `--deep` can be applied.
+#[test]
+fn an_edited_plan_file_is_refused_and_a_deep_plan_applies() {
+    let s = StackDir::new("promise", every_kind);
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect());
+    rt.block_on(aws.zone(&s.zone));
+
+    let file = s.path().join("create.plan");
+    s.plan(&["--out", file.to_str().expect("path")], 0);
+    let text = std::fs::read_to_string(&file).expect("plan");
+    assert!(
+        text.contains(PW_VAR),
+        "the secret's variable is in the file"
+    );
+    let edited = s.path().join("edited.plan");
+    std::fs::write(&edited, text.replace(PW_VAR, "AWS_SECRET_ACCESS_KEY")).expect("write");
+    let run = apply_saved(&edited, &YES).expect(1);
+    assert!(
+        run.stderr
+            .contains("the stack in the saved plan is not the stack in"),
+        "{}",
+        run.shown()
+    );
+    assert_eq!(
+        rt.block_on(groups(&aws, &s)),
+        BTreeMap::new(),
+        "nothing was made"
+    );
+
+    // Applied; then the instances resized in the stack, planned with --deep and saved.
+    apply_saved(&file, &YES).expect(0);
+    let stack = std::fs::read_to_string(s.path().join("stack.toml")).expect("stack");
+    assert!(stack.contains("t2.micro"), "{stack}");
+    std::fs::write(
+        s.path().join("stack.toml"),
+        stack.replace("t2.micro", "t2.small"),
+    )
+    .expect("rewrite");
+    let deep = s.path().join("deep.plan");
+    // --deep reads user data, so it needs the secrets, to hide them.
+    s.cli("plan", &["--deep", "--out", deep.to_str().expect("path")])
+        .expect(0);
+    let run = apply_saved(&deep, &YES).expect(0);
+    assert!(run.stdout.contains("Apply complete"), "{}", run.shown());
+}

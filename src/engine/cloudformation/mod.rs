@@ -601,8 +601,13 @@ impl Engine for Cloudformation<'_> {
         )
     }
 
-    async fn save(&mut self, proposal: &Proposal, path: &std::path::Path) -> Result<bool> {
-        self.save_plan(proposal, path).await
+    async fn save(
+        &mut self,
+        proposal: &Proposal,
+        path: &std::path::Path,
+        source: Option<&crate::planfile::Source>,
+    ) -> Result<bool> {
+        self.save_plan(proposal, path, source).await
     }
 
     async fn carry_out(

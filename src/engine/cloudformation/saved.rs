@@ -15,7 +15,12 @@ impl Cloudformation<'_> {
     /// Save `p` to `path` for `apply FILE`: whether its change set is to be kept (there
     /// is one to carry out). The change set of a plan saved there before is deleted: the
     /// file was its only handle.
-    pub(super) async fn save_plan(&self, p: &Proposal, path: &std::path::Path) -> Result<bool> {
+    pub(super) async fn save_plan(
+        &self,
+        p: &Proposal,
+        path: &std::path::Path,
+        source: Option<&planfile::Source>,
+    ) -> Result<bool> {
         if !p.foreign.is_empty() {
             fail!(
                 "the change set changes resources stackwright did not write ({}): it cannot be \
@@ -55,6 +60,7 @@ impl Cloudformation<'_> {
                 stack: self.stack.clone(),
                 change_set,
                 deep: false,
+                source: source.cloned(),
             },
             path,
         )?;
