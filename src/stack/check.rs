@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
-use std::path::{Component, Path};
 
 use ipnet::IpNet;
 
@@ -1563,43 +1562,20 @@ impl Checker<'_> {
                 None
             }
             TextSource::File { path, .. } => {
-                let rel = path.get_ref();
-                let span = self.span(path.span());
-                let escapes = Path::new(rel).is_absolute()
-                    || Path::new(rel)
-                        .components()
-                        .any(|c| matches!(c, Component::ParentDir));
-                if escapes {
-                    self.push(
-                        Diagnostic::error(format!("`{rel}` is outside the stack directory"))
-                            .at(span)
-                            .hint(
-                                "give a path relative to the stack directory, such as `files/x.sh`",
-                            ),
-                    );
-                    return None;
-                }
-                let full = self.raw.dir.join(rel);
-                let text = match std::fs::read_to_string(&full) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        let what = if e.kind() == std::io::ErrorKind::NotFound {
-                            "not found".to_string()
-                        } else {
-                            e.to_string()
-                        };
-                        self.push(
-                            Diagnostic::error(format!("{field} file `{rel}` {what}"))
-                                .at(span)
-                                .hint(format!("looked for `{}`", full.display())),
-                        );
-                        return None;
-                    }
-                };
+                let (dir, at) = (&self.raw.dir, self.span(path.span()));
+                let id = super::files::read_named_file(
+                    self.sources,
+                    self.diags,
+                    dir,
+                    path.get_ref(),
+                    at,
+                    field,
+                    key,
+                )?;
+                let text = self.sources.text(id).to_string();
                 if key == "file" {
                     return Some(Template::literal(text));
                 }
-                let id = self.sources.add(full, text.clone());
                 self.template(Origin::File(id), &text, field, use_)
             }
         }

@@ -20,6 +20,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::diag::{Diagnostic, Diagnostics, did_you_mean};
+use super::files;
 use super::model::Kind;
 use super::raw;
 use super::source::{FileId, SourceMap, Span};
@@ -87,19 +88,6 @@ pub fn env_names(dir: &Path) -> Vec<String> {
     names
 }
 
-fn read(sources: &mut SourceMap, path: PathBuf, diags: &mut Diagnostics) -> Option<FileId> {
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(sources.add(path, text)),
-        Err(e) => {
-            diags.push(Diagnostic::error(format!(
-                "failed to read `{}`: {e}",
-                path.display()
-            )));
-            None
-        }
-    }
-}
-
 /// Steps 1 and 2: the files, read and parsed. `None` when reading or parsing failed.
 pub(crate) fn read_stack(
     dir: &Path,
@@ -108,7 +96,8 @@ pub(crate) fn read_stack(
     diags: &mut Diagnostics,
 ) -> Option<(FileId, Option<FileId>, String)> {
     let stack_path = dir.join("stack.toml");
-    if !stack_path.is_file() {
+    // Anything there, a link or a FIFO included, is for `files` to judge.
+    if std::fs::symlink_metadata(&stack_path).is_err() {
         let what = if dir.is_dir() {
             "has no `stack.toml`"
         } else {
@@ -163,9 +152,12 @@ pub(crate) fn read_stack(
             return None;
         }
     };
-    let stack_file = read(sources, stack_path, diags)?;
+    let stack_file = files::read_stack_file(sources, diags, dir, Path::new("stack.toml"))?;
     let env_file = match env_path {
-        Some(path) => Some(read(sources, path, diags)?),
+        Some(path) => {
+            let rel = path.strip_prefix(dir).unwrap_or(&path);
+            Some(files::read_stack_file(sources, diags, dir, rel)?)
+        }
         None => None,
     };
     Some((stack_file, env_file, env))
