@@ -47,6 +47,8 @@ enum Origin {
     Token(Span),
     /// A whole file (a user-data template).
     File(FileId),
+    /// Text found verbatim at this offset of a file.
+    At(FileId, usize),
 }
 
 pub(crate) struct Checker<'a> {
@@ -275,44 +277,24 @@ impl Checker<'_> {
 
     /// The span of bytes `offset..offset + len` of a string's text, in its file. For a token
     /// whose source differs from its value (escapes, a substituted var), the whole token.
-    fn inner(&self, origin: &Origin, text: &str, offset: usize, len: usize) -> Span {
+    /// Constant time: [`template`](Self::template) locates the text once, not per `${…}`.
+    fn inner(&self, origin: &Origin, _text: &str, offset: usize, len: usize) -> Span {
         match origin {
             Origin::File(file) => Span::new(*file, offset..offset + len),
-            Origin::Token(span) => {
-                let raw = self
-                    .sources
-                    .text(span.file)
-                    .get(span.range.clone())
-                    .unwrap_or("");
-                for delim in ["\"\"\"", "'''", "\"", "'"] {
-                    if raw.len() >= 2 * delim.len()
-                        && raw.starts_with(delim)
-                        && raw.ends_with(delim)
-                    {
-                        let mut body = &raw[delim.len()..raw.len() - delim.len()];
-                        let mut start = span.range.start + delim.len();
-                        if delim.len() == 3 {
-                            for newline in ["\r\n", "\n"] {
-                                if let Some(rest) = body.strip_prefix(newline) {
-                                    body = rest;
-                                    start += newline.len();
-                                    break;
-                                }
-                            }
-                        }
-                        if body == text {
-                            return Span::new(span.file, start + offset..start + offset + len);
-                        }
-                        break;
-                    }
-                }
-                span.clone()
-            }
+            Origin::At(file, start) => Span::new(*file, start + offset..start + offset + len),
+            Origin::Token(span) => span.clone(),
         }
     }
 
     /// Resolve the `${…}` in `text`. `None` after reporting any error.
     fn template(&mut self, origin: Origin, text: &str, field: &str, use_: Use) -> Option<Template> {
+        let origin = match origin {
+            Origin::Token(span) => match self.sources.verbatim_start(&span, text) {
+                Some(start) => Origin::At(span.file, start),
+                None => Origin::Token(span),
+            },
+            other => other,
+        };
         let pieces = match template::parse(text) {
             Ok(p) => p,
             Err(e) => {
