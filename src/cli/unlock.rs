@@ -31,7 +31,7 @@ pub fn exec(args: UnlockArgs) -> anyhow::Result<ExitCode> {
     let holder = runtime
         .block_on(async {
             let aws = Aws::connect(stack).await?;
-            aws.break_lock(&scope).await
+            Ok(aws.break_lock(&scope, false).await?)
         })
         .map_err(super::provider_error)?;
     match holder {
