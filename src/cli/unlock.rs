@@ -16,10 +16,14 @@ use super::StackArgs;
     The lock is a security group named stackwright-lock-<stack>-<env>, whose tags say who\n\
     holds it and since when. Break it only when that run is gone: two applies at once can\n\
     undo each other's work. A holder on this machine that is no longer running is taken\n\
-    over automatically, with a warning.")]
+    over automatically, with a warning. A lock whose tags name another stack or env is\n\
+    never broken; a holder still running on this machine only with --force.")]
 pub struct UnlockArgs {
     #[command(flatten)]
     stack: StackArgs,
+    /// Break the lock even when its holder is a process still running on this machine
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn exec(args: UnlockArgs) -> anyhow::Result<ExitCode> {
@@ -29,12 +33,15 @@ pub fn exec(args: UnlockArgs) -> anyhow::Result<ExitCode> {
     let stack = &loaded.stack;
     let scope = secrets::scope(stack, false, &secrets::process_env())?;
     let runtime = engine::runtime()?;
-    let holder = runtime
-        .block_on(async {
-            let aws = Aws::connect(stack).await?;
-            aws.break_lock(&scope).await
-        })
-        .map_err(EngineError::from)?;
+    let holder = runtime.block_on(async {
+        let aws = Aws::connect(stack).await.map_err(EngineError::from)?;
+        aws.break_lock(&scope, args.force)
+            .await
+            .map_err(|e| match e.hint() {
+                Some(hint) => anyhow::anyhow!("{e}\n\nhint: {hint}"),
+                None => anyhow::anyhow!("{e}"),
+            })
+    })?;
     match holder {
         Some(h) => render::stdout(&format!(
             "Released the lock of stack `{}` env `{}`, held by {h}.\n",

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::source::{Location, SourceMap, Span};
+use super::source::{FileId, Location, SourceMap, Span};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -102,14 +102,76 @@ impl Diagnostic {
 pub struct Diagnostics {
     list: Vec<Diagnostic>,
     poisoned: Vec<Span>,
+    /// In order of `range.start`, disjoint.
+    aliases: Vec<Alias>,
+}
+
+/// Spans past the end of a file that stand for spans of another file: see
+/// [`Diagnostics::alias`].
+#[derive(Debug)]
+struct Alias {
+    range: Span,
+    to: FileId,
+    used: Label,
 }
 
 impl Diagnostics {
-    pub fn push(&mut self, diagnostic: Diagnostic) {
+    /// Spans inside `range` (past the end of its file) stand for spans of `to`, shifted by
+    /// `range.start`: a var's list value written in the env file, substituted where
+    /// `stack.toml` uses it (`used`, with `note` drawn under it). Every diagnostic pushed is
+    /// moved back to where its value was written, the use shown beside it. Ranges must be
+    /// given in increasing order.
+    pub fn alias(&mut self, range: Span, to: FileId, used: Span, note: impl Into<String>) {
+        debug_assert!(
+            self.aliases
+                .last()
+                .is_none_or(|a| a.range.range.end <= range.range.start)
+        );
+        self.aliases.push(Alias {
+            range,
+            to,
+            used: Label {
+                span: used,
+                text: Some(note.into()),
+            },
+        });
+    }
+
+    /// `span` where it was written, and the use to show beside it, if it is an alias.
+    fn unalias(&self, span: &Span) -> Option<(Span, &Label)> {
+        let i = self
+            .aliases
+            .partition_point(|a| a.range.range.start <= span.range.start);
+        let alias = &self.aliases[i.checked_sub(1)?];
+        alias.range.contains(span).then(|| {
+            let base = alias.range.range.start;
+            (
+                Span::new(alias.to, span.range.start - base..span.range.end - base),
+                &alias.used,
+            )
+        })
+    }
+
+    pub fn push(&mut self, mut diagnostic: Diagnostic) {
         if let Some(primary) = &diagnostic.primary
             && self.poisoned.iter().any(|p| p.contains(&primary.span))
         {
             return;
+        }
+        if !self.aliases.is_empty() {
+            let mut uses = Vec::new();
+            if let Some(primary) = &mut diagnostic.primary
+                && let Some((span, used)) = self.unalias(&primary.span)
+            {
+                primary.span = span;
+                uses.push(used.clone());
+            }
+            for label in &mut diagnostic.secondary {
+                if let Some((span, _)) = self.unalias(&label.span) {
+                    label.span = span;
+                }
+            }
+            diagnostic.secondary.extend(uses);
         }
         if !self.list.contains(&diagnostic) {
             self.list.push(diagnostic);
@@ -160,7 +222,6 @@ pub fn did_you_mean<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stack::source::FileId;
 
     #[test]
     fn suggests_only_close_names() {

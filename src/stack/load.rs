@@ -22,6 +22,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use crate::address::Kind;
 
 use super::diag::{Diagnostic, Diagnostics, did_you_mean};
+use super::files;
 use super::raw;
 use super::source::{FileId, SourceMap, Span};
 use super::template::{self, Expr, Piece};
@@ -88,19 +89,6 @@ pub fn env_names(dir: &Path) -> Vec<String> {
     names
 }
 
-fn read(sources: &mut SourceMap, path: PathBuf, diags: &mut Diagnostics) -> Option<FileId> {
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(sources.add(path, text)),
-        Err(e) => {
-            diags.push(Diagnostic::error(format!(
-                "failed to read `{}`: {e}",
-                path.display()
-            )));
-            None
-        }
-    }
-}
-
 /// Steps 1 and 2: the files, read and parsed. `None` when reading or parsing failed.
 pub(crate) fn read_stack(
     dir: &Path,
@@ -109,7 +97,8 @@ pub(crate) fn read_stack(
     diags: &mut Diagnostics,
 ) -> Option<(FileId, Option<FileId>, String)> {
     let stack_path = dir.join("stack.toml");
-    if !stack_path.is_file() {
+    // Anything there, a link or a FIFO included, is for `files` to judge.
+    if std::fs::symlink_metadata(&stack_path).is_err() {
         let what = if dir.is_dir() {
             "has no `stack.toml`"
         } else {
@@ -164,9 +153,12 @@ pub(crate) fn read_stack(
             return None;
         }
     };
-    let stack_file = read(sources, stack_path, diags)?;
+    let stack_file = files::read_stack_file(sources, diags, dir, Path::new("stack.toml"))?;
     let env_file = match env_path {
-        Some(path) => Some(read(sources, path, diags)?),
+        Some(path) => {
+            let rel = path.strip_prefix(dir).unwrap_or(&path);
+            Some(files::read_stack_file(sources, diags, dir, rel)?)
+        }
         None => None,
     };
     Some((stack_file, env_file, env))
@@ -326,7 +318,12 @@ fn take<'a>(table: &mut DeTable<'a>, key: &str) -> Option<Spanned<DeValue<'a>>> 
 struct VarValues<'a> {
     vars: BTreeMap<String, Var>,
     values: BTreeMap<String, DeValue<'a>>,
+    /// The file each value was written in (`stack.toml` or the env file).
+    written_in: BTreeMap<String, FileId>,
     used: std::cell::RefCell<std::collections::BTreeSet<String>>,
+    /// Where the next substituted value from the env file is placed past the end of
+    /// `stack.toml` (see [`Diagnostics::alias`]).
+    next_base: std::cell::Cell<usize>,
 }
 
 struct Loader<'s, 'd> {
@@ -370,6 +367,9 @@ impl Loader<'_, '_> {
         let mut vars = BTreeMap::new();
         let mut values: BTreeMap<String, DeValue<'a>> = BTreeMap::new();
         let mut descriptions = BTreeMap::new();
+        // Vars whose value was refused: already reported where the value is written.
+        let mut invalid = std::collections::BTreeSet::new();
+        let mut written_in = BTreeMap::new();
         for (key, value) in decls
             .map(|d| self.table_entries(d, "vars"))
             .unwrap_or_default()
@@ -399,8 +399,12 @@ impl Loader<'_, '_> {
             };
             let value = default.and_then(|d| {
                 let de = d.get_ref().clone();
-                let v = self.var_value(self.file, &name, d)?;
+                let Some(v) = self.var_value(self.file, &name, d) else {
+                    invalid.insert(name.clone());
+                    return None;
+                };
                 values.insert(name.clone(), de);
+                written_in.insert(name.clone(), self.file);
                 Some(v)
             });
             vars.insert(name, Var { span, value });
@@ -418,8 +422,14 @@ impl Loader<'_, '_> {
                         let de = value.get_ref().clone();
                         var.value = env_loader.var_value(env_file, &name, value);
                         match var.value {
-                            Some(_) => values.insert(name, de),
-                            None => values.remove(&name),
+                            Some(_) => {
+                                written_in.insert(name.clone(), env_file);
+                                values.insert(name, de)
+                            }
+                            None => {
+                                invalid.insert(name.clone());
+                                values.remove(&name)
+                            }
                         };
                     }
                     None => env_loader.diags.push(
@@ -435,13 +445,7 @@ impl Loader<'_, '_> {
             }
         }
         for (name, var) in &vars {
-            if var.value.is_none()
-                && !self.diags.iter().any(|d| {
-                    d.primary
-                        .as_ref()
-                        .is_some_and(|l| var.span.contains(&l.span))
-                })
-            {
+            if var.value.is_none() && !invalid.contains(name) {
                 let about = descriptions
                     .get(name)
                     .filter(|d| !d.is_empty())
@@ -459,7 +463,9 @@ impl Loader<'_, '_> {
         VarValues {
             vars,
             values,
+            written_in,
             used: Default::default(),
+            next_base: std::cell::Cell::new(self.sources.text(self.file).len() + 1),
         }
     }
 
@@ -490,8 +496,46 @@ impl Loader<'_, '_> {
             );
             return None;
         }
+        // An integer TOML can write but not hold (past 64 bits) is the one value that parses
+        // and still fails to deserialize: say so where it is written.
+        let out_of_range = |v: &Spanned<DeValue<'_>>| {
+            matches!(v.get_ref(), DeValue::Integer(i)
+                if i64::from_str_radix(i.as_str(), i.radix()).is_err())
+        };
+        let too_big = match value.get_ref() {
+            DeValue::Array(items) => items.iter().find(|i| out_of_range(i)),
+            _ => Some(&value).filter(|v| out_of_range(v)),
+        };
+        if let Some(item) = too_big {
+            let at = Span::new(file, item.span());
+            let written = self.sources.text(file).get(item.span()).unwrap_or("");
+            self.diags.push(
+                Diagnostic::error(format!(
+                    "the value of var `{name}` is out of range: `{written}` does not fit in 64 bits"
+                ))
+                .at(at)
+                .hint(format!(
+                    "integers are between {} and {}",
+                    i64::MIN,
+                    i64::MAX
+                )),
+            );
+            return None;
+        }
         use serde::Deserialize;
-        toml::Value::deserialize(ValueDeserializer::from(value)).ok()
+        match toml::Value::deserialize(ValueDeserializer::from(value)) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "invalid value of var `{name}`: {}",
+                        e.message().trim_end()
+                    ))
+                    .at(e.span().map_or(span.clone(), |r| Span::new(file, r))),
+                );
+                None
+            }
+        }
     }
 
     /// Step 4: strings that are exactly `${var.X}` take the var's value and type.
@@ -518,7 +562,31 @@ impl Loader<'_, '_> {
                 match (vars.vars.get(name), vars.values.get(name)) {
                     (Some(_), Some(v)) => {
                         vars.used.borrow_mut().insert(name.clone());
-                        *value = Spanned::new(range, escaped(v.clone()));
+                        let mut v = escaped(v.clone());
+                        let written_in = vars.written_in.get(name).copied();
+                        if let (DeValue::Array(items), Some(file)) = (&mut v, written_in)
+                            && file != self.file
+                        {
+                            // The items keep the spans of the file they were written in,
+                            // told apart from this file's by a range of their own.
+                            let base = vars.next_base.get();
+                            let len = self.sources.text(file).len();
+                            vars.next_base.set(base + len + 1);
+                            self.diags.alias(
+                                Span::new(self.file, base..base + len + 1),
+                                file,
+                                Span::new(self.file, range.clone()),
+                                format!("`var.{name}` is used here"),
+                            );
+                            for item in items.iter_mut() {
+                                let r = item.span();
+                                *item = Spanned::new(
+                                    base + r.start..base + r.end,
+                                    std::mem::replace(item.get_mut(), DeValue::Boolean(false)),
+                                );
+                            }
+                        }
+                        *value = Spanned::new(range, v);
                     }
                     (Some(_), None) => {
                         // Already reported where the var is declared.
@@ -647,12 +715,12 @@ impl Loader<'_, '_> {
         what: &str,
         whole: &std::ops::Range<usize>,
     ) -> Diagnostic {
-        let field = path.join(".");
+        let field = dotted(path);
         if let Some(rest) = message.strip_prefix("unknown field `") {
             let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
             let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
             let in_what = if path.len() > 1 {
-                format!("`{}` of {what}", path[..path.len() - 1].join("."))
+                format!("`{}` of {what}", dotted(&path[..path.len() - 1]))
             } else {
                 what.to_string()
             };
@@ -727,7 +795,20 @@ fn string_start(text: &str, range: &std::ops::Range<usize>) -> usize {
     range.start + delim.len()
 }
 
-/// The path of keys (and array indices) down to the innermost value that holds `range`.
+/// `ingress` `[0]` `ports` as people read it: `ingress[0].ports`.
+fn dotted(path: &[String]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        if !out.is_empty() && !seg.starts_with('[') {
+            out.push('.');
+        }
+        out.push_str(seg);
+    }
+    out
+}
+
+/// The path of keys (and array indices, `[i]`) down to the innermost value that holds
+/// `range`.
 fn key_path(value: &DeValue<'_>, range: &std::ops::Range<usize>) -> Vec<String> {
     let inside =
         |r: std::ops::Range<usize>| r.start <= range.start && range.end <= r.end && r != (0..0);
@@ -737,7 +818,12 @@ fn key_path(value: &DeValue<'_>, range: &std::ops::Range<usize>) -> Vec<String> 
                 if inside(k.span()) {
                     return vec![k.get_ref().to_string()];
                 }
-                if inside(v.span()) {
+                // An array substituted from the env file: its items are spanned apart.
+                let holds = |v: &Spanned<DeValue<'_>>| match v.get_ref() {
+                    DeValue::Array(items) => items.iter().any(|i| inside(i.span())),
+                    _ => false,
+                };
+                if inside(v.span()) || holds(v) {
                     let mut path = vec![k.get_ref().to_string()];
                     path.extend(key_path(v.get_ref(), range));
                     return path;
@@ -758,18 +844,6 @@ fn key_path(value: &DeValue<'_>, range: &std::ops::Range<usize>) -> Vec<String> 
         }
         _ => Vec::new(),
     }
-    .into_iter()
-    .fold(Vec::new(), |mut acc: Vec<String>, seg: String| {
-        // `ingress` `[0]` `ports` reads as `ingress[0].ports`.
-        if seg.starts_with('[')
-            && let Some(last) = acc.last_mut()
-        {
-            last.push_str(&seg);
-            return acc;
-        }
-        acc.push(seg);
-        acc
-    })
 }
 
 /// A var's value, ready to stand where `${var.X}` was. Text holding `${` is escaped so it is

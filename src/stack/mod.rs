@@ -10,6 +10,7 @@
 
 pub mod check;
 pub mod diag;
+pub mod files;
 pub mod load;
 pub mod model;
 pub mod names;

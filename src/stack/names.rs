@@ -1,10 +1,15 @@
 //! Physical names: what each resource is called in AWS, and AWS's rules for them.
 //!
 //! A resource without an explicit `name` is called `<stack>-<env>-<name>` (`-<i>` per
-//! replica). Where AWS allows fewer characters than that takes (32 for a classic ELB, 63
-//! for an RDS identifier), the name is cut to fit and ends in `-` and 8 hex digits of the
-//! SHA-256 of the full name, so it stays stable from run to run and distinct between stacks.
-//! An explicit `name` is never changed: one AWS would refuse is an error at validate time.
+//! replica), where every `-` inside the stack and the env is doubled ([`stack_env`]): stack
+//! `a-b` env `c` is `a--b-c`, stack `a` env `b-c` is `a-b--c`, so two stacks never share a
+//! name, and a stack and env without a hyphen keep the names they always had. Where AWS
+//! allows fewer characters than that takes (32 for a classic ELB, 63 for an RDS identifier),
+//! the name is cut to fit and ends in `-` and 8 hex digits of the SHA-256 of the full name,
+//! so it stays stable from run to run and distinct between stacks. RDS refuses `--`: a
+//! database of a stack or env with a hyphen is called by the plain join, told apart by that
+//! hash suffix. An explicit `name` is never changed: one AWS would refuse is an error at
+//! validate time.
 
 use sha2::{Digest, Sha256};
 
@@ -21,15 +26,33 @@ pub fn max_len(kind: Kind) -> usize {
     }
 }
 
+/// Stack and env as one part of a name that no other stack and env give: each `-` inside
+/// either is doubled, and one `-` joins them (`a-b`, `c` → `a--b-c`; `a`, `b-c` → `a-b--c`).
+/// Without a hyphen in either, the plain `<stack>-<env>` of old.
+///
+/// It cannot collide: stack and env names start with a letter and do not end with `-`, so
+/// the join is the only run of hyphens of odd length.
+pub fn stack_env(stack: &str, env: &str) -> String {
+    format!("{}-{}", stack.replace('-', "--"), env.replace('-', "--"))
+}
+
 /// The default physical name, shortened with a stable hash suffix when AWS needs it.
 pub fn default_name(kind: Kind, stack: &str, env: &str, name: &str, index: Option<u32>) -> String {
-    let mut full = format!("{stack}-{env}-{name}");
-    if let Some(i) = index {
-        full.push_str(&format!("-{i}"));
-    }
-    // Resource names may hold `_`, which neither ELB nor RDS accept.
-    if matches!(kind, Kind::LoadBalancer | Kind::Database) {
-        full = full.replace('_', "-").to_ascii_lowercase();
+    let join = |stack_env: &str| {
+        let mut full = format!("{stack_env}-{name}");
+        if let Some(i) = index {
+            full.push_str(&format!("-{i}"));
+        }
+        // Resource names may hold `_`, which neither ELB nor RDS accept.
+        if matches!(kind, Kind::LoadBalancer | Kind::Database) {
+            full = full.replace('_', "-").to_ascii_lowercase();
+        }
+        full
+    };
+    let full = join(&stack_env(stack, env));
+    if kind == Kind::Database && (stack.contains('-') || env.contains('-')) {
+        // RDS refuses `--`: the plain join, made distinct by the hash of the full name.
+        return with_hash(&join(&format!("{stack}-{env}")), &full, max_len(kind));
     }
     shorten(&full, max_len(kind))
 }
@@ -39,9 +62,14 @@ pub fn shorten(name: &str, limit: usize) -> String {
     if name.len() <= limit {
         return name.to_string();
     }
-    let digest = Sha256::digest(name.as_bytes());
+    with_hash(name, name, limit)
+}
+
+/// The start of `name`, `-`, and 8 hex digits of the SHA-256 of `hashed`, in `limit`.
+fn with_hash(name: &str, hashed: &str, limit: usize) -> String {
+    let digest = Sha256::digest(hashed.as_bytes());
     let suffix: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    let mut keep = limit - suffix.len() - 1;
+    let mut keep = (limit - suffix.len() - 1).min(name.len());
     while !name.is_char_boundary(keep) {
         keep -= 1;
     }
@@ -205,6 +233,76 @@ mod tests {
         );
         assert_eq!(long.len(), 63);
         check(Kind::Database, &long).unwrap();
+    }
+
+    #[test]
+    fn stack_and_env_join_without_collisions() {
+        // Issue 13: stack `a-b` env `c` and stack `a` env `b-c` shared every name.
+        assert_eq!(stack_env("a-b", "c"), "a--b-c");
+        assert_eq!(stack_env("a", "b-c"), "a-b--c");
+        assert_eq!(stack_env("paasmaker", "production"), "paasmaker-production");
+        let pairs = [
+            ("a", "b-c"),
+            ("a-b", "c"),
+            ("a", "b--c"),
+            ("a--b", "c"),
+            ("a-b", "c-d"),
+            ("a-b-c", "d"),
+            ("a", "b-c-d"),
+        ];
+        for kind in Kind::ALL.iter().copied() {
+            let mut seen = std::collections::BTreeMap::new();
+            for (stack, env) in pairs {
+                for (name, index) in [("x", None), ("x", Some(1)), ("x-1", None), ("d-x", None)] {
+                    let physical = default_name(kind, stack, env, name, index);
+                    if let Some(other) = seen.insert(physical.clone(), (stack, env, name, index)) {
+                        // Within one stack, `x` replica 1 and `x-1` are one name (not issue 13).
+                        assert_eq!(
+                            (other.0, other.1),
+                            (stack, env),
+                            "{kind}: `{physical}` for {other:?} and {:?}",
+                            (stack, env, name, index)
+                        );
+                    }
+                    // (A stack or env holding `--` itself never made a valid identifier.)
+                    if kind == Kind::Database && !format!("{stack}{env}").contains("--") {
+                        check(kind, &physical).unwrap_or_else(|e| panic!("{physical}: {e}"));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_without_a_hyphen_in_stack_or_env_are_unchanged() {
+        // What every running resource of such a stack is called: the upgrade renames nothing.
+        for kind in Kind::ALL.iter().copied() {
+            let old = shorten(
+                &{
+                    let full = "paasmaker-production-web_frontend-2".to_string();
+                    if matches!(kind, Kind::LoadBalancer | Kind::Database) {
+                        full.replace('_', "-")
+                    } else {
+                        full
+                    }
+                },
+                max_len(kind),
+            );
+            assert_eq!(
+                default_name(kind, "paasmaker", "production", "web_frontend", Some(2)),
+                old
+            );
+        }
+        assert_eq!(
+            default_name(
+                Kind::LoadBalancer,
+                "paasmaker",
+                "production",
+                "web_frontend",
+                None
+            ),
+            "paasmaker-production-we-baf9af29"
+        );
     }
 
     #[test]

@@ -57,6 +57,29 @@ impl SourceMap {
         &self.files[id.0].path
     }
 
+    /// Where `text`, the value of the string token at `token`, starts in its file: `None`
+    /// unless the token holds it verbatim between its quotes (no escapes, not a substituted
+    /// var), so that an offset into the value is the same offset into the file.
+    pub fn verbatim_start(&self, token: &Span, text: &str) -> Option<usize> {
+        let raw = self.text(token.file).get(token.range.clone())?;
+        let delim = ["\"\"\"", "'''", "\"", "'"]
+            .into_iter()
+            .find(|d| raw.len() >= 2 * d.len() && raw.starts_with(d) && raw.ends_with(d))?;
+        let mut body = &raw[delim.len()..raw.len() - delim.len()];
+        let mut start = token.range.start + delim.len();
+        if delim.len() == 3 {
+            // A newline right after the opening quotes is not part of the value.
+            for newline in ["\r\n", "\n"] {
+                if let Some(rest) = body.strip_prefix(newline) {
+                    body = rest;
+                    start += newline.len();
+                    break;
+                }
+            }
+        }
+        (body == text).then_some(start)
+    }
+
     /// The line and column of the byte `offset` in file `id` (clamped to the file).
     pub fn location(&self, id: FileId, offset: usize) -> Location {
         let file = &self.files[id.0];

@@ -26,7 +26,7 @@ use aws_sdk_route53::types::RrType;
 use stackwright::provider::ownership;
 
 use crate::census::census;
-use crate::emulator;
+use crate::emulator::{self, Proxy};
 use crate::plan::{
     AMI, Aws, ENV, FULL_ADDRESSES, PW_VAR, StackDir, TOKEN_VAR, aws_env_at, full_stack, headings,
     last_line, own_tags, runtime, tcp_from_cidr, tcp_from_group,
@@ -1579,6 +1579,7 @@ fn a_held_lock_stops_apply_until_released() {
     let aws = rt.block_on(Aws::connect());
     let lock = format!("stackwright-lock-{}-{ENV}", s.name);
     let holder = [
+        ("stackwright:lock".to_string(), format!("{}/{ENV}", s.name)),
         (
             "stackwright:lock-holder".to_string(),
             "someone@otherhost pid 1".to_string(),
@@ -1718,4 +1719,188 @@ fn an_edited_plan_file_is_refused_and_a_deep_plan_applies() {
         .expect(0);
     let run = apply_saved(&deep, &YES).expect(0);
     assert!(run.stdout.contains("Apply complete"), "{}", run.shown());
+}
+
+/// `stackwright COMMAND DIR --env ENV ARGS` against `endpoint`.
+fn command_env(dir: &Path, env: &str, command: &str, args: &[&str], endpoint: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackwright"));
+    cmd.arg(command)
+        .arg(dir)
+        .args(["--env", env])
+        .args(args)
+        .envs(aws_env_at(endpoint))
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// The same, run against the emulator: exit code, stdout, stderr.
+fn run_env(dir: &Path, env: &str, command: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = command_env(dir, env, command, args, emulator::endpoint())
+        .output()
+        .expect("run stackwright");
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// A stack called `name` with the env `env`, in a temporary directory.
+fn lock_stack_dir(name: &str, env: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::create_dir(dir.path().join("env")).expect("env directory");
+    std::fs::write(dir.path().join("stack.toml"), lock_stack(name, false)).expect("stack");
+    std::fs::write(
+        dir.path().join(format!("env/{env}.toml")),
+        "region = \"us-east-1\"\n",
+    )
+    .expect("env file");
+    dir
+}
+
+/// The id of the group tagged as the lock of `stack_env` (`<stack>/<env>`), whatever its name.
+async fn lock_tagged(aws: &Aws, stack_env: &str) -> Option<String> {
+    let out = aws
+        .ec2
+        .describe_security_groups()
+        .filters(
+            Filter::builder()
+                .name("tag:stackwright:lock")
+                .values(stack_env)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeSecurityGroups");
+    out.security_groups()
+        .first()
+        .map(|g| g.group_id().unwrap_or_default().to_string())
+}
+
+#[test]
+fn stacks_whose_names_joined_alike_get_distinct_locks_and_unlock_breaks_only_its_own() {
+    // Issue 13: stack `X-b` env `c` and stack `X` env `b-c` had one lock,
+    // `stackwright-lock-X-b-c`: unlocking one broke the other's live lock.
+    let base = emulator::unique("lockpair");
+    let (one, one_env) = (format!("{base}-b"), "c");
+    let (two, two_env) = (base.clone(), "b-c");
+    let one_dir = lock_stack_dir(&one, one_env);
+    let two_dir = lock_stack_dir(&two, two_env);
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect());
+    let two_lock = format!("stackwright-lock-{base}-b--c");
+    assert_ne!(two_lock, format!("stackwright-lock-{base}--b-c"));
+
+    // Stack one applies, slowly (every call through a proxy that waits), holding its lock.
+    let proxy = Proxy::start(emulator::endpoint(), &["--latency-ms", "400"]);
+    let apply_one = command_env(
+        one_dir.path(),
+        one_env,
+        "apply",
+        &["--yes"],
+        &proxy.endpoint,
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("apply one");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let one_lock = loop {
+        if let Some(id) = rt.block_on(lock_tagged(&aws, &format!("{one}/{one_env}"))) {
+            break id;
+        }
+        assert!(Instant::now() < deadline, "stack one never took its lock");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Meanwhile stack two is not locked, and unlocking it leaves stack one's lock alone.
+    let (code, stdout, stderr) = run_env(two_dir.path(), two_env, "unlock", &[]);
+    let one_still_locked = rt.block_on(lock_tagged(&aws, &format!("{one}/{one_env}")));
+    let one_out = apply_one.wait_with_output().expect("apply one");
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("is not locked"), "{stdout}{stderr}");
+    assert_eq!(
+        one_still_locked,
+        Some(one_lock),
+        "unlock of two broke one's lock"
+    );
+    assert_eq!(one_out.status.code(), Some(0), "{}", text(&one_out.stderr));
+    // Stack two applies under a lock of its own, released at the end.
+    let (code, stdout, stderr) = run_env(two_dir.path(), two_env, "apply", &["--yes"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        rt.block_on(group_named(&aws, &two_lock)).is_none(),
+        "two's lock kept"
+    );
+
+    let held_by = |tag: String, holder: String| {
+        vec![
+            ("stackwright:lock".to_string(), tag),
+            ("stackwright:lock-holder".to_string(), holder),
+            (
+                "stackwright:lock-since".to_string(),
+                "2026-01-01T00:00:00Z".to_string(),
+            ),
+            ("stackwright:lock-run".to_string(), "x".to_string()),
+        ]
+    };
+    // A group at stack two's lock name whose tags say it is another stack's lock: refused.
+    let id = rt.block_on(aws.group(
+        &two_lock,
+        "not two's lock",
+        &held_by("other/env".into(), "someone@otherhost pid 1".into()),
+    ));
+    let (code, stdout, stderr) = run_env(two_dir.path(), two_env, "unlock", &[]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("its tags say it is the lock of `other/env`"),
+        "{stderr}"
+    );
+    assert!(
+        rt.block_on(group_named(&aws, &two_lock)).is_some(),
+        "deleted anyway"
+    );
+    rt.block_on(async {
+        aws.ec2
+            .delete_security_group()
+            .group_id(&id)
+            .send()
+            .await
+            .expect("DeleteSecurityGroup");
+    });
+
+    // Stack two's own lock, held by a process that runs on this machine (this test): refused.
+    let me = stackwright::provider::aws::lock::Holder::me("x");
+    rt.block_on(aws.group(
+        &two_lock,
+        "held by a live run here",
+        &held_by(
+            format!("{two}/{two_env}"),
+            format!("{} pid {}", me.who, me.pid),
+        ),
+    ));
+    let (code, stdout, stderr) = run_env(two_dir.path(), two_env, "unlock", &[]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("which is still running on this machine"),
+        "{stderr}"
+    );
+    assert!(
+        rt.block_on(group_named(&aws, &two_lock)).is_some(),
+        "a live lock broken"
+    );
+
+    // Cleaned up: the lock held by this test, then both stacks.
+    let group = rt
+        .block_on(group_named(&aws, &two_lock))
+        .expect("two's lock");
+    rt.block_on(async {
+        aws.ec2
+            .delete_security_group()
+            .group_id(group.group_id().expect("id"))
+            .send()
+            .await
+            .expect("DeleteSecurityGroup");
+    });
+    let (code, stdout, stderr) = run_env(one_dir.path(), one_env, "destroy", &["--yes"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let (code, stdout, stderr) = run_env(two_dir.path(), two_env, "destroy", &["--yes"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
 }

@@ -4,6 +4,7 @@
 //!   file:line:col and message (snapshots); every valid one loads.
 //! - `cloudformation`: the exported template, created by the emulator's CloudFormation.
 //! - `cli`: `validate` and `graph` as a user runs them.
+//! - `files`: links out of the stack, FIFOs and oversized files are refused (issue 13).
 //! - `apply`: apply, destroy, output and unlock against the emulator, checked through the SDK.
 //! - `robust`: apply under SIGKILL, faults on the wire and concurrent runs (emulator).
 //! - `schema`: the JSON Schemas accept every shipped stack and refuse bad ones.
@@ -13,6 +14,7 @@ mod census;
 mod cli;
 mod cloudformation;
 mod emulator;
+mod files;
 mod fixtures;
 mod plan;
 mod plan_json;

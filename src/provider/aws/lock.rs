@@ -1,5 +1,7 @@
 //! The lock that keeps two applies (or destroys) of one stack and env from running at
-//! once, held in AWS itself: a security group named `stackwright-lock-<stack>-<env>`.
+//! once, held in AWS itself: a security group named `stackwright-lock-<stack>-<env>`, with
+//! every `-` inside the stack and the env doubled ([`lock_name`]) so that no two stacks share
+//! it (stack `a-b` env `c` and stack `a` env `b-c` did).
 //!
 //! - Creating it is an atomic create-if-absent: EC2 refuses a second group of the same
 //!   name (`InvalidGroup.Duplicate`), whoever asks, from wherever.
@@ -8,6 +10,8 @@
 //! - A holder on this host whose process is gone is provably gone: its lock is taken over
 //!   with a warning. Elsewhere nobody can prove that; `stackwright unlock` breaks it.
 //! - It is deleted by id, so breaking a stale lock never deletes one just taken by another.
+//! - [`Aws::break_lock`] breaks only a lock whose tags say it is this stack's and env's, and
+//!   not one whose holder still runs on this machine unless forced.
 //!
 //! It needs nothing but EC2 (a default VPC in the region, which every account has unless
 //! it was deleted) and costs nothing.
@@ -20,6 +24,7 @@ use tokio::time::Instant;
 
 use super::{Aws, code};
 use crate::provider::{ProviderError, Scope};
+use crate::stack::names;
 
 const TAG_LOCK: &str = "stackwright:lock";
 const TAG_HOLDER: &str = "stackwright:lock-holder";
@@ -62,7 +67,7 @@ impl Holder {
 
     fn tags(&self, scope: &Scope) -> Vec<Tag> {
         [
-            (TAG_LOCK, format!("{}/{}", scope.stack, scope.env)),
+            (TAG_LOCK, lock_tag(scope)),
             (TAG_HOLDER, format!("{} pid {}", self.who, self.pid)),
             (TAG_SINCE, self.since.clone()),
             (TAG_RUN, self.run.clone()),
@@ -84,6 +89,15 @@ impl Holder {
             since: tags.get(TAG_SINCE).cloned().unwrap_or_default(),
             run: tags.get(TAG_RUN).cloned().unwrap_or_default(),
         }
+    }
+
+    /// Whether this holder provably still runs: a live process on this host.
+    pub fn is_alive_here(&self) -> bool {
+        let here = Holder::me("");
+        self.host == here.host
+            && self.pid != 0
+            && std::path::Path::new("/proc/self").exists()
+            && std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
     }
 
     /// Whether this holder is provably gone: a process on this host that no longer runs.
@@ -132,13 +146,90 @@ pub enum LockError {
     Provider(#[from] ProviderError),
 }
 
-fn lock_name(scope: &Scope) -> String {
-    format!("stackwright-lock-{}-{}", scope.stack, scope.env)
+/// Why [`Aws::break_lock`] left a lock alone.
+#[derive(Debug, thiserror::Error)]
+pub enum BreakLockError {
+    /// The group of that name is not this stack's lock (its `stackwright:lock` tag says
+    /// another stack and env, or nothing): breaking it would free someone else's apply.
+    #[error(
+        "the group `{group}` is not the lock of stack `{stack}` env `{env}`: {}",
+        match tagged {
+            Some(t) => format!("its tags say it is the lock of `{t}`"),
+            None => "it has no `stackwright:lock` tag".to_string(),
+        }
+    )]
+    NotThisStack {
+        group: String,
+        stack: String,
+        env: String,
+        tagged: Option<String>,
+    },
+    /// The holder runs on this machine: its apply is still going.
+    #[error(
+        "stack `{stack}` env `{env}` is locked by {holder}, which is still running on this machine"
+    )]
+    HolderAlive {
+        stack: String,
+        env: String,
+        holder: Holder,
+    },
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+impl BreakLockError {
+    /// What to do about it, for the `hint:` line.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            BreakLockError::NotThisStack { .. } => Some(
+                "nothing was deleted; if that group is a leftover, delete it by hand after checking who made it",
+            ),
+            BreakLockError::HolderAlive { .. } => Some(
+                "wait for that run to end, or stop it; break the lock of a live run only when forced (two applies at once undo each other's work)",
+            ),
+            BreakLockError::Provider(e) => e.hint(),
+        }
+    }
+}
+
+/// For callers that speak only [`ProviderError`].
+impl From<BreakLockError> for ProviderError {
+    fn from(e: BreakLockError) -> Self {
+        match e {
+            BreakLockError::Provider(e) => e,
+            BreakLockError::NotThisStack { ref stack, .. }
+            | BreakLockError::HolderAlive { ref stack, .. } => ProviderError::Api {
+                action: "break the lock".into(),
+                stack: stack.clone(),
+                detail: match e.hint() {
+                    Some(hint) => format!("{e} ({hint})"),
+                    None => e.to_string(),
+                },
+            },
+        }
+    }
+}
+
+/// The name of the lock group of `scope`: `stackwright-lock-<stack>-<env>`, hyphens inside
+/// the stack and the env doubled ([`names::stack_env`]), so unchanged for names without one.
+pub fn lock_name(scope: &Scope) -> String {
+    format!(
+        "stackwright-lock-{}",
+        names::stack_env(&scope.stack, &scope.env)
+    )
+}
+
+/// What the lock of `scope` says in its `stackwright:lock` tag.
+fn lock_tag(scope: &Scope) -> String {
+    format!("{}/{}", scope.stack, scope.env)
 }
 
 impl Aws {
-    /// The lock group, if there is one: its id and holder.
-    async fn read_lock(&self, scope: &Scope) -> Result<Option<(String, Holder)>, ProviderError> {
+    /// The lock group, if there is one: its id, holder and `stackwright:lock` tag.
+    async fn read_lock(
+        &self,
+        scope: &Scope,
+    ) -> Result<Option<(String, Holder, Option<String>)>, ProviderError> {
         let output = self
             .ec2
             .describe_security_groups()
@@ -152,7 +243,7 @@ impl Aws {
             .await
             .map_err(|e| self.error(scope, "read the lock", e))?;
         Ok(output.security_groups().first().map(|g| {
-            let tags = g
+            let tags: BTreeMap<String, String> = g
                 .tags()
                 .iter()
                 .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
@@ -160,6 +251,7 @@ impl Aws {
             (
                 g.group_id().unwrap_or_default().to_string(),
                 Holder::from_tags(&tags),
+                tags.get(TAG_LOCK).cloned(),
             )
         }))
     }
@@ -201,7 +293,7 @@ impl Aws {
                 Err(e) if code(&e) == Some("InvalidGroup.Duplicate") => {}
                 Err(e) => return Err(self.error(scope, "take the lock", e).into()),
             }
-            let Some((id, holder)) = self.read_lock(scope).await? else {
+            let Some((id, holder, _)) = self.read_lock(scope).await? else {
                 continue; // released in between: try again
             };
             if holder.run == me.run {
@@ -234,11 +326,33 @@ impl Aws {
         self.delete_lock(scope, &lock.group_id).await
     }
 
-    /// Break whatever lock `scope` has (`stackwright unlock`): who held it, if anyone.
-    pub async fn break_lock(&self, scope: &Scope) -> Result<Option<Holder>, ProviderError> {
-        let Some((id, holder)) = self.read_lock(scope).await? else {
+    /// Break the lock of `scope` (`stackwright unlock`): who held it, if anyone.
+    ///
+    /// Refused, with nothing deleted, when the group's tags say it is not this stack's and
+    /// env's lock, and when its holder is still running on this machine unless `force`.
+    pub async fn break_lock(
+        &self,
+        scope: &Scope,
+        force: bool,
+    ) -> Result<Option<Holder>, BreakLockError> {
+        let Some((id, holder, tagged)) = self.read_lock(scope).await? else {
             return Ok(None);
         };
+        if tagged.as_deref() != Some(lock_tag(scope).as_str()) {
+            return Err(BreakLockError::NotThisStack {
+                group: lock_name(scope),
+                stack: scope.stack.clone(),
+                env: scope.env.clone(),
+                tagged,
+            });
+        }
+        if !force && holder.is_alive_here() {
+            return Err(BreakLockError::HolderAlive {
+                stack: scope.stack.clone(),
+                env: scope.env.clone(),
+                holder,
+            });
+        }
         self.delete_lock(scope, &id).await?;
         Ok(Some(holder))
     }
@@ -248,7 +362,12 @@ impl Aws {
         Ok(self
             .read_lock(scope)
             .await?
-            .map(|(_, holder)| holder)
+            .filter(|(_, _, whose)| {
+                whose
+                    .as_deref()
+                    .is_none_or(|w| w == format!("{}/{}", scope.stack, scope.env))
+            })
+            .map(|(_, holder, _)| holder)
             .filter(|h| !h.is_gone()))
     }
 
@@ -278,5 +397,70 @@ impl crate::provider::Locking for Aws {
 
     async fn holder(&self, scope: &Scope) -> Result<Option<Holder>, ProviderError> {
         self.live_holder(scope).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(stack: &str, env: &str) -> Scope {
+        Scope {
+            stack: stack.into(),
+            env: env.into(),
+            zones: Default::default(),
+            deep: false,
+            secrets: Default::default(),
+            cloudformation: false,
+            physical_ids: Default::default(),
+        }
+    }
+
+    #[test]
+    fn lock_names_of_different_stacks_differ_and_old_ones_stay() {
+        assert_eq!(
+            lock_name(&scope("paasmaker", "production")),
+            "stackwright-lock-paasmaker-production"
+        );
+        let a = lock_name(&scope("a-b", "c"));
+        let b = lock_name(&scope("a", "b-c"));
+        assert_ne!(a, b, "issue 13: one lock for two stacks");
+        assert_eq!(
+            (a.as_str(), b.as_str()),
+            ("stackwright-lock-a--b-c", "stackwright-lock-a-b--c")
+        );
+        assert_eq!(lock_tag(&scope("a-b", "c")), "a-b/c");
+    }
+
+    #[test]
+    fn a_holder_is_alive_here_only_while_its_process_runs() {
+        let me = Holder::me("run");
+        assert!(me.is_alive_here());
+        let gone = Holder {
+            pid: u32::MAX - 1,
+            ..me.clone()
+        };
+        assert!(!gone.is_alive_here());
+        let elsewhere = Holder {
+            host: "another-host.invalid".into(),
+            ..me
+        };
+        assert!(!elsewhere.is_alive_here());
+    }
+
+    #[test]
+    fn a_refusal_reads_as_a_provider_error_for_older_callers() {
+        let e = ProviderError::from(BreakLockError::NotThisStack {
+            group: "stackwright-lock-a-b-c".into(),
+            stack: "a".into(),
+            env: "b-c".into(),
+            tagged: Some("a-b/c".into()),
+        });
+        let text = e.to_string();
+        assert!(
+            text.contains("failed to break the lock of stack `a`")
+                && text.contains("its tags say it is the lock of `a-b/c`"),
+            "{text}"
+        );
     }
 }

@@ -7,8 +7,6 @@
 //! point inside the string at the offending `${…}` when the token's text allows it. Text
 //! read from a file of the stack directory (`file = …`, `template = …`) is resolved here too.
 
-use std::path::{Component, Path};
-
 use crate::stack::diag::{Diagnostic, did_you_mean};
 use crate::stack::load;
 use crate::stack::raw::{SpannedStr, TextSource};
@@ -44,39 +42,12 @@ impl Checker<'_> {
 
     /// The span of bytes `offset..offset + len` of a string's text, in its file. For a token
     /// whose source differs from its value (escapes, a substituted var), the whole token.
-    fn inner(&self, origin: &Origin, text: &str, offset: usize, len: usize) -> Span {
+    /// Constant time: [`template`](Self::template) locates the text once, not per `${…}`.
+    fn inner(&self, origin: &Origin, _text: &str, offset: usize, len: usize) -> Span {
         match origin {
             Origin::File(file) => Span::new(*file, offset..offset + len),
-            Origin::Token(span) => {
-                let raw = self
-                    .sources
-                    .text(span.file)
-                    .get(span.range.clone())
-                    .unwrap_or("");
-                for delim in ["\"\"\"", "'''", "\"", "'"] {
-                    if raw.len() >= 2 * delim.len()
-                        && raw.starts_with(delim)
-                        && raw.ends_with(delim)
-                    {
-                        let mut body = &raw[delim.len()..raw.len() - delim.len()];
-                        let mut start = span.range.start + delim.len();
-                        if delim.len() == 3 {
-                            for newline in ["\r\n", "\n"] {
-                                if let Some(rest) = body.strip_prefix(newline) {
-                                    body = rest;
-                                    start += newline.len();
-                                    break;
-                                }
-                            }
-                        }
-                        if body == text {
-                            return Span::new(span.file, start + offset..start + offset + len);
-                        }
-                        break;
-                    }
-                }
-                span.clone()
-            }
+            Origin::At(file, start) => Span::new(*file, start + offset..start + offset + len),
+            Origin::Token(span) => span.clone(),
         }
     }
 
@@ -88,6 +59,13 @@ impl Checker<'_> {
         field: &str,
         use_: Use,
     ) -> Option<Template> {
+        let origin = match origin {
+            Origin::Token(span) => match self.sources.verbatim_start(&span, text) {
+                Some(start) => Origin::At(span.file, start),
+                None => Origin::Token(span),
+            },
+            other => other,
+        };
         let pieces = match template::parse(text) {
             Ok(p) => p,
             Err(e) => {
@@ -238,43 +216,20 @@ impl Checker<'_> {
                 None
             }
             TextSource::File { path, .. } => {
-                let rel = path.get_ref();
-                let span = self.span(path.span());
-                let escapes = Path::new(rel).is_absolute()
-                    || Path::new(rel)
-                        .components()
-                        .any(|c| matches!(c, Component::ParentDir));
-                if escapes {
-                    self.push(
-                        Diagnostic::error(format!("`{rel}` is outside the stack directory"))
-                            .at(span)
-                            .hint(
-                                "give a path relative to the stack directory, such as `files/x.sh`",
-                            ),
-                    );
-                    return None;
-                }
-                let full = self.raw.dir.join(rel);
-                let text = match std::fs::read_to_string(&full) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        let what = if e.kind() == std::io::ErrorKind::NotFound {
-                            "not found".to_string()
-                        } else {
-                            e.to_string()
-                        };
-                        self.push(
-                            Diagnostic::error(format!("{field} file `{rel}` {what}"))
-                                .at(span)
-                                .hint(format!("looked for `{}`", full.display())),
-                        );
-                        return None;
-                    }
-                };
+                let (dir, at) = (&self.raw.dir, self.span(path.span()));
+                let id = crate::stack::files::read_named_file(
+                    self.sources,
+                    self.diags,
+                    dir,
+                    path.get_ref(),
+                    at,
+                    field,
+                    key,
+                )?;
+                let text = self.sources.text(id).to_string();
                 if key == "file" {
                     return Some(Template::literal(text));
                 }
-                let id = self.sources.add(full, text.clone());
                 self.template(Origin::File(id), &text, field, use_)
             }
         }

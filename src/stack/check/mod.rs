@@ -64,6 +64,8 @@ enum Origin {
     Token(Span),
     /// A whole file (a user-data template).
     File(FileId),
+    /// Text found verbatim at this offset of a file.
+    At(FileId, usize),
 }
 
 pub(crate) struct Checker<'a> {
