@@ -54,7 +54,9 @@ pub fn stack_name(stack: &Stack) -> String {
     if stack.env.is_empty() {
         stack.name.clone()
     } else {
-        format!("{}-{}", stack.name, stack.env)
+        // Hyphens doubled inside each part, as in every physical name: stack `a-b` env `c`
+        // and stack `a` env `b-c` must not share a CloudFormation stack.
+        crate::stack::names::stack_env(&stack.name, &stack.env)
     }
 }
 

@@ -246,3 +246,20 @@ fn addresses_with_the_same_logical_id_are_clashes() {
     );
     assert!(clashes(&paasmaker("production")).is_empty());
 }
+
+/// Issue 13: CloudFormation stack names are unambiguous like every physical name.
+#[test]
+fn stack_names_of_stacks_and_envs_that_join_alike_differ() {
+    let named = |name: &str, env: &str| {
+        let mut stack = crate::stack::load_text(
+            &format!("[stack]\nname = \"{name}\"\nregion = \"us-east-1\"\n"),
+            "",
+        )
+        .unwrap()
+        .stack;
+        stack.env = env.into();
+        stack_name(&stack)
+    };
+    assert_ne!(named("a-b", "c"), named("a", "b-c"));
+    assert_eq!(named("paasmaker", "production"), "paasmaker-production");
+}

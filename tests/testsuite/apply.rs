@@ -1904,3 +1904,36 @@ fn stacks_whose_names_joined_alike_get_distinct_locks_and_unlock_breaks_only_its
     let (code, stdout, stderr) = run_env(two_dir.path(), two_env, "destroy", &["--yes"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
 }
+
+/// Issue 13: a security group that has the lock's name but is not a lock (no
+/// `stackwright:lock` tag) is said to be so, at once; it is neither waited for nor deleted.
+#[test]
+fn a_group_with_the_locks_name_that_is_no_lock_is_said_to_be_so() {
+    let s = StackDir::new("notalock", |name, _| lock_stack(name, false));
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect());
+    let lock = format!("stackwright-lock-{}-{ENV}", s.name);
+    rt.block_on(aws.group(&lock, "somebody's group", &[]));
+    let run = s
+        .cli("apply", &[&YES[..], &["--lock-timeout", "30s"]].concat())
+        .expect(1);
+    assert!(
+        run.stderr.contains("exists and is not a stackwright lock"),
+        "{}",
+        run.shown()
+    );
+    assert!(
+        !run.stderr.contains("waiting for the lock"),
+        "{}",
+        run.shown()
+    );
+    assert!(
+        rt.block_on(group_named(&aws, &lock)).is_some(),
+        "somebody's group is left alone"
+    );
+    assert_eq!(
+        rt.block_on(groups(&aws, &s)),
+        BTreeMap::new(),
+        "nothing made"
+    );
+}

@@ -293,9 +293,23 @@ impl Aws {
                 Err(e) if code(&e) == Some("InvalidGroup.Duplicate") => {}
                 Err(e) => return Err(self.error(scope, "take the lock", e).into()),
             }
-            let Some((id, holder, _)) = self.read_lock(scope).await? else {
+            let Some((id, holder, whose)) = self.read_lock(scope).await? else {
                 continue; // released in between: try again
             };
+            if whose.is_none() {
+                // Not a lock at all: a group somebody made with the lock's name. Waiting
+                // would never end, and deleting it is not ours to do.
+                return Err(ProviderError::Api {
+                    action: "take the lock".into(),
+                    stack: scope.stack.clone(),
+                    detail: format!(
+                        "a security group named `{}` ({id}) exists and is not a stackwright \
+                         lock (it has no `{TAG_LOCK}` tag); rename or delete it, then run again",
+                        lock_name(scope)
+                    ),
+                }
+                .into());
+            }
             if holder.run == me.run {
                 return Ok(Lock { group_id: id }); // our own create, repeated
             }
@@ -362,10 +376,9 @@ impl Aws {
         Ok(self
             .read_lock(scope)
             .await?
+            // A group of that name that is not this stack's lock is for `lock` to say.
             .filter(|(_, _, whose)| {
-                whose
-                    .as_deref()
-                    .is_none_or(|w| w == format!("{}/{}", scope.stack, scope.env))
+                whose.as_deref() == Some(format!("{}/{}", scope.stack, scope.env).as_str())
             })
             .map(|(_, holder, _)| holder)
             .filter(|h| !h.is_gone()))
