@@ -26,7 +26,7 @@ use crate::planfile::{self, SavedPlan};
 use crate::provider::aws::Aws;
 use crate::provider::aws::lock::{Holder, LockError};
 use crate::provider::{LiveState, Locking, Provider, Scope, Secret};
-use crate::stack::Stack;
+use crate::stack::{Kind, Stack};
 
 /// The direct engine over a provider (AWS, or the in-memory one in tests).
 pub struct Direct<P> {
@@ -94,6 +94,54 @@ impl<P: Provider + Locking + 'static> Direct<P> {
     fn graph_of_nothing(&self) -> Result<Graph, EngineError> {
         Graph::build(&self.nothing())
             .map_err(|_| EngineError::Message("an empty stack has no cycle".into()))
+    }
+
+    /// Refuse a plan that creates a resource under a name something else holds (another
+    /// stack's, or nobody's): at plan time, naming the holder, rather than half way
+    /// through an apply. Resources of this stack and env are refresh's to find.
+    async fn names_free(&self, plan: &Plan) -> Result<(), EngineError> {
+        let wanted: Vec<(crate::stack::Address, String)> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Create)
+            .filter(|c| {
+                matches!(
+                    c.address.kind,
+                    Kind::SecurityGroup | Kind::LoadBalancer | Kind::Database | Kind::KeyPair
+                )
+            })
+            .filter_map(|c| {
+                let resource = self.stack.resource(&c.address)?;
+                Some((c.address.clone(), resource.physical_name.clone()))
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let reasons: Vec<String> = self
+            .provider
+            .taken(&self.scope, &wanted)
+            .await?
+            .into_iter()
+            .filter_map(|t| {
+                let holder = match &t.owner {
+                    Some(o) if o.stack == self.scope.stack && o.env == self.scope.env => {
+                        return None;
+                    }
+                    Some(o) => format!("stack `{}` env `{}` (its `{}`)", o.stack, o.env, o.address),
+                    None => "a resource stackwright does not manage".to_string(),
+                };
+                Some(format!(
+                    "`{}` would be named `{}`, which {holder} already has",
+                    t.address, t.name
+                ))
+            })
+            .collect();
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::NamesTaken { reasons })
+        }
     }
 
     /// Fail at once, by a read, when another run holds the lock and we are not to wait.
@@ -217,6 +265,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
     ) -> Result<DirectProposal, EngineError> {
         let live = self.provider.refresh(&self.scope).await?;
         let plan = plan::plan(&self.stack, &self.graph, &live);
+        self.names_free(&plan).await?;
         let secrets = match intent {
             Intent::Apply => secrets::needed(&plan, &self.stack, &self.lookup)?,
             Intent::Plan | Intent::Save => BTreeMap::new(),
@@ -245,6 +294,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
                  changed?); nothing was changed\n\nhint: plan again"
             );
         }
+        self.names_free(&again).await?;
         let secrets = secrets::needed(&again, &self.stack, &self.lookup)?;
         Ok(DirectProposal {
             plan: again,

@@ -37,6 +37,13 @@ pub enum EngineError {
          nothing was changed"
     )]
     SecretNotSet { name: String, var: String },
+    /// Names the plan would create are held in AWS by something else.
+    #[error(
+        "the plan would create resources whose names are taken; nothing was sent to AWS:\n{}\n\n\
+         hint: give each resource another name with `name = \"…\"` in its table",
+        list(reasons)
+    )]
+    NamesTaken { reasons: Vec<String> },
     /// A saved plan no longer matches what is there.
     #[error(
         "the live state of {} has moved since this plan was made; nothing was changed\n\n\

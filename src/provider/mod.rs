@@ -294,6 +294,34 @@ pub trait Provider: Send + Sync {
     fn calls(&self) -> BTreeMap<String, u64> {
         BTreeMap::new()
     }
+
+    /// Which of `wanted` (an address to create, the physical name it will take) are held
+    /// by something in AWS already, and whose it is: read before planning creates, so a
+    /// name taken by another stack is an error at plan time.
+    fn taken(
+        &self,
+        _scope: &Scope,
+        _wanted: &[(Address, String)],
+    ) -> impl Future<Output = Result<Vec<Taken>, ProviderError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+}
+
+/// A physical name a create would take, and who holds it now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Taken {
+    pub address: Address,
+    pub name: String,
+    /// The stack, env and address its tags name; `None`: not stackwright's.
+    pub owner: Option<Owner>,
+}
+
+/// Whose a resource is, by its tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub stack: String,
+    pub env: String,
+    pub address: String,
 }
 
 /// The lock that keeps two applies (or destroys) of one stack and env from running at

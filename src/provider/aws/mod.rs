@@ -10,6 +10,7 @@
 //!
 //! One file per service; this is the only place `aws_sdk_*` is imported.
 
+mod claims;
 pub mod cloudformation;
 mod ec2;
 mod elb;
@@ -449,6 +450,14 @@ impl Ids {
 impl Provider for Aws {
     fn calls(&self) -> BTreeMap<String, u64> {
         self.stats.by_operation()
+    }
+
+    async fn taken(
+        &self,
+        scope: &Scope,
+        wanted: &[(Address, String)],
+    ) -> Result<Vec<crate::provider::Taken>, ProviderError> {
+        self.names_taken(scope, wanted).await
     }
 
     async fn refresh(&self, scope: &Scope) -> Result<LiveState, ProviderError> {
