@@ -166,6 +166,17 @@ fn rolling_three_members_never_leaves_fewer_than_n_minus_one_serving() {
         assert!(plan.contains(&heading), "{plan}");
     }
 
+    // The JSON says the same, and the schema holds it.
+    let json: serde_json::Value =
+        serde_json::from_slice(&expect("plan --json", s.run("plan", &["--json"]), 0).stdout)
+            .expect("JSON");
+    let errors = crate::plan_json::errors(&crate::plan_json::validator(), &json);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        json["changes"][0]["rolling"],
+        serde_json::json!({"batch": 1, "health_timeout_secs": 60, "balancers": ["load_balancer.web"]})
+    );
+
     let proxy = Proxy::start(
         emulator::endpoint(),
         &[
