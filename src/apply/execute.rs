@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
@@ -20,7 +21,7 @@ use crate::provider::{
     Desired, LiveResource, LiveState, Provider, Scope, Secret, TAG_ADDRESS, TAG_APPLIED,
     TAG_ATTR_PREFIX, TAG_ENV, TAG_PREVENT_DESTROY, TAG_STACK, Teardown, Value,
 };
-use crate::stack::model::{GroupRef, RuleSource, Spec};
+use crate::stack::model::{GroupRef, RuleSource, Spec, format_duration};
 use crate::stack::template::{Part, Template};
 use crate::stack::{Address, Kind, Resource, Stack};
 
@@ -180,6 +181,9 @@ impl<P: Provider> State<P> {
                 Some(live) => destroy(live).await,
                 None => Ok(()), // gone already
             },
+            Action::Replace if change.rolling.is_some() && address.kind == Kind::Instance => {
+                self.roll(change, live, &progress).await
+            }
             Action::Replace => {
                 if let Some(live) = live {
                     destroy(live).await?;
@@ -312,6 +316,173 @@ impl<P: Provider> State<P> {
             )),
         );
         Ok(())
+    }
+
+    /// A rolling replacement of a balancer member: the new instance launched (the old one
+    /// tagged retiring, so refresh tells them apart), registered with every balancer and
+    /// `InService` on each before the old one is deregistered (its connections drained)
+    /// and terminated. A new instance not in service within the health timeout is
+    /// deregistered and terminated, and the old one keeps serving.
+    async fn roll(
+        &self,
+        change: &Change,
+        old: Option<LiveResource>,
+        progress: &Progress<'_>,
+    ) -> Result<(), String> {
+        let address = &change.address;
+        let rollout = change
+            .rolling
+            .as_ref()
+            .ok_or_else(|| format!("`{address}` is not rolled"))?;
+        let balancers: Vec<LiveResource> = rollout
+            .balancers
+            .iter()
+            .map(|b| {
+                self.known_one(b)
+                    .ok_or_else(|| format!("`{b}` is gone: `{address}` cannot be rolled behind it"))
+            })
+            .collect::<Result<_, _>>()?;
+        let resource = self
+            .stack
+            .resource(address)
+            .ok_or_else(|| format!("`{address}` is not in the stack"))?;
+        let err = |e: crate::provider::ProviderError| e.to_string();
+        if let Some(old) = &old {
+            self.provider
+                .set_retiring(&self.scope, old, true)
+                .await
+                .map_err(err)?;
+        }
+        let changed = change.attrs.iter().map(|a| a.name.clone()).collect();
+        if let Err(e) = self.put(resource, None, changed, progress).await {
+            // Nothing new serves: the old instance stays the address's.
+            self.keep(address, old.as_ref()).await;
+            return Err(e);
+        }
+        let new = self
+            .known_one(address)
+            .ok_or_else(|| format!("`{address}` was launched but is not known"))?;
+        let ids = vec![new.id.clone()];
+        let healthy = async {
+            for b in &balancers {
+                progress(&format!("registering `{}` with `{}`", new.id, b.address));
+                self.provider
+                    .register(&self.scope, b, &ids)
+                    .await
+                    .map_err(err)?;
+            }
+            self.wait_in_service(&new.id, &balancers, rollout.health_timeout_secs, progress)
+                .await
+        };
+        if let Err(why) = healthy.await {
+            // Back out: the new instance leaves every balancer and goes; the old serves.
+            let mut undone = Vec::new();
+            for b in &balancers {
+                if let Err(e) = self
+                    .provider
+                    .deregister(&self.scope, b, &ids, progress)
+                    .await
+                {
+                    undone.push(e.to_string());
+                }
+            }
+            if let Err(e) = self
+                .provider
+                .destroy(&self.scope, &new, teardown(&self.stack, address), progress)
+                .await
+            {
+                undone.push(e.to_string());
+            }
+            self.keep(address, old.as_ref()).await;
+            let kept = old
+                .as_ref()
+                .map(|o| format!("; `{}` keeps serving", o.id))
+                .unwrap_or_default();
+            let mut message = format!(
+                "{why}; the new instance `{}` was deregistered and terminated{kept}",
+                new.id
+            );
+            if !undone.is_empty() {
+                message.push_str(&format!(" (backing out failed: {})", undone.join("; ")));
+            }
+            return Err(message);
+        }
+        if let Some(old) = &old {
+            let old_ids = vec![old.id.clone()];
+            for b in &balancers {
+                progress(&format!("deregistering `{}` from `{}`", old.id, b.address));
+                self.provider
+                    .deregister(&self.scope, b, &old_ids, progress)
+                    .await
+                    .map_err(err)?;
+            }
+            progress(&format!("terminating `{}`", old.id));
+            self.provider
+                .destroy(&self.scope, old, teardown(&self.stack, address), progress)
+                .await
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// After a roll that did not go through: the old instance is the address's again.
+    async fn keep(&self, address: &Address, old: Option<&LiveResource>) {
+        if let Some(old) = old {
+            // Best effort: refresh prefers an untagged instance, and there is none now.
+            let _ = self.provider.set_retiring(&self.scope, old, false).await;
+        }
+        self.set_known(address, old.cloned());
+    }
+
+    /// Poll every balancer's view of `id` with backoff until all say `InService`, for at
+    /// most `timeout_secs`; the error says what AWS last reported.
+    async fn wait_in_service(
+        &self,
+        id: &str,
+        balancers: &[LiveResource],
+        timeout_secs: u64,
+        progress: &Progress<'_>,
+    ) -> Result<(), String> {
+        let timeout = Duration::from_secs(timeout_secs);
+        let started = tokio::time::Instant::now();
+        let mut delay = Duration::from_millis(500);
+        let ids = vec![id.to_string()];
+        loop {
+            let mut waiting = Vec::new();
+            for b in balancers {
+                let health = self
+                    .provider
+                    .member_health(&self.scope, b, &ids)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match health.iter().find(|h| h.id == id) {
+                    Some(h) if h.in_service() => {}
+                    Some(h) => waiting.push((b.address.clone(), h.to_string())),
+                    None => waiting.push((b.address.clone(), "not listed".to_string())),
+                }
+            }
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            let reported: Vec<String> = waiting
+                .iter()
+                .map(|(b, h)| format!("`{b}` reports {h}"))
+                .collect();
+            if started.elapsed() >= timeout {
+                return Err(format!(
+                    "the new instance `{id}` was not InService within {}: {}",
+                    format_duration(timeout_secs),
+                    reported.join(", ")
+                ));
+            }
+            progress(&format!(
+                "waiting for `{id}` to be InService: {}",
+                reported.join(", ")
+            ));
+            let left = timeout.saturating_sub(started.elapsed());
+            tokio::time::sleep(delay.min(left)).await;
+            delay = (delay * 3 / 2).min(Duration::from_secs(15));
+        }
     }
 
     /// Rules that name a group are not creation edges (groups may admit each other), so

@@ -120,7 +120,33 @@ pub fn schedule(plan: &Plan, graph: &Graph) -> Schedule {
             action: change.action,
         });
     }
+    chain_rollouts(plan, &mut out);
     out
+}
+
+/// Rolling replacements of one instance's replicas go `batch` at a time: each waits for the
+/// replica `batch` places before it, so a failed one stops the roll (the rest are skipped,
+/// the old instances serving).
+fn chain_rollouts(plan: &Plan, out: &mut Schedule) {
+    let mut by_instance: BTreeMap<(String, u32), Vec<&Address>> = BTreeMap::new();
+    for change in &plan.changes {
+        if let Some(r) = &change.rolling {
+            by_instance
+                .entry((change.address.name.clone(), r.batch.max(1)))
+                .or_default()
+                .push(&change.address);
+        }
+    }
+    for ((_, batch), mut replicas) in by_instance {
+        replicas.sort_by_key(|a| a.index);
+        let batch = batch as usize;
+        for (i, address) in replicas.iter().enumerate().skip(batch) {
+            out.waits_for
+                .entry((*address).clone())
+                .or_default()
+                .insert(replicas[i - batch].clone());
+        }
+    }
 }
 
 /// Run `schedule`'s steps with `perform`, at most `parallelism` at once; stop starting new

@@ -559,3 +559,130 @@ fn a_saved_plan_whose_stack_was_edited_is_refused_against_its_directory() {
     let err = reload(&saved).unwrap_err().to_string();
     assert!(err.contains("does not say where its stack is"), "{err}");
 }
+
+/// Three replicas behind a balancer; `{ami}` is filled in.
+const BEHIND: &str = r#"
+[stack]
+name = "t"
+region = "us-east-1"
+
+[load_balancer.web]
+availability_zones = ["us-east-1a"]
+listeners = [ { port = 80, protocol = "http", instance_port = 80, instance_protocol = "http" } ]
+instances = ["app"]
+
+[instance.app]
+count = 3
+ami = "{ami}"
+instance_type = "t3.micro"
+"#;
+
+fn behind(memory: &Arc<Memory>, ami: &str) -> Direct<Memory> {
+    let (stack, graph) = stack(&BEHIND.replace("{ami}", ami));
+    let lookup = secrets::fixed(BTreeMap::new());
+    let scope = secrets::scope(&stack, false, &lookup).unwrap();
+    Direct::new(memory.clone(), stack, graph, scope, lookup)
+}
+
+/// The calls that touch replicas or membership, after the first apply.
+fn roll_calls(memory: &Memory, from: usize) -> Vec<String> {
+    memory.log()[from..]
+        .iter()
+        .filter(|c| !matches!(c.as_str(), "refresh" | "lock" | "unlock" | "holder"))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn replacing_balancer_members_rolls_them_one_at_a_time() {
+    let memory = Arc::new(Memory::new());
+    let mut first = behind(&memory, "ami-11111111");
+    apply(&mut first, &go_ahead(), Recording::in_ci())
+        .await
+        .unwrap();
+    let old: Vec<String> = (0..3)
+        .map(|i| memory.id_of(&a(&format!("instance.app[{i}]"))).unwrap())
+        .collect();
+    let from = memory.log().len();
+
+    let mut second = behind(&memory, "ami-22222222");
+    let console = Recording::in_ci();
+    let finish = apply(&mut second, &go_ahead(), console.clone())
+        .await
+        .unwrap();
+    let Finish::Carried { succeeded, .. } = finish else {
+        panic!("{finish:?}")
+    };
+    assert!(succeeded);
+    let plan = &console.plans.lock().unwrap()[0];
+    let rolling = plan.changes[0].rolling.as_ref().expect("rolled");
+    assert_eq!(
+        (rolling.batch, rolling.balancers.clone()),
+        (1, vec![a("load_balancer.web")])
+    );
+
+    let mut expected = Vec::new();
+    for (i, old) in old.iter().enumerate() {
+        let new = memory.id_of(&a(&format!("instance.app[{i}]"))).unwrap();
+        assert_ne!(&new, old);
+        expected.extend([
+            format!("retire {old}"),
+            format!("create instance.app[{i}]"),
+            format!("register load_balancer.web {new}"),
+            "health load_balancer.web".to_string(),
+            format!("deregister load_balancer.web {old}"),
+            format!("destroy instance.app[{i}]"),
+        ]);
+    }
+    // One replica at a time, each new one serving before its old one leaves.
+    assert_eq!(roll_calls(&memory, from), expected);
+}
+
+#[tokio::test]
+async fn a_member_that_never_turns_healthy_is_backed_out_and_the_old_one_kept() {
+    let memory = Arc::new(Memory::new());
+    let mut first = behind(&memory, "ami-11111111");
+    apply(&mut first, &go_ahead(), Recording::in_ci())
+        .await
+        .unwrap();
+    let old = memory.id_of(&a("instance.app[0]")).unwrap();
+    memory.never_healthy();
+
+    let stack_text = BEHIND.replace("{ami}", "ami-22222222").replace(
+        "instance_type = \"t3.micro\"",
+        "instance_type = \"t3.micro\"\nrolling = { batch = 1, health_timeout = \"1s\" }",
+    );
+    let (stack, graph) = stack(&stack_text);
+    let lookup = secrets::fixed(BTreeMap::new());
+    let scope = secrets::scope(&stack, false, &lookup).unwrap();
+    let mut second = Direct::new(memory.clone(), stack, graph, scope, lookup);
+    let finish = apply(&mut second, &go_ahead(), Recording::in_ci())
+        .await
+        .unwrap();
+    let Finish::Carried {
+        succeeded, report, ..
+    } = finish
+    else {
+        panic!("{finish:?}")
+    };
+    assert!(!succeeded);
+    let (step, message) = &report.failed[0];
+    assert_eq!(step.address, a("instance.app[0]"));
+    assert!(message.contains("was not InService within 1s"), "{message}");
+    assert!(message.contains("OutOfService"), "{message}");
+    assert!(
+        message.contains(&format!("`{old}` keeps serving")),
+        "{message}"
+    );
+    // The rest wait for it: skipped, their old instances untouched.
+    assert_eq!(report.skipped.len(), 2, "{report:?}");
+    assert_eq!(memory.id_of(&a("instance.app[0]")), Some(old.clone()));
+    assert!(memory.members(&a("load_balancer.web")).is_empty());
+    let log = memory.log();
+    assert!(log.contains(&format!("unretire {old}")), "{log:?}");
+    assert!(
+        !log.iter()
+            .any(|c| c.starts_with("deregister") && c.contains(&old)),
+        "{log:?}"
+    );
+}

@@ -79,6 +79,24 @@ pub struct Change {
     pub fingerprint: Option<String>,
     /// The desired attributes' `stackwright:applied` value, for apply to tag with.
     pub applied: Option<String>,
+    /// A replacement of a balancer member: rolled (the new one serving before the old one
+    /// goes), and how.
+    /// `null` for everything else. Plans saved before rollouts read as `null`.
+    #[serde(default)]
+    pub rolling: Option<Rollout>,
+}
+
+/// How the replacement of an instance registered with balancers of the stack is carried
+/// out: the new instance is launched, registered and `InService` on every balancer before
+/// the old one is deregistered and terminated, `batch` replicas of the instance at a time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollout {
+    /// Replicas of the same instance replaced at once.
+    pub batch: u32,
+    /// How long the new instance may take to turn `InService`, in seconds.
+    pub health_timeout_secs: u64,
+    /// The balancers it is registered with (that exist and stay).
+    pub balancers: Vec<Address>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,6 +195,7 @@ pub fn plan(stack: &Stack, graph: &Graph, live: &LiveState) -> Plan {
         }
     }
     changes.extend(destroys(stack, live));
+    mark_rollouts(stack, live, &mut changes);
     let mut warnings = Vec::new();
     for (address, ids) in &live.conflicts {
         warnings.push(format!(
@@ -208,6 +227,43 @@ pub fn plan(stack: &Stack, graph: &Graph, live: &LiveState) -> Plan {
         changes,
         summary,
         warnings,
+    }
+}
+
+/// Replacements of instances that balancers of the stack serve are rolled: every balancer
+/// listing the instance that exists in AWS and is not itself replaced.
+fn mark_rollouts(stack: &Stack, live: &LiveState, changes: &mut [Change]) {
+    let replaced: BTreeSet<Address> = changes
+        .iter()
+        .filter(|c| c.action == Action::Replace)
+        .map(|c| c.address.clone())
+        .collect();
+    for change in changes.iter_mut() {
+        if change.action != Action::Replace || change.address.kind != Kind::Instance {
+            continue;
+        }
+        let Some(Spec::Instance(instance)) = stack.resource(&change.address).map(|r| &r.spec)
+        else {
+            continue;
+        };
+        let balancers: Vec<Address> = stack
+            .resources
+            .values()
+            .filter(|r| match &r.spec {
+                Spec::LoadBalancer(lb) => lb.instances.contains(&change.address),
+                _ => false,
+            })
+            .map(|r| r.address.clone())
+            .filter(|a| live.resources.contains_key(a) && !replaced.contains(a))
+            .collect();
+        if balancers.is_empty() {
+            continue;
+        }
+        change.rolling = Some(Rollout {
+            batch: instance.rolling.batch,
+            health_timeout_secs: instance.rolling.health_timeout_secs,
+            balancers,
+        });
     }
 }
 
@@ -260,6 +316,7 @@ fn compare(
             drift: false,
             fingerprint: None,
             applied,
+            rolling: None,
         });
     };
     let applied_codes = live.applied.as_deref().map(decode_applied);
@@ -327,6 +384,7 @@ fn compare(
         drift,
         fingerprint: Some(fingerprint(live)),
         applied,
+        rolling: None,
     })
 }
 
@@ -363,6 +421,7 @@ fn destroys(stack: &Stack, live: &LiveState) -> Vec<Change> {
                 drift: false,
                 fingerprint: Some(fingerprint(r)),
                 applied: None,
+                rolling: None,
             }
         })
         .collect()

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{
-    Applied, Desired, Holder, LiveResource, LiveState, Lock, LockError, Locking, Progress,
-    Provider, ProviderError, Scope, Teardown,
+    Applied, Desired, Holder, LiveResource, LiveState, Lock, LockError, Locking, MemberHealth,
+    Progress, Provider, ProviderError, Scope, Teardown,
 };
 use crate::stack::{Address, Kind};
 
@@ -31,10 +31,26 @@ struct Inner {
     /// Who holds the lock.
     holder: Option<Holder>,
     next_id: u64,
+    /// Instance ids registered with each balancer through `register`.
+    members: BTreeMap<Address, BTreeSet<String>>,
+    /// New members never turn `InService`.
+    never_healthy: bool,
+    /// Instances tagged retiring, by id: their address may already hold their successor.
+    retiring: BTreeMap<String, LiveResource>,
 }
 
 /// The calls that change something.
-const MUTATING: [&str; 5] = ["create", "update", "destroy", "lock", "unlock"];
+const MUTATING: [&str; 9] = [
+    "create",
+    "update",
+    "destroy",
+    "lock",
+    "unlock",
+    "register",
+    "deregister",
+    "retire",
+    "unretire",
+];
 
 impl Memory {
     pub fn new() -> Memory {
@@ -49,6 +65,16 @@ impl Memory {
     /// Make every create of `address` fail.
     pub fn fail_create(&self, address: &Address) {
         self.with(|i| i.failing.insert(address.clone()));
+    }
+
+    /// Make every member health report `OutOfService`.
+    pub fn never_healthy(&self) {
+        self.with(|i| i.never_healthy = true);
+    }
+
+    /// The instance ids registered with `balancer` through `register` and not deregistered.
+    pub fn members(&self, balancer: &Address) -> BTreeSet<String> {
+        self.with(|i| i.members.get(balancer).cloned().unwrap_or_default())
     }
 
     /// Have someone else hold the lock.
@@ -72,6 +98,11 @@ impl Memory {
             .into_iter()
             .filter(|c| MUTATING.iter().any(|m| c.split(' ').next() == Some(m)))
             .collect()
+    }
+
+    /// The id of the resource at `address`, if it exists.
+    pub fn id_of(&self, address: &Address) -> Option<String> {
+        self.with(|i| i.resources.get(address).map(|r| r.id.clone()))
     }
 
     /// The addresses that exist.
@@ -194,7 +225,91 @@ impl Provider for Memory {
     ) -> Result<(), ProviderError> {
         self.with(|i| {
             i.calls.push(format!("destroy {}", live.address));
-            i.resources.remove(&live.address);
+            // By id: during a rolling replacement the address is already its successor's.
+            if i.resources
+                .get(&live.address)
+                .is_some_and(|r| r.id == live.id)
+            {
+                i.resources.remove(&live.address);
+            }
+            Ok(())
+        })
+    }
+
+    async fn register(
+        &self,
+        _scope: &Scope,
+        balancer: &LiveResource,
+        ids: &[String],
+    ) -> Result<(), ProviderError> {
+        self.with(|i| {
+            i.calls
+                .push(format!("register {} {}", balancer.address, ids.join(",")));
+            let members = i.members.entry(balancer.address.clone()).or_default();
+            members.extend(ids.iter().cloned());
+            Ok(())
+        })
+    }
+
+    async fn deregister(
+        &self,
+        _scope: &Scope,
+        balancer: &LiveResource,
+        ids: &[String],
+        _progress: &Progress<'_>,
+    ) -> Result<(), ProviderError> {
+        self.with(|i| {
+            i.calls
+                .push(format!("deregister {} {}", balancer.address, ids.join(",")));
+            if let Some(members) = i.members.get_mut(&balancer.address) {
+                members.retain(|m| !ids.contains(m));
+            }
+            Ok(())
+        })
+    }
+
+    async fn member_health(
+        &self,
+        _scope: &Scope,
+        balancer: &LiveResource,
+        ids: &[String],
+    ) -> Result<Vec<MemberHealth>, ProviderError> {
+        self.with(|i| {
+            i.calls.push(format!("health {}", balancer.address));
+            Ok(ids
+                .iter()
+                .map(|id| MemberHealth {
+                    id: id.clone(),
+                    state: if i.never_healthy {
+                        "OutOfService"
+                    } else {
+                        "InService"
+                    }
+                    .into(),
+                    reason: i.never_healthy.then(|| "Instance".into()),
+                    description: i.never_healthy.then(|| "failing its health check".into()),
+                })
+                .collect())
+        })
+    }
+
+    async fn set_retiring(
+        &self,
+        _scope: &Scope,
+        instance: &LiveResource,
+        retiring: bool,
+    ) -> Result<(), ProviderError> {
+        self.with(|i| {
+            i.calls.push(format!(
+                "{} {}",
+                if retiring { "retire" } else { "unretire" },
+                instance.id
+            ));
+            if retiring {
+                i.retiring.insert(instance.id.clone(), instance.clone());
+            } else if let Some(old) = i.retiring.remove(&instance.id) {
+                i.resources.entry(old.address.clone()).or_insert(old);
+            }
             Ok(())
         })
     }

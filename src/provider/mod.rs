@@ -250,6 +250,43 @@ pub struct Teardown {
     pub final_snapshot: bool,
 }
 
+/// A member's health as a balancer reports it (DescribeInstanceHealth).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberHealth {
+    pub id: String,
+    /// `InService`, `OutOfService` or `Unknown`.
+    pub state: String,
+    /// `ELB` or `Instance`, when AWS gives one.
+    pub reason: Option<String>,
+    pub description: Option<String>,
+}
+
+impl MemberHealth {
+    pub fn in_service(&self) -> bool {
+        self.state == "InService"
+    }
+}
+
+impl std::fmt::Display for MemberHealth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.state)?;
+        let detail: Vec<&str> = [self.reason.as_deref(), self.description.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|t| !t.is_empty() && *t != "N/A")
+            .collect();
+        if !detail.is_empty() {
+            write!(f, " ({})", detail.join(": "))?;
+        }
+        Ok(())
+    }
+}
+
+/// `stackwright:retiring` on an instance being replaced by a rolling apply: it keeps its
+/// address tag (and serves) until its successor is in service, and refresh prefers the
+/// instance without this tag when two claim one address.
+pub const TAG_RETIRING: &str = "stackwright:retiring";
+
 /// A step's news while it runs ("waiting for `running`").
 pub type Progress<'a> = dyn Fn(&str) + Send + Sync + 'a;
 
@@ -288,6 +325,40 @@ pub trait Provider: Send + Sync {
         live: &LiveResource,
         how: Teardown,
         progress: &Progress<'_>,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
+    /// Register instances (by id) with a balancer of the stack.
+    fn register(
+        &self,
+        scope: &Scope,
+        balancer: &LiveResource,
+        ids: &[String],
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
+    /// Deregister those of `ids` that are registered with a balancer, and wait out its
+    /// connection draining (until none of them is reported in service).
+    fn deregister(
+        &self,
+        scope: &Scope,
+        balancer: &LiveResource,
+        ids: &[String],
+        progress: &Progress<'_>,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
+    /// The health of `ids` as a balancer reports it.
+    fn member_health(
+        &self,
+        scope: &Scope,
+        balancer: &LiveResource,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<MemberHealth>, ProviderError>> + Send;
+
+    /// Tag (or untag) an instance as [`TAG_RETIRING`].
+    fn set_retiring(
+        &self,
+        scope: &Scope,
+        instance: &LiveResource,
+        retiring: bool,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 
     /// Every call made so far, by operation (for `--stats`).

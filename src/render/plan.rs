@@ -112,13 +112,24 @@ fn heading(out: &mut String, change: &Change, paint: &Paint) {
     } else {
         ""
     };
+    let rolling = match &change.rolling {
+        Some(r) => {
+            let behind: Vec<String> = r.balancers.iter().map(ToString::to_string).collect();
+            format!(
+                " (rolling, {} at a time, behind {})",
+                r.batch,
+                behind.join(", ")
+            )
+        }
+        None => String::new(),
+    };
     let id = match (&change.id, change.action) {
         (Some(id), Action::Update | Action::Replace | Action::Destroy) => format!(" [{id}]"),
         _ => String::new(),
     };
     let _ = writeln!(
         out,
-        "{} {}  {words}{drift}{id}",
+        "{} {}  {words}{rolling}{drift}{id}",
         paint.wrap(colour, symbol),
         paint.wrap("1", &change.address.to_string())
     );

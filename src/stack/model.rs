@@ -163,6 +163,69 @@ pub struct Instance {
     pub root_volume_gb: Option<u32>,
     pub shutdown_behavior: ShutdownBehavior,
     pub user_data: Option<Template>,
+    /// How a replacement is rolled when the instance is behind a balancer of the stack.
+    #[serde(default)]
+    pub rolling: Rolling,
+}
+
+/// `rolling = { batch, health_timeout }` of an instance table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rolling {
+    /// Replicas replaced at once.
+    pub batch: u32,
+    /// How long a new member may take to turn `InService`, in seconds.
+    pub health_timeout_secs: u64,
+}
+
+impl Rolling {
+    pub const DEFAULT_BATCH: u32 = 1;
+    pub const DEFAULT_HEALTH_TIMEOUT_SECS: u64 = 600;
+}
+
+impl Default for Rolling {
+    fn default() -> Self {
+        Rolling {
+            batch: Rolling::DEFAULT_BATCH,
+            health_timeout_secs: Rolling::DEFAULT_HEALTH_TIMEOUT_SECS,
+        }
+    }
+}
+
+/// A duration as the stack writes it: `90s`, `10m`, `2h` (a whole number and one unit).
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| "a duration is a whole number and a unit, like `90s` or `10m`".to_string())?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "" => return Err("a duration needs a unit: `s`, `m`, `h` or `d`".into()),
+        _ => {
+            return Err(
+                "a duration is a whole number and a unit (`s`, `m`, `h` or `d`), like `90s` or `10m`"
+                    .into(),
+            );
+        }
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| "the duration is too long".to_string())
+}
+
+/// A duration in seconds as the stack would write it: `90s`, `10m`, `2h`.
+pub fn format_duration(secs: u64) -> String {
+    match secs {
+        0 => "0s".into(),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -136,6 +136,16 @@ pub struct Instance {
     pub root_volume_gb: Option<Spanned<i64>>,
     pub shutdown_behavior: Option<SpannedStr>,
     pub user_data: Option<Spanned<TextSource>>,
+    pub rolling: Option<Spanned<Rolling>>,
+}
+
+/// `rolling = { batch = 1, health_timeout = "10m" }`: how replicas behind a balancer are
+/// replaced.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rolling {
+    pub batch: Option<Spanned<i64>>,
+    pub health_timeout: Option<SpannedStr>,
 }
 
 #[derive(Debug, Deserialize)]

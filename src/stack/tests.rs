@@ -549,3 +549,23 @@ fn random_byte_edits_of_the_reference_stack_never_panic_and_every_error_has_a_pl
     }
     assert!(errors > 100, "the edits found only {errors} errors");
 }
+
+#[test]
+fn rolling_defaults_and_durations() {
+    use crate::stack::model::{Rolling, format_duration, parse_duration};
+    assert_eq!(
+        Rolling::default(),
+        Rolling {
+            batch: 1,
+            health_timeout_secs: 600
+        }
+    );
+    assert_eq!(parse_duration("90s"), Ok(90));
+    assert_eq!(parse_duration("10m"), Ok(600));
+    assert_eq!(parse_duration("2h"), Ok(7200));
+    for bad in ["10", "m", "10 m", "1.5m", "-5s", "10minutes", ""] {
+        assert!(parse_duration(bad).is_err(), "{bad}");
+    }
+    assert_eq!(format_duration(600), "10m");
+    assert_eq!(format_duration(90), "90s");
+}

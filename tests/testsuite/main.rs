@@ -7,6 +7,7 @@
 //! - `files`: links out of the stack, FIFOs and oversized files are refused (issue 13).
 //! - `apply`: apply, destroy, output and unlock against the emulator, checked through the SDK.
 //! - `robust`: apply under SIGKILL, faults on the wire and concurrent runs (emulator).
+//! - `rolling`: rolling replacement of balancer members through the delaying proxy.
 //! - `schema`: the JSON Schemas accept every shipped stack and refuse bad ones.
 
 mod apply;
@@ -19,5 +20,6 @@ mod fixtures;
 mod plan;
 mod plan_json;
 mod robust;
+mod rolling;
 mod schema;
 mod support;

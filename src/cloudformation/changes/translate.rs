@@ -161,6 +161,7 @@ pub fn plan(
             drift: false,
             fingerprint: None,
             applied: None,
+            rolling: None,
         });
     }
     finish(stack, order(Some(graph), out), warnings)
@@ -296,6 +297,7 @@ pub fn teardown(stack: &Stack, old: &View, ids: &BTreeMap<String, String>) -> Pl
                 drift: false,
                 fingerprint: None,
                 applied: None,
+                rolling: None,
             }
         })
         .collect();

@@ -10,7 +10,9 @@ use aws_sdk_elasticloadbalancing::types::{
 };
 
 use super::{Aws, Ids, Tagged, code};
-use crate::provider::{Applied, Desired, LiveResource, ProviderError, Scope, Value, flag};
+use crate::provider::{
+    Applied, Desired, LiveResource, MemberHealth, Progress, ProviderError, Scope, Value, flag,
+};
 use crate::stack::Address;
 use crate::stack::model::Spec;
 
@@ -587,5 +589,152 @@ impl Aws {
             .await
             .map(|_| ())
             .map_err(|e| self.error(scope, &format!("delete load balancer `{}`", live.id), e))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Members, one at a time: what a rolling replacement does to a balancer.
+
+/// How long deregistration may wait beyond the balancer's draining timeout.
+const DRAIN_SLACK: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn members(ids: &[String]) -> Vec<Instance> {
+    ids.iter()
+        .map(|i| Instance::builder().instance_id(i).build())
+        .collect()
+}
+
+impl Aws {
+    pub(super) async fn register_members(
+        &self,
+        scope: &Scope,
+        balancer: &LiveResource,
+        ids: &[String],
+    ) -> Result<(), ProviderError> {
+        let name = balancer.id.as_str();
+        // The answer lists the members; the emulator's is empty, so it is not relied on.
+        self.elb
+            .register_instances_with_load_balancer()
+            .load_balancer_name(name)
+            .set_instances(Some(members(ids)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                self.error(
+                    scope,
+                    &format!("register {} with `{name}`", ids.join(", ")),
+                    e,
+                )
+            })
+    }
+
+    pub(super) async fn deregister_members(
+        &self,
+        scope: &Scope,
+        balancer: &LiveResource,
+        ids: &[String],
+        progress: &Progress<'_>,
+    ) -> Result<(), ProviderError> {
+        let name = balancer.id.as_str();
+        let what = format!("deregister {} from `{name}`", ids.join(", "));
+        let now = self.describe_balancer(scope, name).await?;
+        let registered: Vec<String> = now
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id())
+            .filter(|i| ids.iter().any(|w| w == i))
+            .map(String::from)
+            .collect();
+        if registered.is_empty() {
+            return Ok(());
+        }
+        self.elb
+            .deregister_instances_from_load_balancer()
+            .load_balancer_name(name)
+            .set_instances(Some(members(&registered)))
+            .send()
+            .await
+            .map_err(|e| self.error(scope, &what, e))?;
+        // With connection draining on, AWS keeps a deregistered member in service until
+        // its open requests finish or the draining timeout passes.
+        let attributes = self
+            .elb
+            .describe_load_balancer_attributes()
+            .load_balancer_name(name)
+            .send()
+            .await
+            .map_err(|e| self.error(scope, &what, e))?;
+        let draining = attributes
+            .load_balancer_attributes()
+            .and_then(|a| a.connection_draining())
+            .filter(|d| d.enabled())
+            .map(|d| std::time::Duration::from_secs(d.timeout().unwrap_or(300).max(0) as u64));
+        let Some(timeout) = draining else {
+            return Ok(());
+        };
+        progress(&format!(
+            "draining connections of {} on `{name}` (up to {}s)",
+            registered.join(", "),
+            timeout.as_secs()
+        ));
+        super::wait_for(
+            &format!("connection draining on `{name}`"),
+            timeout + DRAIN_SLACK,
+            progress,
+            || async {
+                let health = self
+                    .member_health(scope, balancer, &registered)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(health.iter().all(|h| !h.in_service()).then_some(()))
+            },
+        )
+        .await
+        .map_err(|d| self.failed(scope, &what, d))
+    }
+
+    pub(super) async fn member_health(
+        &self,
+        scope: &Scope,
+        balancer: &LiveResource,
+        ids: &[String],
+    ) -> Result<Vec<MemberHealth>, ProviderError> {
+        let name = balancer.id.as_str();
+        let output = self
+            .elb
+            .describe_instance_health()
+            .load_balancer_name(name)
+            .set_instances(Some(members(ids)))
+            .send()
+            .await;
+        let output = match output {
+            Ok(o) => o,
+            // AWS answers a member that is no longer registered with this.
+            Err(e) if code(&e) == Some("InvalidInstance") => {
+                return Ok(ids
+                    .iter()
+                    .map(|id| MemberHealth {
+                        id: id.clone(),
+                        state: "Unknown".into(),
+                        reason: None,
+                        description: Some("not registered".into()),
+                    })
+                    .collect());
+            }
+            Err(e) => {
+                return Err(self.error(scope, &format!("read member health of `{name}`"), e));
+            }
+        };
+        Ok(output
+            .instance_states()
+            .iter()
+            .map(|s| MemberHealth {
+                id: s.instance_id().unwrap_or_default().to_string(),
+                state: s.state().unwrap_or("Unknown").to_string(),
+                reason: s.reason_code().map(String::from),
+                description: s.description().map(String::from),
+            })
+            .collect())
     }
 }

@@ -33,7 +33,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::time::Instant;
 
 use super::{
-    Applied, Desired, LiveResource, LiveState, Progress, Provider, ProviderError, Scope, Teardown,
+    Applied, Desired, LiveResource, LiveState, MemberHealth, Progress, Provider, ProviderError,
+    Scope, Teardown,
 };
 use crate::stack::{Address, Kind, Stack};
 
@@ -421,6 +422,11 @@ impl Tagged {
         )
     }
 
+    /// Whether a rolling apply is retiring this instance ([`super::TAG_RETIRING`]).
+    fn retiring(&self) -> bool {
+        self.tags.contains_key(super::TAG_RETIRING)
+    }
+
     fn applied(&self) -> Option<String> {
         self.tags.get(super::TAG_APPLIED).cloned()
     }
@@ -476,8 +482,20 @@ impl Provider for Aws {
         for g in &groups {
             ids.groups.insert(g.id.clone(), g.address.clone());
         }
+        // An instance a rolling apply is retiring keeps its address until its successor
+        // serves; where both exist, the successor is the address's resource, and the
+        // retiring one is known by its id (so a balancer still serving it shows it).
+        let successors: std::collections::BTreeSet<Address> = instances
+            .iter()
+            .filter(|i| !i.tagged.retiring())
+            .map(|i| i.address.clone())
+            .collect();
+        let mut instances = instances;
+        instances.sort_by_key(|i| i.tagged.retiring());
         for i in &instances {
-            ids.instances.insert(i.id.clone(), i.address.clone());
+            if !(i.tagged.retiring() && successors.contains(&i.address)) {
+                ids.instances.insert(i.id.clone(), i.address.clone());
+            }
         }
         let mut state = LiveState::default();
         for resource in groups.iter().map(|g| ec2::group_resource(g, &ids)) {
@@ -545,6 +563,44 @@ impl Provider for Aws {
             Kind::Instance => self.update_instance(scope, live, want, progress).await,
             Kind::DnsRecord => self.put_record(scope, want, false, progress).await,
         }
+    }
+
+    async fn register(
+        &self,
+        scope: &Scope,
+        balancer: &LiveResource,
+        ids: &[String],
+    ) -> Result<(), ProviderError> {
+        self.register_members(scope, balancer, ids).await
+    }
+
+    async fn deregister(
+        &self,
+        scope: &Scope,
+        balancer: &LiveResource,
+        ids: &[String],
+        progress: &Progress<'_>,
+    ) -> Result<(), ProviderError> {
+        self.deregister_members(scope, balancer, ids, progress)
+            .await
+    }
+
+    async fn member_health(
+        &self,
+        scope: &Scope,
+        balancer: &LiveResource,
+        ids: &[String],
+    ) -> Result<Vec<MemberHealth>, ProviderError> {
+        Aws::member_health(self, scope, balancer, ids).await
+    }
+
+    async fn set_retiring(
+        &self,
+        scope: &Scope,
+        instance: &LiveResource,
+        retiring: bool,
+    ) -> Result<(), ProviderError> {
+        self.tag_retiring(scope, instance, retiring).await
     }
 
     async fn destroy(

@@ -3,7 +3,9 @@
 //! and named `NAME-i` when it has an explicit name.
 
 use crate::stack::load::RawResource;
-use crate::stack::model::{Address, Instance, Kind, Resource, ShutdownBehavior, Spec};
+use crate::stack::model::{
+    Address, Instance, Kind, Resource, Rolling, ShutdownBehavior, Spec, parse_duration,
+};
 use crate::stack::names;
 use crate::stack::raw;
 use crate::stack::template::{Part, Template};
@@ -12,6 +14,10 @@ use super::common::Common;
 use super::{Checker, Use};
 
 const USER_DATA_LIMIT: usize = 16 * 1024;
+/// The longest `rolling.health_timeout`: a day.
+const HEALTH_TIMEOUT_LIMIT: u64 = 86_400;
+/// The most replicas replaced at once.
+const BATCH_LIMIT: i64 = 1000;
 
 impl Checker<'_> {
     pub(super) fn instance(
@@ -143,6 +149,55 @@ impl Checker<'_> {
             }
             None => None,
         };
+        let rolling = match &i.rolling {
+            Some(r) => {
+                let r = r.get_ref();
+                let mut rolling = Rolling::default();
+                if let Some(b) = &r.batch {
+                    match self.int(b, "rolling.batch", 1..=BATCH_LIMIT) {
+                        Some(n) => rolling.batch = n,
+                        None => ok = false,
+                    }
+                }
+                if let Some(t) = &r.health_timeout {
+                    match self.known_here(t, "rolling.health_timeout") {
+                        Some(text) => {
+                            match parse_duration(&text) {
+                                Ok(secs) if (1..=HEALTH_TIMEOUT_LIMIT).contains(&secs) => {
+                                    rolling.health_timeout_secs = secs;
+                                }
+                                Ok(_) => {
+                                    self.push(
+                                    self.error(
+                                        t.span(),
+                                        format!(
+                                            "`rolling.health_timeout` must be between 1s and 24h, \
+                                             not `{text}`"
+                                        ),
+                                    )
+                                    .hint("a balancer needs `healthy_threshold` × `interval` seconds at least"),
+                                );
+                                    ok = false;
+                                }
+                                Err(why) => {
+                                    self.push(
+                                    self.error(
+                                        t.span(),
+                                        format!("invalid duration `{text}` for `rolling.health_timeout`"),
+                                    )
+                                    .hint(why),
+                                );
+                                    ok = false;
+                                }
+                            }
+                        }
+                        None => ok = false,
+                    }
+                }
+                rolling
+            }
+            None => Rolling::default(),
+        };
         let (Some(common), Some(ami), Some(instance_type), true) = (common, ami, instance_type, ok)
         else {
             return Vec::new();
@@ -182,6 +237,7 @@ impl Checker<'_> {
                         root_volume_gb,
                         shutdown_behavior,
                         user_data: user_data.clone(),
+                        rolling,
                     }),
                 }
             })

@@ -14,7 +14,9 @@ use super::{address_filters, tag_spec, tagged};
 use crate::provider::aws::{
     Aws, Ids, Tagged, backoff, code, settle, tag_filters, transient, wait_for,
 };
-use crate::provider::{Applied, Desired, LiveResource, Progress, ProviderError, Scope, Value};
+use crate::provider::{
+    Applied, Desired, LiveResource, Progress, ProviderError, Scope, TAG_RETIRING, Value,
+};
 use crate::stack::Address;
 use crate::stack::model::Spec;
 
@@ -205,12 +207,47 @@ impl Aws {
             .send()
             .await
             .map_err(|e| self.error(scope, &format!("look for `{address}`"), e))?;
+        // Not one a rolling apply is retiring: that is the instance being replaced.
         Ok(output
             .reservations()
             .iter()
             .flat_map(|r| r.instances())
+            .filter(|i| !tagged(i.tags()).retiring())
             .find_map(|i| i.instance_id())
             .map(String::from))
+    }
+
+    /// Tag (or untag) an instance as being retired by a rolling replacement.
+    pub(in crate::provider::aws) async fn tag_retiring(
+        &self,
+        scope: &Scope,
+        live: &LiveResource,
+        retiring: bool,
+    ) -> Result<(), ProviderError> {
+        let id = live.id.as_str();
+        let tag = aws_sdk_ec2::types::Tag::builder()
+            .key(TAG_RETIRING)
+            .value(live.address.to_string())
+            .build();
+        let what = format!("tag `{id}` as retiring");
+        if retiring {
+            self.ec2
+                .create_tags()
+                .resources(id)
+                .tags(tag)
+                .send()
+                .await
+                .map_err(|e| self.error(scope, &what, e))?;
+        } else {
+            self.ec2
+                .delete_tags()
+                .resources(id)
+                .tags(aws_sdk_ec2::types::Tag::builder().key(TAG_RETIRING).build())
+                .send()
+                .await
+                .map_err(|e| self.error(scope, &what, e))?;
+        }
+        Ok(())
     }
 
     /// Launch an instance. RunInstances carries a ClientToken, so AWS launches at most one
