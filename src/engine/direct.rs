@@ -96,9 +96,9 @@ impl<P: Provider + Locking + 'static> Direct<P> {
             .map_err(|_| EngineError::Message("an empty stack has no cycle".into()))
     }
 
-    /// Refuse a plan that creates a resource under a name something else holds (another
-    /// stack's, or nobody's): at plan time, naming the holder, rather than half way
-    /// through an apply. Resources of this stack and env are refresh's to find.
+    /// Refuse a plan that creates a resource under a name another stack holds: at plan
+    /// time, naming that stack, rather than half way through an apply. Resources of this
+    /// stack and env are refresh's to find.
     async fn names_free(&self, plan: &Plan) -> Result<(), EngineError> {
         let wanted: Vec<(crate::stack::Address, String)> = plan
             .changes
@@ -124,16 +124,15 @@ impl<P: Provider + Locking + 'static> Direct<P> {
             .await?
             .into_iter()
             .filter_map(|t| {
-                let holder = match &t.owner {
-                    Some(o) if o.stack == self.scope.stack && o.env == self.scope.env => {
-                        return None;
-                    }
-                    Some(o) => format!("stack `{}` env `{}` (its `{}`)", o.stack, o.env, o.address),
-                    None => "a resource stackwright does not manage".to_string(),
-                };
+                // Another stack's: refused now. Nobody's (made by hand, or by another tool)
+                // is left to the create, which fails naming it; adopting it is `[import]`'s.
+                let o = t.owner?;
+                if o.stack == self.scope.stack && o.env == self.scope.env {
+                    return None;
+                }
                 Some(format!(
-                    "`{}` would be named `{}`, which {holder} already has",
-                    t.address, t.name
+                    "`{}` would be named `{}`, which stack `{}` env `{}` (its `{}`) already has",
+                    t.address, t.name, o.stack, o.env, o.address
                 ))
             })
             .collect();

@@ -183,6 +183,12 @@ pub trait Engine {
     /// engine: a lock held by another live run).
     async fn preflight(&mut self, options: &RunOptions) -> Result<(), EngineError>;
 
+    /// Whether making a proposal writes to AWS (CloudFormation's change set): then a run
+    /// that could never be confirmed is refused before one is made.
+    fn proposing_writes(&self) -> bool {
+        false
+    }
+
     /// Make a plan of the stack against what is there now.
     async fn propose(
         &mut self,
@@ -283,6 +289,11 @@ pub async fn run<E: Engine>(
     console: Arc<dyn Console>,
     cancel: watch::Receiver<bool>,
 ) -> Result<Finish, EngineError> {
+    if engine.proposing_writes() && !options.yes && !console.interactive() {
+        return Err(EngineError::NoTerminal {
+            verb: operation.verb(),
+        });
+    }
     engine.preflight(options).await?;
     let proposal = match (operation, saved) {
         (Operation::Apply, Some(saved)) => engine.resume(saved).await?,

@@ -656,3 +656,25 @@ fn a_saved_change_set_is_applied_exactly_and_refused_once_the_stack_moved() {
     assert_eq!(run.code, Some(0), "{}", run.shown());
     t.no_secret_printed();
 }
+
+/// Issue 11: an apply that could never be confirmed (no `--yes`, no terminal) is refused
+/// before a change set is made: CreateChangeSet writes to AWS (for a new stack, it makes one).
+#[test]
+fn an_apply_without_yes_or_terminal_makes_no_change_set() {
+    let s = StackDir::new("cfnotty", counted(1));
+    let world = World::new(&s);
+    let mut t = Transcript::default();
+    let run = t.run(&s, "apply", &[], &SECRETS);
+    assert_eq!(run.code, Some(1), "{}", run.shown());
+    assert!(run.stderr.contains("without a terminal"), "{}", run.shown());
+    let stacks = world
+        .rt
+        .block_on(async { world.cfn.list_stacks().send().await.expect("ListStacks") });
+    assert!(
+        !stacks
+            .stack_summaries()
+            .iter()
+            .any(|st| st.stack_name() == Some(world.cf_name.as_str())),
+        "no stack, not even one REVIEW_IN_PROGRESS: {stacks:?}"
+    );
+}

@@ -270,15 +270,39 @@ fn the_first_ctrl_c_finishes_what_is_in_flight_and_releases_the_lock() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn apply");
-    // After the lock and the refresh (a few calls at 60 ms), while the first steps run.
-    std::thread::sleep(Duration::from_millis(900));
+    // Once the first step has started (after the plan, the lock and the refresh under it:
+    // how long that takes changes with what the apply reads first, so it is watched for
+    // rather than timed), while the first steps run.
+    let mut apply = apply;
+    let err = apply.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("a step starts within a minute");
+        if line.ends_with("started") {
+            break;
+        }
+    }
     let sent = std::process::Command::new("kill")
         .args(["-INT", &apply.id().to_string()])
         .status()
         .expect("kill -INT");
     assert!(sent.success());
     let out = apply.wait_with_output().expect("apply");
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    let stderr = reader.join().expect("stderr reader");
+    let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),
         Some(1),

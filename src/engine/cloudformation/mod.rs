@@ -15,7 +15,8 @@
 //! set made before another was executed: that is this engine's lock and its stale-plan
 //! check, so it takes neither of the direct engine's. Its change set is its plan: one made
 //! for a run that is refused or declined is withdrawn before the run ends, and nothing of
-//! the stack's resources changes.
+//! the stack's resources changes. A run that could never be confirmed (no `--yes`, no
+//! terminal) is refused before a change set is made.
 
 mod carry;
 mod saved;
@@ -547,6 +548,10 @@ impl Engine for Cloudformation<'_> {
 
     async fn preflight(&mut self, _options: &RunOptions) -> Result<()> {
         Ok(())
+    }
+
+    fn proposing_writes(&self) -> bool {
+        true
     }
 
     async fn propose(&mut self, intent: Intent, cancel: watch::Receiver<bool>) -> Result<Proposal> {
