@@ -40,6 +40,31 @@ use crate::stack::{Address, Kind, Stack};
 
 pub use stats::CallStats;
 
+/// A connection that closed before its answer came (a response lost on the way) is
+/// retried like a 5xx. The SDK retries I/O errors and timeouts but not hyper's "connection
+/// closed before message completed", which it reports as an unclassified connector error.
+/// Every call stackwright makes is safe to repeat (reads; creates that find what a lost
+/// answer made by its tag or token), and RunInstances, which is not, has its retries off.
+#[derive(Clone, Copy, Debug)]
+struct ConnectionLost;
+
+impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for ConnectionLost {
+    fn classify_retry(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryAction;
+        match ctx.output_or_error() {
+            Some(Err(e)) if e.as_connector_error().is_some() => RetryAction::transient_error(),
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "connection lost"
+    }
+}
+
 /// Clients for every service a stack uses, sharing one configuration.
 #[derive(Clone, Debug)]
 pub struct Aws {
@@ -103,26 +128,31 @@ impl Aws {
         let interceptor = stats::Counter(stats.clone());
         let ec2 = aws_sdk_ec2::Client::from_conf(
             aws_sdk_ec2::config::Builder::from(&config)
+                .retry_classifier(ConnectionLost)
                 .interceptor(interceptor.clone())
                 .build(),
         );
         let elb = aws_sdk_elasticloadbalancing::Client::from_conf(
             aws_sdk_elasticloadbalancing::config::Builder::from(&config)
+                .retry_classifier(ConnectionLost)
                 .interceptor(interceptor.clone())
                 .build(),
         );
         let rds = aws_sdk_rds::Client::from_conf(
             aws_sdk_rds::config::Builder::from(&config)
+                .retry_classifier(ConnectionLost)
                 .interceptor(interceptor.clone())
                 .build(),
         );
         let route53 = aws_sdk_route53::Client::from_conf(
             aws_sdk_route53::config::Builder::from(&config)
+                .retry_classifier(ConnectionLost)
                 .interceptor(interceptor.clone())
                 .build(),
         );
         let cfn = aws_sdk_cloudformation::Client::from_conf(
             aws_sdk_cloudformation::config::Builder::from(&config)
+                .retry_classifier(ConnectionLost)
                 .interceptor(interceptor)
                 .build(),
         );
