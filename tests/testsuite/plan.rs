@@ -27,7 +27,7 @@ use stackwright::plan::{applied_tag, attrs};
 use stackwright::provider::{LiveResource, ownership};
 use stackwright::stack::Address;
 
-use crate::emulator;
+use crate::emulator::{self, Proxy};
 use crate::support::text;
 
 pub(crate) const ENV: &str = "test";
@@ -1918,4 +1918,44 @@ fn a_secret_changed_since_apply_is_masked_by_position_and_called_a_secret_input(
     let attr = &change(&doc, "instance.web[0]")["attrs"][0];
     assert_eq!(attr["before"], Json::Null, "{attr:#}");
     assert_eq!(attr["withheld"], true, "{attr:#}");
+}
+
+#[test]
+fn an_aws_error_that_echoes_user_data_shows_no_secret() {
+    // The proxy answers RunInstances with an error quoting the request: each parameter's
+    // value (the user data in base64) and the form-encoded body.
+    let proxy = Proxy::start(emulator::endpoint(), &["--echo-error", "RunInstances"]);
+    let s = StackDir::new("echo", secret_stack);
+    let secrets = [(PW_VAR, PW), (TOKEN_VAR, TOKEN)];
+    let out = s.run_with("apply", &["--yes"], &secrets, &proxy.endpoint);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    // The error is shown: AWS's code and its words around the user data.
+    assert!(stderr.contains("InvalidParameterValue"), "{stderr}");
+    assert!(
+        stderr.contains("for parameter UserData is invalid"),
+        "{stderr}"
+    );
+    // The user data sent, whole, is named as such.
+    assert!(
+        stderr.contains("Value ((user data: not shown)) for parameter UserData"),
+        "{stderr}"
+    );
+    let user_data = "#!/bin/sh\necho 'token=canary-token-91c2' > /etc/web.conf\n";
+    assert!(user_data.contains(TOKEN));
+    let b64 = aws_smithy_types::base64::encode(user_data);
+    let form = b64
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    // The token's own base64 characters, where it sits in this user data.
+    let start = user_data.find(TOKEN).expect("token");
+    let first = start.div_ceil(3) * 4;
+    let last = (start + TOKEN.len()) / 3 * 4;
+    let core = &b64[first..last];
+    for output in [&stdout, &stderr] {
+        for canary in [TOKEN, PW, b64.as_str(), form.as_str(), core] {
+            assert!(!output.contains(canary), "holds {canary:?}:\n{output}");
+        }
+    }
 }
