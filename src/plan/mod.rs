@@ -13,6 +13,7 @@
 //!    per-attribute hashes in the `stackwright:applied` tag.
 
 pub mod attrs;
+pub mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -51,6 +52,14 @@ pub struct AttrChange {
     pub drift: bool,
     /// Compared through a tag, so `before` may be a hash (`plan --deep` reads the value).
     pub tracked: bool,
+    /// The secrets whose input changed: user data read back (`--deep`) that differs from
+    /// the stack only where these are interpolated (`before` shows them masked).
+    #[serde(default)]
+    pub secrets_changed: Vec<String>,
+    /// `before` is not shown (`null`): user data read back that may hold a secret set
+    /// before, and that does not align with the template to mask it by position.
+    #[serde(default)]
+    pub withheld: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -175,13 +184,18 @@ pub fn plan(stack: &Stack, graph: &Graph, live: &LiveState) -> Plan {
         };
         let current = live.resources.get(&address);
         let desired = attrs::desired(resource, &known);
-        let change = compare(
+        let mut change = compare(
             &address,
             resource.physical_name.clone(),
             &desired,
             current,
             &resource.spec,
         );
+        if let Some(change) = change.as_mut()
+            && !stack.secrets.is_empty()
+        {
+            mask_user_data(change, resource, &known);
+        }
         // A resource created or replaced has new attributes; so has an instance resized in
         // place, since the stop and start that takes gives it a new public name and IP.
         let stays = change.as_ref().is_none_or(|c| {
@@ -267,6 +281,40 @@ fn mark_rollouts(stack: &Stack, live: &LiveState, changes: &mut [Change]) {
     }
 }
 
+/// User data read back (`--deep`) in a stack with secrets may hold a secret's old value,
+/// which no value masking can find: mask it by position ([`secrets::align`]), and call a
+/// difference only there a change of secret input, not drift; show none of a text that
+/// does not align.
+fn mask_user_data(change: &mut Change, resource: &crate::stack::Resource, known: &Known<'_>) {
+    let Spec::Instance(instance) = &resource.spec else {
+        return;
+    };
+    for attr in change.attrs.iter_mut().filter(|a| a.name == "user_data") {
+        let Some(Value::Text(live)) = &attr.before else {
+            continue;
+        };
+        if live.starts_with("sha256:") {
+            continue; // compared through its tag: a hash of placeholders, not the text
+        }
+        let aligned = match &instance.user_data {
+            Some(template) => secrets::align(template, known, live),
+            None => secrets::Aligned::Withheld,
+        };
+        match aligned {
+            secrets::Aligned::SecretsChanged { masked, names } => {
+                attr.before = Some(Value::Text(masked));
+                attr.secrets_changed = names;
+                attr.drift = false;
+            }
+            secrets::Aligned::Withheld => {
+                attr.before = None;
+                attr.withheld = true;
+            }
+        }
+    }
+    change.drift = change.attrs.iter().all(|a| a.drift);
+}
+
 /// Whether two values of an attribute are the same, tracked ones by their tag form.
 fn same(meta: attrs::Meta, desired: &Value, live: &Value) -> bool {
     match (meta.tracked, desired, live) {
@@ -301,6 +349,8 @@ fn compare(
                     forces_replacement: false,
                     drift: false,
                     tracked: false,
+                    secrets_changed: Vec::new(),
+                    withheld: false,
                 })
             })
             .collect();
@@ -357,6 +407,8 @@ fn compare(
             drift,
             tracked: m.tracked
                 && !have.is_some_and(|h| matches!(h, Value::Text(t) if !t.starts_with("sha256:"))),
+            secrets_changed: Vec::new(),
+            withheld: false,
         });
     }
     if changed.is_empty() {

@@ -109,6 +109,9 @@ fn heading(out: &mut String, change: &Change, paint: &Paint) {
     };
     let drift = if change.drift {
         " (drift: changed in AWS, not in the stack)"
+    } else if !change.attrs.is_empty() && change.attrs.iter().all(|a| !a.secrets_changed.is_empty())
+    {
+        " (secret input changed)"
     } else {
         ""
     };
@@ -138,12 +141,35 @@ fn heading(out: &mut String, change: &Change, paint: &Paint) {
 fn attribute(out: &mut String, action: Action, attr: &AttrChange, width: usize, paint: &Paint) {
     let name = format!("{:width$}", attr.name);
     let pad = " ".repeat(6);
-    let note = match (attr.forces_replacement, attr.drift) {
-        (true, true) => paint.wrap("35", "  # forces replacement; drift"),
-        (true, false) => paint.wrap("35", "  # forces replacement"),
-        (false, true) => paint.wrap("33", "  # drift: changed in AWS"),
-        (false, false) => String::new(),
+    let secret = !attr.secrets_changed.is_empty();
+    let note = match (attr.forces_replacement, attr.drift, secret) {
+        (true, _, true) => paint.wrap("35", "  # forces replacement; secret input changed"),
+        (false, _, true) => paint.wrap("33", "  # secret input changed"),
+        (true, true, false) => paint.wrap("35", "  # forces replacement; drift"),
+        (true, false, false) => paint.wrap("35", "  # forces replacement"),
+        (false, true, false) => paint.wrap("33", "  # drift: changed in AWS"),
+        (false, false, false) => String::new(),
     };
+    if attr.withheld {
+        let _ = writeln!(
+            out,
+            "{pad}{name} : (differs; not shown: it may hold secrets){note}"
+        );
+        return;
+    }
+    if secret {
+        let names: Vec<String> = attr
+            .secrets_changed
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{pad}{name} : {SENSITIVE} -> {SENSITIVE} (new input for secret {}){note}",
+            names.join(", ")
+        );
+        return;
+    }
     match (&attr.before, &attr.after) {
         (_, Some(Value::List(after))) => {
             let before: &[String] = match &attr.before {

@@ -27,7 +27,7 @@ use stackwright::plan::{applied_tag, attrs};
 use stackwright::provider::{LiveResource, ownership};
 use stackwright::stack::Address;
 
-use crate::emulator;
+use crate::emulator::{self, Proxy};
 use crate::support::text;
 
 pub(crate) const ENV: &str = "test";
@@ -1748,23 +1748,17 @@ fn secrets_never_appear_anywhere() {
     // outside stackwright lacks: not a change.
     let shallow = &seen[0].1;
     assert!(!shallow.contains("instance.web[0]"), "{shallow}");
-    // With --deep it is read back, the token masked, and shown as a diff.
+    // With --deep it is read back. It holds the token, but the text around it is not the
+    // template's, so nothing says where an old secret might sit: none of it is shown.
     let heading = format!(
         "-/+ instance.web[0]  must be replaced (forces replacement: user_data) [{instance}]"
     );
     assert_eq!(
         block(&deep_text, &heading)[1..],
-        [
-            "      user_data:  # forces replacement",
-            "          --- AWS",
-            "          +++ stack",
-            "          @@ -1,2 +1,2 @@",
-            "           #!/bin/sh",
-            "          -echo 'token=(sensitive)' > /etc/old.conf",
-            "          +echo 'token=(sensitive)' > /etc/web.conf",
-        ],
+        ["      user_data : (differs; not shown: it may hold secrets)  # forces replacement"],
         "{deep_text}"
     );
+    assert!(!deep_text.contains("/etc/old.conf"), "{deep_text}");
 
     // --deep needs the secrets of user data, to hide them: without one it stops before
     // reading anything. The master password is never read back, so it is not needed.
@@ -1824,4 +1818,144 @@ fn plans_are_byte_identical() {
     let json_b = s.plan(&["--json"], 0);
     assert_eq!(json_a, json_b);
     assert_eq!(json(&json_a)["changes"].as_array().map(Vec::len), Some(3));
+}
+
+/// A token an instance was launched with and that has been replaced since: stackwright
+/// never knew it as the secret's value now, so only its place in the template hides it.
+const OLD_TOKEN: &str = "old-token-38ab";
+
+#[test]
+fn a_secret_changed_since_apply_is_masked_by_position_and_called_a_secret_input() {
+    let s = StackDir::new("rotated", secret_stack);
+    let old = [(PW_VAR, "old-pw-5d1e"), (TOKEN_VAR, OLD_TOKEN)];
+    let out = s.run_with("apply", &["--yes"], &old, emulator::endpoint());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let new = [(PW_VAR, PW), (TOKEN_VAR, TOKEN)];
+    let saved = s.path().join("deep.plan");
+    let saved_arg = saved.to_str().expect("path");
+    let run = |args: &[&str]| {
+        let out = s.run_with("plan", args, &new, emulator::endpoint());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}\n{}",
+            text(&out.stderr)
+        );
+        (text(&out.stdout), text(&out.stderr))
+    };
+    let (plan, plan_err) = run(&["--deep"]);
+    let (json_text, json_err) = run(&["--deep", "--json"]);
+    run(&["--deep", "--out", saved_arg]);
+    let file = std::fs::read_to_string(&saved).expect("saved plan");
+    let sent = format!("#!/bin/sh\necho 'token={OLD_TOKEN}' > /etc/web.conf\n");
+    let encoded = aws_smithy_types::base64::encode(&sent);
+    for output in [&plan, &plan_err, &json_text, &json_err, &file] {
+        for canary in [OLD_TOKEN, TOKEN, encoded.as_str()] {
+            assert!(!output.contains(canary), "holds {canary:?}:\n{output}");
+        }
+    }
+    // The text differs only where the token is: a new input, not AWS drifting.
+    let heading = headings(&plan)
+        .into_iter()
+        .find(|h| h.contains("instance.web[0]"))
+        .unwrap_or_else(|| panic!("{plan}"))
+        .to_string();
+    assert!(
+        heading.starts_with(
+            "-/+ instance.web[0]  must be replaced (forces replacement: user_data) \
+             (secret input changed) [i-"
+        ),
+        "{plan}"
+    );
+    assert_eq!(
+        block(&plan, &heading)[1..],
+        [
+            "      user_data : (sensitive) -> (sensitive) (new input for secret `token`)  \
+             # forces replacement; secret input changed"
+        ],
+        "{plan}"
+    );
+    assert!(!plan.contains("drift"), "{plan}");
+    let doc = json(&json_text);
+    let web = change(&doc, "instance.web[0]");
+    assert_eq!(web["drift"], false, "{web:#}");
+    let attr = &web["attrs"][0];
+    assert_eq!(attr["name"], "user_data");
+    assert_eq!(attr["drift"], false);
+    assert_eq!(attr["secrets_changed"], serde_json::json!(["token"]));
+    assert_eq!(
+        attr["before"]["text"],
+        "#!/bin/sh\necho 'token=${secret.token}' > /etc/web.conf\n"
+    );
+    assert_eq!(doc["summary"]["drift"], 0);
+
+    // The template changed too: the live text no longer aligns, so none of it is shown.
+    let toml = std::fs::read_to_string(s.path().join("stack.toml")).expect("stack");
+    std::fs::write(
+        s.path().join("stack.toml"),
+        toml.replace("/etc/web.conf", "/etc/app.conf"),
+    )
+    .expect("stack");
+    let (plan, plan_err) = run(&["--deep"]);
+    let (json_text, _) = run(&["--deep", "--json"]);
+    for output in [&plan, &plan_err, &json_text] {
+        for canary in [OLD_TOKEN, TOKEN, encoded.as_str(), "/etc/web.conf"] {
+            assert!(!output.contains(canary), "holds {canary:?}:\n{output}");
+        }
+    }
+    let heading = headings(&plan)
+        .into_iter()
+        .find(|h| h.contains("instance.web[0]"))
+        .unwrap_or_else(|| panic!("{plan}"))
+        .to_string();
+    assert_eq!(
+        block(&plan, &heading)[1..],
+        ["      user_data : (differs; not shown: it may hold secrets)  # forces replacement"],
+        "{plan}"
+    );
+    let doc = json(&json_text);
+    let attr = &change(&doc, "instance.web[0]")["attrs"][0];
+    assert_eq!(attr["before"], Json::Null, "{attr:#}");
+    assert_eq!(attr["withheld"], true, "{attr:#}");
+}
+
+#[test]
+fn an_aws_error_that_echoes_user_data_shows_no_secret() {
+    // The proxy answers RunInstances with an error quoting the request: each parameter's
+    // value (the user data in base64) and the form-encoded body.
+    let proxy = Proxy::start(emulator::endpoint(), &["--echo-error", "RunInstances"]);
+    let s = StackDir::new("echo", secret_stack);
+    let secrets = [(PW_VAR, PW), (TOKEN_VAR, TOKEN)];
+    let out = s.run_with("apply", &["--yes"], &secrets, &proxy.endpoint);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    // The error is shown: AWS's code and its words around the user data.
+    assert!(stderr.contains("InvalidParameterValue"), "{stderr}");
+    assert!(
+        stderr.contains("for parameter UserData is invalid"),
+        "{stderr}"
+    );
+    // The user data sent, whole, is named as such.
+    assert!(
+        stderr.contains("Value ((user data: not shown)) for parameter UserData"),
+        "{stderr}"
+    );
+    let user_data = "#!/bin/sh\necho 'token=canary-token-91c2' > /etc/web.conf\n";
+    assert!(user_data.contains(TOKEN));
+    let b64 = aws_smithy_types::base64::encode(user_data);
+    let form = b64
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    // The token's own base64 characters, where it sits in this user data.
+    let start = user_data.find(TOKEN).expect("token");
+    let first = start.div_ceil(3) * 4;
+    let last = (start + TOKEN.len()) / 3 * 4;
+    let core = &b64[first..last];
+    for output in [&stdout, &stderr] {
+        for canary in [TOKEN, PW, b64.as_str(), form.as_str(), core] {
+            assert!(!output.contains(canary), "holds {canary:?}:\n{output}");
+        }
+    }
 }

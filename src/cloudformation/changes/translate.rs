@@ -111,6 +111,8 @@ pub fn plan(
                     forces_replacement: false,
                     drift: false,
                     tracked: false,
+                    secrets_changed: Vec::new(),
+                    withheld: false,
                 });
             }
         }
@@ -223,6 +225,8 @@ fn diff(
             forces_replacement: false,
             drift: false,
             tracked: false,
+            secrets_changed: Vec::new(),
+            withheld: false,
         })
         .collect()
 }

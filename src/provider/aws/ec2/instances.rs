@@ -287,10 +287,12 @@ impl Aws {
         if let Some(zone) = &spec.availability_zone {
             request = request.placement(Placement::builder().availability_zone(zone).build());
         }
-        if let Some(user_data) = &want.user_data {
-            request = request.user_data(aws_smithy_types::base64::encode(
-                user_data.expose().as_bytes(),
-            ));
+        let encoded = want
+            .user_data
+            .as_ref()
+            .map(|u| aws_smithy_types::base64::encode(u.expose().as_bytes()));
+        if let Some(encoded) = &encoded {
+            request = request.user_data(encoded);
         }
         if let Some(gb) = spec.root_volume_gb {
             let device = self.root_device(scope, &spec.ami).await?;
@@ -333,7 +335,7 @@ impl Aws {
                         break id;
                     }
                 }
-                Err(e) => return Err(self.error(scope, &what, e)),
+                Err(e) => return Err(hide_user_data(self.error(scope, &what, e), &encoded)),
             }
         };
         self.wait_for_instance(scope, &id, InstanceStateName::Running, progress)
@@ -480,6 +482,41 @@ impl Aws {
         self.wait_for_instance(scope, id, InstanceStateName::Terminated, progress)
             .await
             .map(|_| ())
+    }
+}
+
+/// An error that echoes the request holds the user data sent, in base64 (as sent, or
+/// form-encoded): it may hold secrets, so it is not shown. (The engine masks each secret's
+/// own base64 in every message as well.)
+fn hide_user_data(error: ProviderError, encoded: &Option<String>) -> ProviderError {
+    let Some(b64) = encoded.as_deref().filter(|b| !b.is_empty()) else {
+        return error;
+    };
+    let form = b64
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    let hide = |text: String| {
+        text.replace(b64, "(user data: not shown)")
+            .replace(&form, "(user data: not shown)")
+    };
+    match error {
+        ProviderError::Api {
+            action,
+            stack,
+            detail,
+        } => ProviderError::Api {
+            action,
+            stack,
+            detail: hide(detail),
+        },
+        ProviderError::Unreachable { endpoint, detail } => ProviderError::Unreachable {
+            endpoint,
+            detail: hide(detail),
+        },
+        ProviderError::NoCredentials { detail } => ProviderError::NoCredentials {
+            detail: hide(detail),
+        },
     }
 }
 
