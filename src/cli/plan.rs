@@ -20,6 +20,7 @@ use super::StackArgs;
     stackwright plan stacks/paasmaker --env production\n  \
     stackwright plan stacks/paasmaker --env staging --detailed-exitcode --json > plan.json\n  \
     stackwright plan stacks/paasmaker --env staging --out staging.plan\n  \
+    stackwright plan stacks/paasmaker --env staging --format markdown > comment.md\n  \
     stackwright plan stacks/paasmaker --env staging --engine cloudformation\n\n\
     Resources are found by their tags; there is no state file. Secrets are never read\n\
     unless --deep needs them to hide them in user data, and are printed as (sensitive).\n\
@@ -31,8 +32,12 @@ pub struct PlanArgs {
     /// volume, cross-zone) for real, instead of through their tags: one call each
     #[arg(long)]
     deep: bool,
-    /// Print the plan as JSON (schemas/plan.schema.json) instead of text
-    #[arg(long)]
+    /// How to print the plan: `text`, `json` (schemas/plan.schema.json) or `markdown` (a
+    /// pull-request comment of at most 65,536 characters)
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<PlanFormat>,
+    /// The same as --format json
+    #[arg(long, conflicts_with = "format")]
     json: bool,
     /// Save the plan, with the live-state fingerprint of every resource it touches (with
     /// --engine cloudformation: keep its change set), for `apply FILE`
@@ -46,6 +51,17 @@ pub struct PlanArgs {
     stats: bool,
     #[command(flatten)]
     engine: super::EngineArg,
+}
+
+/// The values `--format` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// For people: each change, its attributes, the summary last
+    Text,
+    /// For programs: schemas/plan.schema.json
+    Json,
+    /// For a pull request: summary, what needs attention, a table, details folded
+    Markdown,
 }
 
 pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
@@ -79,20 +95,51 @@ pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
     });
     runtime.shutdown_background();
     let planned = planned?;
-    if args.json {
-        render::stdout(
+    let format = match (args.json, args.format) {
+        (true, _) => PlanFormat::Json,
+        (false, format) => format.unwrap_or(PlanFormat::Text),
+    };
+    match format {
+        PlanFormat::Json => render::stdout(
             &(serde_json::to_string_pretty(&planned.plan)
                 .context("failed to serialize the plan")?
                 + "\n"),
-        );
-    } else {
-        render::stdout(&render::plan::render(
+        ),
+        PlanFormat::Text => render::stdout(&render::plan::render(
             &planned.plan,
             render::stdout_colour(),
-        ));
+        )),
+        PlanFormat::Markdown => render::stdout(&render::markdown::render(
+            &planned.plan,
+            &full_plan_command(&args.stack, kind),
+        )),
     }
     Ok(match (args.detailed_exitcode, planned.changes) {
         (true, true) => ExitCode::from(2),
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// The command that prints this plan in full, for a comment that had to leave some out.
+fn full_plan_command(stack: &StackArgs, kind: EngineKind) -> String {
+    let quoted = |s: &str| {
+        if s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c))
+        {
+            s.to_string()
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    let mut command = format!(
+        "stackwright plan {}",
+        quoted(&stack.stack.display().to_string())
+    );
+    if let Some(env) = &stack.env {
+        command.push_str(&format!(" --env {}", quoted(env)));
+    }
+    if kind == EngineKind::Cloudformation {
+        command.push_str(" --engine cloudformation");
+    }
+    command
 }

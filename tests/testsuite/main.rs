@@ -7,6 +7,7 @@
 //! - `apply`: apply, destroy, output and unlock against the emulator, checked through the SDK.
 //! - `robust`: apply under SIGKILL, faults on the wire and concurrent runs (emulator).
 //! - `schema`: the JSON Schemas accept every shipped stack and refuse bad ones.
+//! - `formats`: `plan --format`, `graph --format` and `--plan`, `completions`.
 
 mod apply;
 mod census;
@@ -14,6 +15,7 @@ mod cli;
 mod cloudformation;
 mod emulator;
 mod fixtures;
+mod formats;
 mod plan;
 mod plan_json;
 mod robust;
