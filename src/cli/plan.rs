@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use stackwright::engine::{self, Console, Engine, EngineKind, PlanOptions};
+use stackwright::engine::{self, Console, Engine, EngineKind, PlanOptions, Planned};
+use stackwright::graph::Graph;
 use stackwright::render;
 use stackwright::render::console::Terminal;
+use stackwright::stack::Stack;
 use stackwright::with_engine;
 use tokio::sync::watch;
 
@@ -68,33 +70,12 @@ pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let Some((loaded, graph)) = super::load_and_graph(&args.stack) else {
         return Ok(ExitCode::FAILURE);
     };
-    let stack = &loaded.stack;
     let kind = args.engine.kind();
-    let console: Arc<dyn Console> = Arc::new(Terminal);
     let options = PlanOptions {
         deep: args.deep,
         out: args.out.clone(),
     };
-    let runtime = engine::runtime()?;
-    let planned = runtime.block_on(async {
-        // A CloudFormation plan withdraws its change set on a Ctrl-C; a direct plan only
-        // reads, and stops at once.
-        let (_keep, mut cancel) = watch::channel(false);
-        if kind == EngineKind::Cloudformation {
-            cancel = engine::on_ctrl_c(console.clone());
-        }
-        let mut connected =
-            engine::connect(kind, stack, &graph, args.deep, console.clone()).await?;
-        with_engine!(&mut connected, e => {
-            let planned = engine::plan(e, &options, console.as_ref(), cancel).await;
-            if args.stats {
-                render::stderr(&render::summary::calls(&e.calls()));
-            }
-            planned
-        })
-    });
-    runtime.shutdown_background();
-    let planned = planned?;
+    let planned = run(&loaded.stack, &graph, kind, &options, args.stats)?;
     let format = match (args.json, args.format) {
         (true, _) => PlanFormat::Json,
         (false, format) => format.unwrap_or(PlanFormat::Text),
@@ -118,6 +99,38 @@ pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
         (true, true) => ExitCode::from(2),
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// Plan `stack` with the engine `kind` (for `plan`, and `graph --plan`), printing the AWS
+/// calls made with `stats`.
+pub(super) fn run(
+    stack: &Stack,
+    graph: &Graph,
+    kind: EngineKind,
+    options: &PlanOptions,
+    stats: bool,
+) -> anyhow::Result<Planned> {
+    let console: Arc<dyn Console> = Arc::new(Terminal);
+    let runtime = engine::runtime()?;
+    let planned = runtime.block_on(async {
+        // A CloudFormation plan withdraws its change set on a Ctrl-C; a direct plan only
+        // reads, and stops at once.
+        let (_keep, mut cancel) = watch::channel(false);
+        if kind == EngineKind::Cloudformation {
+            cancel = engine::on_ctrl_c(console.clone());
+        }
+        let mut connected =
+            engine::connect(kind, stack, graph, options.deep, console.clone()).await?;
+        with_engine!(&mut connected, e => {
+            let planned = engine::plan(e, options, console.as_ref(), cancel).await;
+            if stats {
+                render::stderr(&render::summary::calls(&e.calls()));
+            }
+            planned
+        })
+    });
+    runtime.shutdown_background();
+    Ok(planned?)
 }
 
 /// The command that prints this plan in full, for a comment that had to leave some out.

@@ -11,6 +11,7 @@ pub mod markdown;
 pub mod plan;
 pub mod progress;
 pub mod summary;
+pub mod svg;
 
 use std::io::IsTerminal;
 
