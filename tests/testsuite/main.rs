@@ -8,9 +8,11 @@
 //! - `robust`: apply under SIGKILL, faults on the wire and concurrent runs (emulator).
 //! - `schema`: the JSON Schemas accept every shipped stack and refuse bad ones.
 //! - `formats`: `plan --format`, `graph --format` and `--plan`, `completions`.
+//! - `ci`: `scripts/ci-plan-comment` with fake `gh` and `curl`, planning against the emulator.
 
 mod apply;
 mod census;
+mod ci;
 mod cli;
 mod cloudformation;
 mod emulator;
