@@ -28,7 +28,7 @@ use stackwright::stack::Loaded;
              classic ELBs, RDS, EC2 and Route 53",
     after_help = "Examples:\n  \
         stackwright validate stacks/paasmaker --env production\n  \
-        stackwright graph stacks/paasmaker --env staging | dot -Tsvg > graph.svg\n  \
+        stackwright graph stacks/paasmaker --env staging --format svg > graph.svg\n  \
         stackwright plan stacks/paasmaker --env staging\n  \
         stackwright apply stacks/paasmaker --env staging\n  \
         stackwright output stacks/paasmaker --env staging\n  \
