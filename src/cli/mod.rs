@@ -3,6 +3,7 @@
 //! `plan --detailed-exitcode` keeps 2 for "changes").
 
 mod apply;
+mod completions;
 mod export;
 mod graph;
 mod output;
@@ -27,12 +28,13 @@ use stackwright::stack::Loaded;
              classic ELBs, RDS, EC2 and Route 53",
     after_help = "Examples:\n  \
         stackwright validate stacks/paasmaker --env production\n  \
-        stackwright graph stacks/paasmaker --env staging | dot -Tsvg > graph.svg\n  \
+        stackwright graph stacks/paasmaker --env staging --format svg > graph.svg\n  \
         stackwright plan stacks/paasmaker --env staging\n  \
         stackwright apply stacks/paasmaker --env staging\n  \
         stackwright output stacks/paasmaker --env staging\n  \
         stackwright destroy stacks/paasmaker --env staging\n  \
-        stackwright apply stacks/paasmaker --env staging --engine cloudformation\n\n\
+        stackwright apply stacks/paasmaker --env staging --engine cloudformation\n  \
+        stackwright completions bash > ~/.local/share/bash-completion/completions/stackwright\n\n\
         The stack format: docs/stack-format.md"
 )]
 struct Cli {
@@ -50,6 +52,7 @@ enum Command {
     Output(output::OutputArgs),
     Unlock(unlock::UnlockArgs),
     Export(export::ExportArgs),
+    Completions(completions::CompletionsArgs),
 }
 
 /// The stack and env every command takes.
@@ -113,6 +116,7 @@ pub fn main() -> ExitCode {
         Command::Output(args) => output::exec(args),
         Command::Unlock(args) => unlock::exec(args),
         Command::Export(args) => export::exec(args),
+        Command::Completions(args) => completions::exec(args),
     };
     match result {
         Ok(code) => code,

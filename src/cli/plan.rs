@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use stackwright::engine::{self, Console, Engine, EngineKind, PlanOptions};
+use stackwright::engine::{self, Console, Engine, EngineKind, PlanOptions, Planned};
+use stackwright::graph::Graph;
 use stackwright::planfile::Source;
 use stackwright::render;
 use stackwright::render::console::Terminal;
+use stackwright::stack::Stack;
 use stackwright::with_engine;
 use tokio::sync::watch;
 
@@ -21,6 +23,7 @@ use super::StackArgs;
     stackwright plan stacks/paasmaker --env production\n  \
     stackwright plan stacks/paasmaker --env staging --detailed-exitcode --json > plan.json\n  \
     stackwright plan stacks/paasmaker --env staging --out staging.plan\n  \
+    stackwright plan stacks/paasmaker --env staging --format markdown > comment.md\n  \
     stackwright plan stacks/paasmaker --env staging --engine cloudformation\n\n\
     Resources are found by their tags; there is no state file. Secrets are never read\n\
     unless --deep needs them to hide them in user data, and are printed as (sensitive).\n\
@@ -32,8 +35,12 @@ pub struct PlanArgs {
     /// volume, cross-zone) for real, instead of through their tags: one call each
     #[arg(long)]
     deep: bool,
-    /// Print the plan as JSON (schemas/plan.schema.json) instead of text
-    #[arg(long)]
+    /// How to print the plan: `text`, `json` (schemas/plan.schema.json) or `markdown` (a
+    /// pull-request comment of at most 65,536 characters)
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<PlanFormat>,
+    /// The same as --format json
+    #[arg(long, conflicts_with = "format")]
     json: bool,
     /// Save the plan, with the live-state fingerprint of every resource it touches (with
     /// --engine cloudformation: keep its change set), for `apply FILE`
@@ -49,13 +56,22 @@ pub struct PlanArgs {
     engine: super::EngineArg,
 }
 
+/// The values `--format` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// For people: each change, its attributes, the summary last
+    Text,
+    /// For programs: schemas/plan.schema.json
+    Json,
+    /// For a pull request: summary, what needs attention, a table, details folded
+    Markdown,
+}
+
 pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let Some((loaded, graph)) = super::load_and_graph(&args.stack) else {
         return Ok(ExitCode::FAILURE);
     };
-    let stack = &loaded.stack;
     let kind = args.engine.kind();
-    let console: Arc<dyn Console> = Arc::new(Terminal);
     let options = PlanOptions {
         deep: args.deep,
         out: args.out.clone(),
@@ -64,6 +80,42 @@ pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
             env: args.stack.env.clone(),
         }),
     };
+    let planned = run(&loaded.stack, &graph, kind, &options, args.stats)?;
+    let format = match (args.json, args.format) {
+        (true, _) => PlanFormat::Json,
+        (false, format) => format.unwrap_or(PlanFormat::Text),
+    };
+    match format {
+        PlanFormat::Json => render::stdout(
+            &(serde_json::to_string_pretty(&planned.plan)
+                .context("failed to serialize the plan")?
+                + "\n"),
+        ),
+        PlanFormat::Text => render::stdout(&render::plan::render(
+            &planned.plan,
+            render::stdout_colour(),
+        )),
+        PlanFormat::Markdown => render::stdout(&render::markdown::render(
+            &planned.plan,
+            &full_plan_command(&args.stack, kind),
+        )),
+    }
+    Ok(match (args.detailed_exitcode, planned.changes) {
+        (true, true) => ExitCode::from(2),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+/// Plan `stack` with the engine `kind` (for `plan`, and `graph --plan`), printing the AWS
+/// calls made with `stats`.
+pub(super) fn run(
+    stack: &Stack,
+    graph: &Graph,
+    kind: EngineKind,
+    options: &PlanOptions,
+    stats: bool,
+) -> anyhow::Result<Planned> {
+    let console: Arc<dyn Console> = Arc::new(Terminal);
     let runtime = engine::runtime()?;
     let planned = runtime.block_on(async {
         // A CloudFormation plan withdraws its change set on a Ctrl-C; a direct plan only
@@ -73,31 +125,39 @@ pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
             cancel = engine::on_ctrl_c(console.clone());
         }
         let mut connected =
-            engine::connect(kind, stack, &graph, args.deep, console.clone()).await?;
+            engine::connect(kind, stack, graph, options.deep, console.clone()).await?;
         with_engine!(&mut connected, e => {
-            let planned = engine::plan(e, &options, console.as_ref(), cancel).await;
-            if args.stats {
+            let planned = engine::plan(e, options, console.as_ref(), cancel).await;
+            if stats {
                 render::stderr(&render::summary::calls(&e.calls()));
             }
             planned
         })
     });
     runtime.shutdown_background();
-    let planned = planned?;
-    if args.json {
-        render::stdout(
-            &(serde_json::to_string_pretty(&planned.plan)
-                .context("failed to serialize the plan")?
-                + "\n"),
-        );
-    } else {
-        render::stdout(&render::plan::render(
-            &planned.plan,
-            render::stdout_colour(),
-        ));
+    Ok(planned?)
+}
+
+/// The command that prints this plan in full, for a comment that had to leave some out.
+fn full_plan_command(stack: &StackArgs, kind: EngineKind) -> String {
+    let quoted = |s: &str| {
+        if s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c))
+        {
+            s.to_string()
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    let mut command = format!(
+        "stackwright plan {}",
+        quoted(&stack.stack.display().to_string())
+    );
+    if let Some(env) = &stack.env {
+        command.push_str(&format!(" --env {}", quoted(env)));
     }
-    Ok(match (args.detailed_exitcode, planned.changes) {
-        (true, true) => ExitCode::from(2),
-        _ => ExitCode::SUCCESS,
-    })
+    if kind == EngineKind::Cloudformation {
+        command.push_str(" --engine cloudformation");
+    }
+    command
 }

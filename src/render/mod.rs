@@ -7,9 +7,11 @@
 pub mod console;
 pub mod diagnostics;
 pub mod dot;
+pub mod markdown;
 pub mod plan;
 pub mod progress;
 pub mod summary;
+pub mod svg;
 
 use std::io::IsTerminal;
 

@@ -35,7 +35,7 @@ impl Paint {
 }
 
 /// Hide every secret placeholder.
-fn mask(text: &str) -> String {
+pub(crate) fn mask(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("${secret.") {
@@ -72,40 +72,76 @@ pub fn render(plan: &Plan, colour: bool) -> String {
     for change in &plan.changes {
         out.push('\n');
         heading(&mut out, change, &paint);
-        for mark in &change.marks {
-            let (label, reason) = match mark {
-                Mark::SecuritySensitive(r) => ("security-sensitive", r),
-                Mark::DataLoss(r) => ("data loss", r),
-            };
-            let _ = writeln!(
-                out,
-                "      {} {reason}",
-                paint.wrap("1;31", &format!("! {label}:"))
-            );
-        }
-        let width = change.attrs.iter().map(|a| a.name.len()).max().unwrap_or(0);
-        for attr in &change.attrs {
-            attribute(&mut out, change.action, attr, width, &paint);
-        }
+        body(&mut out, change, &paint);
     }
     out.push('\n');
     out.push_str(&summary(plan));
     out
 }
 
+/// One change's marks and attributes, as the text plan prints them under its heading,
+/// without colour: six spaces in, every secret `(sensitive)`.
+pub fn details(change: &Change) -> String {
+    let mut out = String::new();
+    body(&mut out, change, &Paint { on: false });
+    out
+}
+
+fn body(out: &mut String, change: &Change, paint: &Paint) {
+    for mark in &change.marks {
+        let (label, reason) = match mark {
+            Mark::SecuritySensitive(r) => ("security-sensitive", r),
+            Mark::DataLoss(r) => ("data loss", r),
+        };
+        let _ = writeln!(
+            out,
+            "      {} {reason}",
+            paint.wrap("1;31", &format!("! {label}:"))
+        );
+    }
+    let width = change.attrs.iter().map(|a| a.name.len()).max().unwrap_or(0);
+    for attr in &change.attrs {
+        attribute(out, change.action, attr, width, paint);
+    }
+}
+
 fn heading(out: &mut String, change: &Change, paint: &Paint) {
-    let (symbol, colour, words) = match change.action {
-        Action::Create => ("  +", "32", "will be created".to_string()),
-        Action::Update => ("  ~", "33", "will be updated in place".to_string()),
-        Action::Replace => (
-            "-/+",
-            "35",
-            format!(
-                "must be replaced (forces replacement: {})",
-                change.replace_because.join(", ")
-            ),
+    let colour = match change.action {
+        Action::Create => "32",
+        Action::Update => "33",
+        Action::Replace => "35",
+        Action::Destroy => "31",
+    };
+    let _ = writeln!(
+        out,
+        "{} {}  {}",
+        paint.wrap(colour, &format!("{:>3}", symbol(change.action))),
+        paint.wrap("1", &change.address.to_string()),
+        words(change)
+    );
+}
+
+/// The sign a change's heading starts with: `+`, `~`, `-/+` or `-`.
+pub(crate) fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Replace => "-/+",
+        Action::Destroy => "-",
+    }
+}
+
+/// What a change's heading says after its address: `will be created`, `must be replaced
+/// (forces replacement: ami)`, with drift and the AWS id when there is one.
+pub(crate) fn words(change: &Change) -> String {
+    let words = match change.action {
+        Action::Create => "will be created".to_string(),
+        Action::Update => "will be updated in place".to_string(),
+        Action::Replace => format!(
+            "must be replaced (forces replacement: {})",
+            change.replace_because.join(", ")
         ),
-        Action::Destroy => ("  -", "31", "will be destroyed".to_string()),
+        Action::Destroy => "will be destroyed".to_string(),
     };
     let drift = if change.drift {
         " (drift: changed in AWS, not in the stack)"
@@ -130,12 +166,7 @@ fn heading(out: &mut String, change: &Change, paint: &Paint) {
         (Some(id), Action::Update | Action::Replace | Action::Destroy) => format!(" [{id}]"),
         _ => String::new(),
     };
-    let _ = writeln!(
-        out,
-        "{} {}  {words}{rolling}{drift}{id}",
-        paint.wrap(colour, symbol),
-        paint.wrap("1", &change.address.to_string())
-    );
+    format!("{words}{rolling}{drift}{id}")
 }
 
 fn attribute(out: &mut String, action: Action, attr: &AttrChange, width: usize, paint: &Paint) {

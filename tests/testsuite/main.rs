@@ -9,14 +9,18 @@
 //! - `robust`: apply under SIGKILL, faults on the wire and concurrent runs (emulator).
 //! - `rolling`: rolling replacement of balancer members through the delaying proxy.
 //! - `schema`: the JSON Schemas accept every shipped stack and refuse bad ones.
+//! - `formats`: `plan --format`, `graph --format` and `--plan`, `completions`.
+//! - `ci`: `scripts/ci-plan-comment` with fake `gh` and `curl`, planning against the emulator.
 
 mod apply;
 mod census;
+mod ci;
 mod cli;
 mod cloudformation;
 mod emulator;
 mod files;
 mod fixtures;
+mod formats;
 mod plan;
 mod plan_json;
 mod robust;
