@@ -6,6 +6,7 @@ mod apply;
 mod completions;
 mod export;
 mod graph;
+mod man;
 mod output;
 mod plan;
 mod unlock;
@@ -53,6 +54,7 @@ enum Command {
     Unlock(unlock::UnlockArgs),
     Export(export::ExportArgs),
     Completions(completions::CompletionsArgs),
+    Man(man::ManArgs),
 }
 
 /// The stack and env every command takes.
@@ -117,6 +119,7 @@ pub fn main() -> ExitCode {
         Command::Unlock(args) => unlock::exec(args),
         Command::Export(args) => export::exec(args),
         Command::Completions(args) => completions::exec(args),
+        Command::Man(args) => man::exec(args),
     };
     match result {
         Ok(code) => code,

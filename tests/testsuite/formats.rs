@@ -130,8 +130,12 @@ fn a_markdown_plan_never_holds_a_secret() {
         2,
     );
     assert!(!md.contains(secret), "{md}");
-    assert!(md.contains("\n-    echo 'token=(sensitive)'\n"), "{md}");
-    assert!(md.contains("\n+    echo 'token=(sensitive) v2'\n"), "{md}");
+    // The template changed, so the text AWS holds cannot be aligned to it: an old secret
+    // could sit anywhere in it, and none of it is shown (issue 13).
+    assert!(
+        md.contains("user_data : (differs; not shown: it may hold secrets)"),
+        "{md}"
+    );
     ok(
         &s.run_with("destroy", &["--yes"], &env, emulator::endpoint()),
         0,
