@@ -219,6 +219,25 @@ pub fn plan(stack: &Stack, graph: &Graph, live: &LiveState) -> Plan {
             live.resources.get(address).map_or("", |r| r.id.as_str())
         ));
     }
+    for (address, new) in &live.unfinished {
+        let old = live.resources.get(address).map_or("", |r| r.id.as_str());
+        let finished = changes
+            .iter()
+            .any(|c| c.address == *address && c.rolling.is_some());
+        warnings.push(if finished {
+            format!(
+                "a rolling replacement of `{address}` was interrupted: this apply finishes it, \
+                 taking `{new}` (launched by it) as the new instance and retiring `{old}` once \
+                 `{new}` is InService"
+            )
+        } else {
+            format!(
+                "a rolling replacement of `{address}` was interrupted, and the stack no longer \
+                 asks for it: `{old}` stays, `{new}` (launched by it) is not the stack's; \
+                 terminate `{new}`"
+            )
+        });
+    }
     if !live.other_engine.is_empty() {
         let list: Vec<String> = live.other_engine.iter().map(|a| format!("`{a}`")).collect();
         warnings.push(format!(

@@ -317,3 +317,21 @@ fn resizing_an_instance_makes_its_public_address_unknown_to_dependents() {
         Some(Value::Unknown)
     );
 }
+
+#[test]
+fn a_successor_left_by_an_interrupted_roll_that_the_stack_no_longer_asks_for_is_said() {
+    let (stack, graph) = setup();
+    let mut live = converged(&stack, &graph);
+    live.unfinished
+        .insert("instance.web[0]".parse().unwrap(), "i-new".into());
+    let plan = plan(&stack, &graph, &live);
+    assert!(!plan.has_changes(), "{plan:#?}");
+    assert_eq!(
+        plan.warnings,
+        [
+            "a rolling replacement of `instance.web[0]` was interrupted, and the stack no \
+             longer asks for it: `id-instance.web[0]` stays, `i-new` (launched by it) is not \
+             the stack's; terminate `i-new`"
+        ]
+    );
+}

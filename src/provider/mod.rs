@@ -116,6 +116,11 @@ pub struct LiveState {
     /// alone, and said.
     #[serde(default)]
     pub other_engine: BTreeSet<Address>,
+    /// Rolls a killed run left unfinished: the address (whose resource is still the
+    /// instance being retired, tagged [`TAG_RETIRING`]) → the id of the successor that
+    /// roll launched. Replacing the address again adopts it instead of launching another.
+    #[serde(default)]
+    pub unfinished: BTreeMap<Address, String>,
 }
 
 impl LiveState {

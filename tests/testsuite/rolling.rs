@@ -135,10 +135,21 @@ fn health(endpoint: &str, balancer: &str) -> (usize, usize) {
         body.as_bytes(),
     );
     assert_eq!(status, 200, "{answer}");
-    (
-        answer.matches("<InstanceId>").count(),
-        answer.matches("<State>InService</State>").count(),
-    )
+    // By id: moto lists a member registered twice twice (AWS registers it once).
+    let mut members = std::collections::BTreeMap::new();
+    for member in answer.split("<member>").skip(1) {
+        let field = |name: &str| {
+            let open = format!("<{name}>");
+            let start = member.find(&open)? + open.len();
+            let len = member[start..].find('<')?;
+            Some(member[start..start + len].to_string())
+        };
+        if let Some(id) = field("InstanceId") {
+            let serving = field("State").as_deref() == Some("InService");
+            *members.entry(id).or_insert(false) |= serving;
+        }
+    }
+    (members.len(), members.values().filter(|s| **s).count())
 }
 
 #[test]
@@ -350,4 +361,93 @@ fn balancer_membership_is_repaired_by_the_next_apply() {
     );
     expect("plan", s.run("plan", &["--detailed-exitcode"]), 0);
     let _ = ENV;
+}
+
+#[test]
+fn a_roll_killed_at_any_point_is_finished_by_the_next_apply() {
+    const BOOT_MS: u64 = 800;
+    const HEALTH_MS: u64 = 1200;
+    // One roll of 3 members takes about 3 × (boot + health + polling) ≈ 8 s through this
+    // proxy: the kills land in the first member's launch, its health wait, the second and
+    // third members, and the last termination.
+    let proxy = Proxy::start(
+        emulator::endpoint(),
+        &[
+            "--latency-ms",
+            "20",
+            "--boot-delay-ms",
+            &BOOT_MS.to_string(),
+            "--health-delay-ms",
+            &HEALTH_MS.to_string(),
+        ],
+    );
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect());
+    let (mut mid_roll, mut finished_by_rerun) = (Vec::new(), 0);
+    for kill_after in [1200, 2500, 4000, 6000, 8000] {
+        let when = format!("killed after {kill_after} ms");
+        let s = StackDir::new(
+            "rollkill",
+            members_stack(AMI, "rolling = { batch = 1, health_timeout = \"60s\" }"),
+        );
+        expect("apply", s.run("apply", &["--yes"]), 0);
+        let (old, _) = look(&rt, &aws, &s);
+        set_ami(&s, NEW_AMI);
+
+        let mut apply = s
+            .command("apply", &["--yes"], &[], &proxy.endpoint)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn apply");
+        std::thread::sleep(Duration::from_millis(kill_after));
+        apply.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix
+        apply.wait().expect("reap");
+        let (live, registered) = look(&rt, &aws, &s);
+        if live.len() > N || (!live.is_disjoint(&old) && live != old) {
+            mid_roll.push((kill_after, live.len(), registered.len()));
+        }
+
+        let plan = text(&s.run_with("plan", &[], &[], &proxy.endpoint).stdout);
+        assert!(!plan.contains("claimed by"), "{when}: {plan}");
+        finished_by_rerun += usize::from(plan.contains("was interrupted: this apply finishes it"));
+        let out = expect(
+            &format!("the apply after the kill ({when})"),
+            s.run_with("apply", &["--yes"], &[], &proxy.endpoint),
+            0,
+        );
+        let (live, registered) = look(&rt, &aws, &s);
+        assert_eq!(
+            live.len(),
+            N,
+            "{when}: one instance per replica\n{}",
+            shown("rerun", &out)
+        );
+        assert!(live.is_disjoint(&old), "{when}: every replica replaced");
+        assert_eq!(registered, live, "{when}: exactly the instances registered");
+        let (members, serving) = health(emulator::endpoint(), &s.physical("web"));
+        assert_eq!((members, serving), (N, N), "{when}");
+        let plan = text(
+            &expect(
+                &format!("plan after the rerun ({when})"),
+                s.run("plan", &["--detailed-exitcode"]),
+                0,
+            )
+            .stdout,
+        );
+        assert!(!plan.contains("warning"), "{when}: {plan}");
+    }
+    eprintln!(
+        "kills mid-roll (ms, instances, registered): {mid_roll:?}; {finished_by_rerun} finished by the rerun"
+    );
+    // The kills landed in the middle of rolls (two instances for one address, or some
+    // replicas replaced and others not), and reruns finished adopted successors.
+    assert!(
+        mid_roll.len() >= 3,
+        "kills in the middle of a roll: {mid_roll:?}"
+    );
+    assert!(
+        finished_by_rerun >= 1,
+        "no rerun finished an interrupted roll: {mid_roll:?}"
+    );
 }

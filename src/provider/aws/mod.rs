@@ -512,18 +512,33 @@ impl Provider for Aws {
         for g in &groups {
             ids.groups.insert(g.id.clone(), g.address.clone());
         }
-        // An instance a rolling apply is retiring keeps its address until its successor
-        // serves; where both exist, the successor is the address's resource, and the
-        // retiring one is known by its id (so a balancer still serving it shows it).
+        // An instance a rolling apply is retiring keeps its address until the roll is
+        // over: while it serves, it is the address's resource, and a successor launched
+        // beside it is an unfinished roll's (known by its id; the next roll adopts it).
+        // Once its termination has started, the successor is the address's.
+        let going = |i: &ec2::RawInstance| {
+            i.instance.state().and_then(|s| s.name())
+                == Some(&aws_sdk_ec2::types::InstanceStateName::ShuttingDown)
+        };
         let successors: std::collections::BTreeSet<Address> = instances
             .iter()
             .filter(|i| !i.tagged.retiring())
             .map(|i| i.address.clone())
             .collect();
-        let mut instances = instances;
-        instances.sort_by_key(|i| i.tagged.retiring());
+        let mut instances: Vec<ec2::RawInstance> = instances
+            .into_iter()
+            .filter(|i| !(i.tagged.retiring() && going(i) && successors.contains(&i.address)))
+            .collect();
+        let serving_retiring: std::collections::BTreeSet<Address> = instances
+            .iter()
+            .filter(|i| i.tagged.retiring())
+            .map(|i| i.address.clone())
+            .collect();
+        instances.sort_by_key(|i| !i.tagged.retiring());
+        let unfinished =
+            |i: &ec2::RawInstance| !i.tagged.retiring() && serving_retiring.contains(&i.address);
         for i in &instances {
-            if !(i.tagged.retiring() && successors.contains(&i.address)) {
+            if !unfinished(i) {
                 ids.instances.insert(i.id.clone(), i.address.clone());
             }
         }
@@ -536,8 +551,13 @@ impl Provider for Aws {
         } else {
             instances
         };
-        for resource in instances.iter().map(|i| ec2::instance_resource(i, &ids)) {
-            state.insert(resource);
+        for i in &instances {
+            let resource = ec2::instance_resource(i, &ids);
+            if unfinished(i) && !state.unfinished.contains_key(&i.address) {
+                state.unfinished.insert(i.address.clone(), resource.id);
+            } else {
+                state.insert(resource);
+            }
         }
         for resource in keys {
             state.insert(resource);

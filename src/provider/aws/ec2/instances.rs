@@ -190,10 +190,13 @@ impl Aws {
         Ok(device)
     }
 
+    /// The instance launched for `address` with the `stackwright:applied` codes
+    /// `applied`, if there is one (not one a rolling apply is retiring).
     async fn find_instance(
         &self,
         scope: &Scope,
         address: &Address,
+        applied: &str,
     ) -> Result<Option<String>, ProviderError> {
         let state = Filter::builder()
             .name("instance-state-name")
@@ -212,7 +215,10 @@ impl Aws {
             .reservations()
             .iter()
             .flat_map(|r| r.instances())
-            .filter(|i| !tagged(i.tags()).retiring())
+            .filter(|i| {
+                let t = tagged(i.tags());
+                !t.retiring() && t.applied().as_deref() == Some(applied)
+            })
             .find_map(|i| i.instance_id())
             .map(String::from))
     }
@@ -308,6 +314,14 @@ impl Aws {
                     .build(),
             );
         }
+        // A roll a killed run left unfinished launched this address's successor already:
+        // adopted, not launched twice (the same codes: launched for the same stack).
+        if let Some(id) = self.find_instance(scope, address, &want.applied).await? {
+            progress(&format!("adopting `{id}`, launched by an interrupted run"));
+            return self
+                .wait_for_instance(scope, &id, InstanceStateName::Running, progress)
+                .await;
+        }
         let no_retries = aws_sdk_ec2::config::Builder::default()
             .retry_config(aws_config::retry::RetryConfig::disabled());
         let mut attempt = 0;
@@ -331,7 +345,7 @@ impl Aws {
                     progress("no answer from AWS; looking for the instance before trying again");
                     tokio::time::sleep(backoff(attempt)).await;
                     attempt += 1;
-                    if let Some(id) = self.find_instance(scope, address).await? {
+                    if let Some(id) = self.find_instance(scope, address, &want.applied).await? {
                         break id;
                     }
                 }

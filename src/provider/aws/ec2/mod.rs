@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
-pub(super) use instances::instance_resource;
+pub(super) use instances::{RawInstance, instance_resource};
 pub(super) use security_groups::group_resource;
 
 use super::{Aws, Tagged, tag_filters};
