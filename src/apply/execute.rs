@@ -48,11 +48,16 @@ pub struct Applied {
 }
 
 /// The secrets the plan's changes send to AWS: those in the user data of instances and
-/// the master passwords of databases it creates or replaces.
+/// the master passwords of databases it creates or replaces, and the master passwords of
+/// databases it updates to rotate a secret (`apply --rotate-secret`).
 pub fn secrets_needed(plan: &Plan, stack: &Stack) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for change in &plan.changes {
-        if !matches!(change.action, Action::Create | Action::Replace) {
+        let rotated = change
+            .attrs
+            .iter()
+            .any(|a| a.name == "master_password" && !a.rotating.is_empty());
+        if !matches!(change.action, Action::Create | Action::Replace) && !rotated {
             continue;
         }
         let Some(resource) = stack.resource(&change.address) else {
@@ -271,7 +276,10 @@ impl<P: Provider> State<P> {
             Spec::Instance(i) if live.is_none() => {
                 (i.user_data.as_ref().map(secret).transpose()?, None)
             }
-            Spec::Database(d) if live.is_none() => (None, Some(secret(&d.master_password)?)),
+            // Sent on create, and on an update only to rotate it.
+            Spec::Database(d) if live.is_none() || changed.contains("master_password") => {
+                (None, Some(secret(&d.master_password)?))
+            }
             _ => (None, None),
         };
         let token = {

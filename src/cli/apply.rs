@@ -25,7 +25,8 @@ use super::StackArgs;
     stackwright apply stacks/paasmaker --env staging\n  \
     stackwright apply stacks/paasmaker --env staging --yes --allow-open     # in CI\n  \
     stackwright plan stacks/paasmaker --env production --out prod.plan\n  \
-    stackwright apply prod.plan                                # exactly that plan\n\n\
+    stackwright apply prod.plan                                # exactly that plan\n  \
+    DB_PASSWORD=new stackwright apply stacks/paasmaker --env staging --rotate-secret db_password\n\n\
     Without a terminal, --yes is required. Changes that can lose data need\n\
     --allow-data-loss; changes that open access need --allow-open without a terminal.\n\
     One apply or destroy of a stack and env runs at a time: see `stackwright unlock`.")]
@@ -42,6 +43,10 @@ pub struct ApplyArgs {
     /// Go ahead with changes that open access (security-sensitive) without a terminal
     #[arg(long)]
     allow_open: bool,
+    /// Rotate secret NAME (repeatable): send its current value to every resource using it
+    /// (a database's master password in place; instances replaced, as for new user data)
+    #[arg(long = "rotate-secret", value_name = "NAME")]
+    rotate_secret: Vec<String>,
 }
 
 /// Tear down everything the stack's tags find in AWS
@@ -90,6 +95,7 @@ impl RunArgs {
             parallelism: usize::from(self.parallelism),
             lock_timeout: self.lock_timeout,
             dir,
+            rotate: Default::default(),
         }
     }
 }
@@ -99,6 +105,13 @@ pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     if planfile::is_plan_file(&args.target) {
         if args.env.is_some() {
             bail!("a saved plan knows its env: drop --env");
+        }
+        if !args.rotate_secret.is_empty() {
+            bail!(
+                "--rotate-secret is planned when applying a stack, not kept in a saved plan: \
+                 `stackwright apply STACK --env ENV --rotate-secret NAME` (it shows the plan \
+                 and asks)"
+            );
         }
         let saved = planfile::read(&args.target)?;
         // The stack is read again from its directory: the file is not trusted with it.
@@ -127,9 +140,10 @@ pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let Some((loaded, graph)) = super::load_and_graph(&stack_args) else {
         return Ok(ExitCode::FAILURE);
     };
-    let options = args
+    let mut options = args
         .run
         .options(args.allow_open, stack_args.stack.display().to_string());
+    options.rotate = args.rotate_secret.into_iter().collect();
     let target = Target {
         stack: &loaded.stack,
         graph: &graph,

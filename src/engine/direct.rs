@@ -9,7 +9,7 @@
 //!    that nothing the plan touches moved while it was shown and confirmed, walk it,
 //!    release the lock whatever happened.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -36,6 +36,8 @@ pub struct Direct<P> {
     scope: Scope,
     lookup: Lookup,
     run_id: String,
+    /// The secrets to rotate: set, once checked, by [`Engine::preflight`].
+    rotating: BTreeSet<String>,
 }
 
 impl<P> std::fmt::Debug for Direct<P> {
@@ -80,6 +82,7 @@ impl<P: Provider + Locking + 'static> Direct<P> {
             scope,
             lookup,
             run_id: super::run_id(),
+            rotating: BTreeSet::new(),
         }
     }
 
@@ -191,7 +194,12 @@ impl<P: Provider + Locking + 'static> Direct<P> {
             } else {
                 self.stack.clone()
             };
-            let again = plan::plan(&towards, &graph, &live);
+            let rotating = if proposal.teardown {
+                BTreeSet::new()
+            } else {
+                self.rotating.clone()
+            };
+            let again = plan::plan_rotating(&towards, &graph, &live, &rotating);
             if !again.has_changes() {
                 console.notice(
                     "Nothing left to do: the changes were made while this run waited for the \
@@ -254,6 +262,9 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
     type Proposal = DirectProposal;
 
     async fn preflight(&mut self, options: &RunOptions) -> Result<(), EngineError> {
+        // Before anything is read: a secret the stack does not have, or that nothing uses.
+        plan::rotate::check(&self.stack, &options.rotate).map_err(EngineError::Message)?;
+        self.rotating = options.rotate.clone();
         self.not_locked(options).await
     }
 
@@ -263,7 +274,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         _cancel: watch::Receiver<bool>,
     ) -> Result<DirectProposal, EngineError> {
         let live = self.provider.refresh(&self.scope).await?;
-        let plan = plan::plan(&self.stack, &self.graph, &live);
+        let plan = plan::plan_rotating(&self.stack, &self.graph, &live, &self.rotating);
         self.names_free(&plan).await?;
         let secrets = match intent {
             Intent::Apply => secrets::needed(&plan, &self.stack, &self.lookup)?,
@@ -281,6 +292,13 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
     async fn resume(&mut self, saved: &SavedPlan) -> Result<DirectProposal, EngineError> {
         if saved.plan.engine != PlannedBy::Direct {
             fail!("the saved plan is not the direct engine's");
+        }
+        if !self.rotating.is_empty() {
+            fail!(
+                "--rotate-secret is planned when applying a stack, not kept in a saved plan; \
+                 nothing was changed\n\nhint: `stackwright apply STACK --env ENV \
+                 --rotate-secret NAME` (it shows the plan and asks)"
+            );
         }
         let live = self.provider.refresh(&self.scope).await?;
         still_current(&saved.plan, &live)?;

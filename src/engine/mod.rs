@@ -36,7 +36,7 @@ pub use direct::Direct;
 pub use error::EngineError;
 pub use load::{Checked, Rejected, check, reload};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,6 +128,9 @@ pub struct RunOptions {
     pub lock_timeout: Duration,
     /// The stack directory as the user gave it, for hints (`STACK` for a saved plan).
     pub dir: String,
+    /// The secrets to rotate (`apply --rotate-secret`, direct engine): every resource
+    /// using one is planned as if its value changed. Checked in [`Engine::preflight`].
+    pub rotate: BTreeSet<String>,
 }
 
 impl Default for RunOptions {
@@ -139,6 +142,7 @@ impl Default for RunOptions {
             parallelism: 10,
             lock_timeout: Duration::ZERO,
             dir: "STACK".into(),
+            rotate: BTreeSet::new(),
         }
     }
 }

@@ -13,6 +13,7 @@
 //!    per-attribute hashes in the `stackwright:applied` tag.
 
 pub mod attrs;
+pub mod rotate;
 pub mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,6 +61,11 @@ pub struct AttrChange {
     /// before, and that does not align with the template to mask it by position.
     #[serde(default)]
     pub withheld: bool,
+    /// The secrets `apply --rotate-secret` rotates here: the value is new, though the
+    /// stack's text is not (`before` and `after` show placeholders). Only an apply plans
+    /// rotations, so a saved or printed plan never has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rotating: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -176,6 +182,17 @@ impl Plan {
 
 /// Plan `stack` against `live`.
 pub fn plan(stack: &Stack, graph: &Graph, live: &LiveState) -> Plan {
+    plan_rotating(stack, graph, live, &BTreeSet::new())
+}
+
+/// Plan `stack` against `live`, rotating the secrets `rotating` ([`rotate`]): every
+/// resource that sends one to AWS is planned as if its value changed.
+pub fn plan_rotating(
+    stack: &Stack,
+    graph: &Graph,
+    live: &LiveState,
+    rotating: &BTreeSet<String>,
+) -> Plan {
     let mut known: Known<'_> = BTreeMap::new();
     let mut changes = Vec::new();
     for address in graph.create_order() {
@@ -195,6 +212,9 @@ pub fn plan(stack: &Stack, graph: &Graph, live: &LiveState) -> Plan {
             && !stack.secrets.is_empty()
         {
             mask_user_data(change, resource, &known);
+        }
+        if !rotating.is_empty() {
+            change = rotate::rotate(change, resource, current, &desired, &known, rotating);
         }
         // A resource created or replaced has new attributes; so has an instance resized in
         // place, since the stop and start that takes gives it a new public name and IP.
@@ -370,6 +390,7 @@ fn compare(
                     tracked: false,
                     secrets_changed: Vec::new(),
                     withheld: false,
+                    rotating: Vec::new(),
                 })
             })
             .collect();
@@ -428,6 +449,7 @@ fn compare(
                 && !have.is_some_and(|h| matches!(h, Value::Text(t) if !t.starts_with("sha256:"))),
             secrets_changed: Vec::new(),
             withheld: false,
+            rotating: Vec::new(),
         });
     }
     if changed.is_empty() {

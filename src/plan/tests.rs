@@ -335,3 +335,158 @@ fn a_successor_left_by_an_interrupted_roll_that_the_stack_no_longer_asks_for_is_
         ]
     );
 }
+
+fn rotating(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+#[test]
+fn rotating_a_database_password_updates_it_in_place_showing_no_value() {
+    let (stack, graph) = setup();
+    let live = converged(&stack, &graph);
+    let plan = plan_rotating(&stack, &graph, &live, &rotating(&["pw"]));
+    assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
+    let c = change(&plan, "database.db");
+    assert_eq!(c.action, Action::Update);
+    assert!(c.replace_because.is_empty());
+    assert!(c.marks.is_empty(), "no data loss: {:?}", c.marks);
+    assert!(!c.drift);
+    assert_eq!(c.id.as_deref(), Some("id-database.db"));
+    let attr = &c.attrs[0];
+    assert_eq!(attr.name, "master_password");
+    assert_eq!(attr.rotating, vec!["pw".to_string()]);
+    assert!(!attr.forces_replacement);
+    assert_eq!(attr.before, Some(Value::text("${secret.pw}")));
+    assert_eq!(attr.after, attr.before);
+    // The applied tag is what it was: no tag derives from a secret's value.
+    assert_eq!(c.applied, live.resources[&c.address].applied);
+    let shown = crate::render::plan::render(&plan, false);
+    assert!(
+        shown.contains("master_password : (sensitive) -> (sensitive) (rotating secret `pw`)"),
+        "{shown}"
+    );
+    assert_eq!(plan.summary.update, 1);
+}
+
+#[test]
+fn rotating_a_user_data_secret_replaces_the_instances_like_new_user_data() {
+    let (stack, graph) = setup();
+    let live = converged(&stack, &graph);
+    let plan = plan_rotating(&stack, &graph, &live, &rotating(&["token"]));
+    for web in ["instance.web[0]", "instance.web[1]"] {
+        let c = change(&plan, web);
+        assert_eq!(c.action, Action::Replace, "{web}");
+        assert_eq!(c.replace_because, vec!["user_data".to_string()]);
+        assert_eq!(c.attrs[0].rotating, vec!["token".to_string()]);
+        assert_eq!(
+            c.attrs[0].after,
+            Some(Value::text("token=${secret.token} web"))
+        );
+    }
+    // The record naming the replaced instance waits for its new address, as for any
+    // replacement.
+    let www = change(&plan, "dns_record.www");
+    assert_eq!(www.action, Action::Update);
+    assert_eq!(www.attrs[0].after, Some(Value::Unknown));
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.address.kind != Kind::Database)
+    );
+    let shown = crate::render::plan::render(&plan, false);
+    assert!(
+        shown
+            .contains("(sensitive) -> (sensitive) (rotating secret `token`)  # forces replacement"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn rotation_extends_a_change_the_stack_makes_anyway() {
+    let (stack, graph) = setup();
+    let mut live = converged(&stack, &graph);
+    set(
+        &mut live,
+        "database.db",
+        "instance_class",
+        Value::text("db.t3.small"),
+    );
+    set(
+        &mut live,
+        "instance.web[0]",
+        "instance_type",
+        Value::text("t3.large"),
+    );
+    let plan = plan_rotating(&stack, &graph, &live, &rotating(&["pw", "token"]));
+    let db = change(&plan, "database.db");
+    assert_eq!(db.action, Action::Update);
+    let names: Vec<&str> = db.attrs.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["instance_class", "master_password"]);
+    let web = change(&plan, "instance.web[0]");
+    assert_eq!(web.action, Action::Replace);
+    assert_eq!(web.replace_because, vec!["user_data".to_string()]);
+    assert_eq!(web.attrs.len(), 2);
+}
+
+#[test]
+fn resources_not_there_yet_get_the_value_with_the_rest() {
+    let (stack, graph) = setup();
+    let plan = plan_rotating(&stack, &graph, &LiveState::default(), &rotating(&["pw"]));
+    assert_eq!(plan, super::plan(&stack, &graph, &LiveState::default()));
+}
+
+#[test]
+fn rotating_a_balancer_member_is_rolled() {
+    let text = r#"
+[stack]
+name = "app"
+region = "us-east-1"
+
+[secrets]
+token = { env = "TOKEN" }
+
+[load_balancer.web]
+availability_zones = ["us-east-1a"]
+listeners = [ { port = 80, protocol = "http", instance_port = 80, instance_protocol = "http" } ]
+instances = ["app"]
+
+[instance.app]
+ami = "ami-12345678"
+instance_type = "t3.micro"
+user_data = "token=${secret.token}"
+"#;
+    let loaded = load_text(text, "").unwrap_or_else(|e| panic!("{:#?}", e.diagnostics));
+    let graph = Graph::build(&loaded.stack).unwrap();
+    let live = converged(&loaded.stack, &graph);
+    let plan = plan_rotating(&loaded.stack, &graph, &live, &rotating(&["token"]));
+    let app = change(&plan, "instance.app");
+    assert_eq!(app.action, Action::Replace);
+    let rollout = app.rolling.as_ref().expect("rolled behind the balancer");
+    assert_eq!(
+        rollout.balancers,
+        vec!["load_balancer.web".parse().unwrap()]
+    );
+}
+
+#[test]
+fn an_unknown_or_unused_secret_is_refused_naming_the_stacks_secrets() {
+    let (stack, _) = setup();
+    let err = rotate::check(&stack, &rotating(&["nope"])).unwrap_err();
+    assert!(err.contains("has no secret `nope`"), "{err}");
+    assert!(err.contains("the stack's secrets: `pw`, `token`"), "{err}");
+    assert!(rotate::check(&stack, &rotating(&["pw", "token"])).is_ok());
+    let text = STACK.replace("[secrets]", "[secrets]\nspare = { env = \"SPARE\" }");
+    let unused = load_text(&text, "").unwrap().stack;
+    let err = rotate::check(&unused, &rotating(&["spare"])).unwrap_err();
+    assert!(
+        err.contains("no resource of stack `app` uses secret `spare`"),
+        "{err}"
+    );
+    assert_eq!(
+        rotate::users(&unused, "token"),
+        vec![
+            "instance.web[0]".parse::<Address>().unwrap(),
+            "instance.web[1]".parse().unwrap()
+        ]
+    );
+}

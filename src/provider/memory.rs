@@ -37,6 +37,8 @@ struct Inner {
     never_healthy: bool,
     /// Instances tagged retiring, by id: their address may already hold their successor.
     retiring: BTreeMap<String, LiveResource>,
+    /// The master password each database was last sent (created or updated with).
+    passwords: BTreeMap<Address, String>,
 }
 
 /// The calls that change something.
@@ -103,6 +105,11 @@ impl Memory {
     /// The id of the resource at `address`, if it exists.
     pub fn id_of(&self, address: &Address) -> Option<String> {
         self.with(|i| i.resources.get(address).map(|r| r.id.clone()))
+    }
+
+    /// The master password the database at `address` was last sent.
+    pub fn password_of(&self, address: &Address) -> Option<String> {
+        self.with(|i| i.passwords.get(address).cloned())
     }
 
     /// The addresses that exist.
@@ -172,6 +179,9 @@ impl Provider for Memory {
             if i.failing.contains(&address) {
                 return Err(failure(scope, format!("create `{address}`")));
             }
+            if let Some(p) = &want.master_password {
+                i.passwords.insert(address.clone(), p.expose().to_string());
+            }
             i.next_id += 1;
             let id = format!("{}-{:04}", address.kind, i.next_id);
             let outputs = outputs(address.kind, &id, &want.resource.physical_name);
@@ -198,6 +208,10 @@ impl Provider for Memory {
     ) -> Result<Applied, ProviderError> {
         self.with(|i| {
             i.calls.push(format!("update {}", live.address));
+            if let Some(p) = &want.master_password {
+                i.passwords
+                    .insert(live.address.clone(), p.expose().to_string());
+            }
             let r = i
                 .resources
                 .entry(live.address.clone())

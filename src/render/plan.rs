@@ -188,6 +188,20 @@ fn attribute(out: &mut String, action: Action, attr: &AttrChange, width: usize, 
         );
         return;
     }
+    if !attr.rotating.is_empty() {
+        let names: Vec<String> = attr.rotating.iter().map(|n| format!("`{n}`")).collect();
+        let note = if attr.forces_replacement {
+            paint.wrap("35", "  # forces replacement")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{pad}{name} : {SENSITIVE} -> {SENSITIVE} (rotating secret {}){note}",
+            names.join(", ")
+        );
+        return;
+    }
     if secret {
         let names: Vec<String> = attr
             .secrets_changed

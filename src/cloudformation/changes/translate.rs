@@ -112,6 +112,7 @@ pub fn plan(
                     drift: false,
                     tracked: false,
                     secrets_changed: Vec::new(),
+                    rotating: Vec::new(),
                     withheld: false,
                 });
             }
@@ -226,6 +227,7 @@ fn diff(
             drift: false,
             tracked: false,
             secrets_changed: Vec::new(),
+            rotating: Vec::new(),
             withheld: false,
         })
         .collect()

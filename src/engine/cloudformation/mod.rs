@@ -546,7 +546,15 @@ pub fn no_clashes(stack: &Stack) -> Result<()> {
 impl Engine for Cloudformation<'_> {
     type Proposal = Proposal;
 
-    async fn preflight(&mut self, _options: &RunOptions) -> Result<()> {
+    async fn preflight(&mut self, options: &RunOptions) -> Result<()> {
+        if !options.rotate.is_empty() {
+            return Err(EngineError::Message(
+                "--rotate-secret is supported by the direct engine only, not with --engine \
+                 cloudformation; nothing was changed\n\nhint: drop --engine cloudformation \
+                 for a stack the direct engine manages"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 

@@ -305,6 +305,7 @@ impl Aws {
             "backup_retention_days",
             "publicly_accessible",
             "deletion_protection",
+            "master_password",
         ];
         if settings.iter().any(|s| changed(s)) {
             let mut modify = self
@@ -346,6 +347,14 @@ impl Aws {
             modify = modify.publicly_accessible(d.publicly_accessible);
             if changed("deletion_protection") {
                 modify = modify.deletion_protection(d.deletion_protection);
+            }
+            // A rotated secret (`apply --rotate-secret`): the password, in place.
+            if changed("master_password") {
+                let password = want
+                    .master_password
+                    .as_ref()
+                    .ok_or_else(|| self.failed(scope, &what, "no master password".into()))?;
+                modify = modify.master_user_password(password.expose());
             }
             modify
                 .send()
