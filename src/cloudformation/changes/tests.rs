@@ -663,3 +663,79 @@ fn a_property_cloudformation_changes_though_the_template_reads_the_same_is_known
     );
     assert_eq!(groups.after, Some(Value::Unknown));
 }
+
+/// Issue 12: a replacement of balancer members is not rolled by CloudFormation, and its
+/// plan says so, one warning per replaced member of a deployed balancer; an instance
+/// behind no balancer, or one whose balancer is new, gets none.
+#[test]
+fn a_replaced_balancer_member_is_warned_not_rolling() {
+    let (old, new) = (stack(2), stack_with(2, "ami-22222222", false, ""));
+    let replaced = |logical: &str| {
+        let mut c = change("Modify", logical);
+        c.replacement = Some("True".into());
+        c.properties = vec![("ImageId".into(), Some("Always".into()))];
+        c
+    };
+    let mut lb = change("Modify", "LoadBalancerWeb");
+    lb.replacement = Some("False".into());
+    let p = plan_of(
+        &old,
+        &new,
+        &[replaced("InstanceWeb0"), replaced("InstanceWeb1"), lb],
+    );
+    let warned: Vec<&String> = p
+        .warnings
+        .iter()
+        .filter(|w| w.contains("not rolling"))
+        .collect();
+    assert_eq!(warned.len(), 2, "{:#?}", p.warnings);
+    assert!(warned[0].starts_with(
+        "`instance.web[0]` is replaced at once, not rolling, though `load_balancer.web` serves it"
+    ));
+    assert!(warned[0].contains("CreationPolicy and UpdatePolicy do not apply"));
+    assert!(warned[0].contains("--engine direct"));
+    assert!(warned[1].starts_with("`instance.web[1]`"));
+    assert!(p.changes.iter().all(|c| c.rolling.is_none()));
+
+    // An update in place is no replacement: no warning.
+    let mut updated = change("Modify", "InstanceWeb0");
+    updated.replacement = Some("False".into());
+    updated.properties = vec![("SecurityGroupIds".into(), Some("Never".into()))];
+    let p = plan_of(&old, &old, &[updated]);
+    assert!(p.warnings.is_empty(), "{:#?}", p.warnings);
+
+    // The balancer not deployed yet (the first change set): nothing serves, nothing to roll.
+    let bare = load_text(
+        "[stack]\nname = \"cf\"\nregion = \"us-east-1\"\n\
+         [instance.web]\nami = \"ami-11111111\"\ninstance_type = \"t2.micro\"\n",
+        "",
+    )
+    .unwrap()
+    .stack;
+    let p = plan_of(&bare, &new, &[replaced("InstanceWeb0")]);
+    assert!(
+        !p.warnings.iter().any(|w| w.contains("not rolling")),
+        "{:#?}",
+        p.warnings
+    );
+
+    // An instance behind no balancer: replaced at once, as with the direct engine.
+    let alone = |ami: &str| {
+        load_text(
+            &format!(
+                "[stack]\nname = \"cf\"\nregion = \"us-east-1\"\n\
+                 [instance.web]\nami = \"{ami}\"\ninstance_type = \"t2.micro\"\n"
+            ),
+            "",
+        )
+        .unwrap()
+        .stack
+    };
+    let p = plan_of(
+        &alone("ami-11111111"),
+        &alone("ami-22222222"),
+        &[replaced("InstanceWeb")],
+    );
+    assert_eq!(p.changes[0].action, Action::Replace);
+    assert!(p.warnings.is_empty(), "{:#?}", p.warnings);
+}

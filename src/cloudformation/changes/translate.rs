@@ -12,6 +12,7 @@ use crate::graph::Graph;
 use crate::plan::{self, Action, AttrChange, Change, Mark, Plan, attrs};
 use crate::provider::Value;
 use crate::provider::cloudformation::ResourceChange;
+use crate::stack::model::Spec;
 use crate::stack::{Address, Kind, Stack};
 
 /// What one address does in a change set, gathered from its resources' changes.
@@ -167,7 +168,52 @@ pub fn plan(
             rolling: None,
         });
     }
+    warnings.extend(not_rolled(stack, &out, old));
     finish(stack, order(Some(graph), out), warnings)
+}
+
+/// A replacement of balancer members is not rolled through CloudFormation: it replaces an
+/// `AWS::EC2::Instance` without waiting for the balancer's health check (CreationPolicy
+/// and UpdatePolicy do not apply to plain instances). One warning per replaced instance
+/// listed by a balancer of the stack that is deployed and not itself replaced, as the
+/// direct engine would roll it.
+fn not_rolled(stack: &Stack, changes: &[Change], old: &View) -> Vec<String> {
+    let replaced: BTreeSet<&Address> = changes
+        .iter()
+        .filter(|c| c.action == Action::Replace)
+        .map(|c| &c.address)
+        .collect();
+    changes
+        .iter()
+        .filter(|c| c.action == Action::Replace && c.address.kind == Kind::Instance)
+        .filter_map(|c| {
+            let balancers: Vec<String> = stack
+                .resources
+                .values()
+                .filter(|r| match &r.spec {
+                    Spec::LoadBalancer(lb) => lb.instances.contains(&c.address),
+                    _ => false,
+                })
+                .filter(|r| old.attrs.contains_key(&r.address) && !replaced.contains(&r.address))
+                .map(|r| format!("`{}`", r.address))
+                .collect();
+            (!balancers.is_empty()).then(|| {
+                format!(
+                    "`{}` is replaced at once, not rolling, though {} {} it: CloudFormation \
+                     replaces a plain instance without waiting for the balancer's health \
+                     check (CreationPolicy and UpdatePolicy do not apply to \
+                     AWS::EC2::Instance); use `--engine direct` to roll it",
+                    c.address,
+                    balancers.join(", "),
+                    if balancers.len() == 1 {
+                        "serves"
+                    } else {
+                        "serve"
+                    }
+                )
+            })
+        })
+        .collect()
 }
 
 /// The changes to resources stackwright did not write (neither template says they stand
