@@ -95,6 +95,8 @@ struct State<P> {
     secrets: BTreeMap<String, Secret>,
     run: String,
     known: Mutex<BTreeMap<Address, LiveResource>>,
+    /// Records a replaced instance's step switched to its successor already.
+    switched: Mutex<BTreeSet<Address>>,
     reporter: Arc<dyn Reporter>,
 }
 
@@ -119,6 +121,7 @@ pub async fn execute<P: Provider + 'static>(
             .map(|c| (c.address.clone(), c.clone()))
             .collect(),
         known: Mutex::new(job.live.resources),
+        switched: Mutex::default(),
         stack: job.stack,
         secrets: job.secrets,
         run: job.run,
@@ -189,6 +192,9 @@ impl<P: Provider> State<P> {
             Action::Replace if change.rolling.is_some() && address.kind == Kind::Instance => {
                 self.roll(change, live, &progress).await
             }
+            Action::Replace if !change.dns_switch.is_empty() && address.kind == Kind::Instance => {
+                self.switch(change, live, &progress).await
+            }
             Action::Replace => {
                 if let Some(live) = live {
                     destroy(live).await?;
@@ -196,6 +202,13 @@ impl<P: Provider> State<P> {
                 self.create_or_update(change, None, &progress).await
             }
             Action::Create => self.create_or_update(change, None, &progress).await,
+            Action::Update
+                if change.attrs.iter().all(|a| a.name == "records")
+                    && self.switched.lock().is_ok_and(|s| s.contains(address)) =>
+            {
+                progress("switched already, to the instance that replaced its target");
+                Ok(())
+            }
             Action::Update => {
                 let live = live.ok_or_else(|| format!("`{address}` is gone"))?;
                 self.create_or_update(change, Some(&live), &progress).await
@@ -424,6 +437,81 @@ impl<P: Provider> State<P> {
                     .await
                     .map_err(err)?;
             }
+            progress(&format!("terminating `{}`", old.id));
+            self.provider
+                .destroy(&self.scope, old, teardown(&self.stack, address), progress)
+                .await
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// A replacement of an instance that records of the stack name: the new instance
+    /// launched (the old one tagged retiring meanwhile), every record switched to it, then
+    /// the old one terminated. A record that cannot be switched leaves the old instance
+    /// serving and the new one terminated. The records' own steps, later in the walk,
+    /// find them switched already.
+    async fn switch(
+        &self,
+        change: &Change,
+        old: Option<LiveResource>,
+        progress: &Progress<'_>,
+    ) -> Result<(), String> {
+        let address = &change.address;
+        let resource = self
+            .stack
+            .resource(address)
+            .ok_or_else(|| format!("`{address}` is not in the stack"))?;
+        let err = |e: crate::provider::ProviderError| e.to_string();
+        if let Some(old) = &old {
+            self.provider
+                .set_retiring(&self.scope, old, true)
+                .await
+                .map_err(err)?;
+        }
+        let changed = change.attrs.iter().map(|a| a.name.clone()).collect();
+        if let Err(e) = self.put(resource, None, changed, progress).await {
+            self.keep(address, old.as_ref()).await;
+            return Err(e);
+        }
+        let new = self
+            .known_one(address)
+            .ok_or_else(|| format!("`{address}` was launched but is not known"))?;
+        for record in &change.dns_switch {
+            progress(&format!("switching `{record}` to `{}`", new.id));
+            let switched = match (self.stack.resource(record), self.known_one(record)) {
+                (Some(r), Some(live)) => {
+                    let changed = BTreeSet::from(["records".to_string()]);
+                    self.put(r, Some(&live), changed, progress).await
+                }
+                _ => Err(format!("`{record}` is gone")),
+            };
+            if switched.is_ok()
+                && let Ok(mut s) = self.switched.lock()
+            {
+                s.insert(record.clone());
+            }
+            if let Err(why) = switched {
+                let undone = self
+                    .provider
+                    .destroy(&self.scope, &new, teardown(&self.stack, address), progress)
+                    .await
+                    .err()
+                    .map(|e| format!(" (terminating it failed: {e})"))
+                    .unwrap_or_default();
+                self.keep(address, old.as_ref()).await;
+                let kept = old
+                    .as_ref()
+                    .map(|o| format!("; `{}` keeps serving", o.id))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "switching `{record}` to the new instance `{}` failed: {why}; the new \
+                     instance was terminated{undone}{kept}",
+                    new.id
+                ));
+            }
+        }
+        if let Some(old) = &old {
             progress(&format!("terminating `{}`", old.id));
             self.provider
                 .destroy(&self.scope, old, teardown(&self.stack, address), progress)

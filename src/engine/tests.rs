@@ -818,3 +818,86 @@ async fn rotating_with_a_saved_plan_is_refused() {
     assert!(err.contains("not kept in a saved plan"), "{err}");
     assert_eq!(memory.mutating(), Vec::<String>::new());
 }
+
+/// An instance no balancer serves, named by a record; `{ami}` is filled in.
+const NAMED: &str = r#"
+[stack]
+name = "t"
+region = "us-east-1"
+
+[instance.master]
+ami = "{ami}"
+instance_type = "t3.micro"
+
+[dns_record.cluster]
+zone = "example.com"
+name = "cluster.example.com"
+type = "CNAME"
+ttl = 300
+records = ["${instance.master.public_dns}"]
+"#;
+
+fn named(memory: &Arc<Memory>, ami: &str) -> Direct<Memory> {
+    let (stack, graph) = stack(&NAMED.replace("{ami}", ami));
+    let lookup = secrets::fixed(BTreeMap::new());
+    let scope = secrets::scope(&stack, false, &lookup).unwrap();
+    Direct::new(memory.clone(), stack, graph, scope, lookup)
+}
+
+/// Issue 12: replacing an instance a record names creates the new one first, switches
+/// the record to it, then terminates the old one; the plan says so, and the record's own
+/// step finds it switched.
+#[tokio::test]
+async fn replacing_an_instance_a_record_names_switches_the_record_before_the_old_one_goes() {
+    let memory = Arc::new(Memory::new());
+    let mut first = named(&memory, "ami-11111111");
+    apply(&mut first, &go_ahead(), Recording::in_ci())
+        .await
+        .unwrap();
+    let old = memory.id_of(&a("instance.master")).unwrap();
+    let from = memory.log().len();
+
+    let mut second = named(&memory, "ami-22222222");
+    let console = Recording::in_ci();
+    let finish = apply(&mut second, &go_ahead(), console.clone())
+        .await
+        .unwrap();
+    let Finish::Carried { succeeded, .. } = finish else {
+        panic!("{finish:?}")
+    };
+    assert!(succeeded);
+    let plan = &console.plans.lock().unwrap()[0];
+    let master = plan
+        .changes
+        .iter()
+        .find(|c| c.address == a("instance.master"))
+        .unwrap();
+    assert_eq!(master.action, crate::plan::Action::Replace);
+    assert!(master.rolling.is_none());
+    assert_eq!(master.dns_switch, vec![a("dns_record.cluster")]);
+    let text = crate::render::plan::render(plan, false);
+    assert!(
+        text.contains(
+            "(new one first, then dns_record.cluster switched to it, then the old one terminated)"
+        ),
+        "{text}"
+    );
+
+    let new = memory.id_of(&a("instance.master")).unwrap();
+    assert_ne!(new, old);
+    assert_eq!(
+        roll_calls(&memory, from),
+        [
+            format!("retire {old}"),
+            "create instance.master".to_string(),
+            "update dns_record.cluster".to_string(),
+            "destroy instance.master".to_string(),
+        ]
+    );
+    assert_eq!(
+        memory.attr_of(&a("dns_record.cluster"), "records"),
+        Some(crate::provider::Value::list([format!(
+            "{new}.compute.example"
+        )]))
+    );
+}

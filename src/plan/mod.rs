@@ -99,6 +99,11 @@ pub struct Change {
     /// `null` for everything else. Plans saved before rollouts read as `null`.
     #[serde(default)]
     pub rolling: Option<Rollout>,
+    /// A replacement of an instance that records of the stack name (and no balancer
+    /// serves): the new instance is launched, these records are switched to it, then the
+    /// old one is terminated. Empty (and left out of JSON) for everything else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_switch: Vec<Address>,
 }
 
 /// How the replacement of an instance registered with balancers of the stack is carried
@@ -230,6 +235,7 @@ pub fn plan_rotating(
     }
     changes.extend(destroys(stack, live));
     mark_rollouts(stack, live, &mut changes);
+    mark_dns_switches(stack, live, &mut changes);
     let mut warnings = Vec::new();
     for (address, ids) in &live.conflicts {
         warnings.push(format!(
@@ -243,8 +249,17 @@ pub fn plan_rotating(
         let old = live.resources.get(address).map_or("", |r| r.id.as_str());
         let finished = changes
             .iter()
-            .any(|c| c.address == *address && c.rolling.is_some());
-        warnings.push(if finished {
+            .find(|c| c.address == *address && (c.rolling.is_some() || !c.dns_switch.is_empty()));
+        warnings.push(if let Some(c) = finished.filter(|c| c.rolling.is_none()) {
+            let records: Vec<String> = c.dns_switch.iter().map(|r| format!("`{r}`")).collect();
+            format!(
+                "a replacement of `{address}` was interrupted: this apply finishes it, taking \
+                 `{new}` (launched by it) as the new instance and retiring `{old}` once {} \
+                 {} switched to `{new}`",
+                records.join(", "),
+                if records.len() == 1 { "is" } else { "are" }
+            )
+        } else if finished.is_some() {
             format!(
                 "a rolling replacement of `{address}` was interrupted: this apply finishes it, \
                  taking `{new}` (launched by it) as the new instance and retiring `{old}` once \
@@ -317,6 +332,40 @@ fn mark_rollouts(stack: &Stack, live: &LiveState, changes: &mut [Change]) {
             health_timeout_secs: instance.rolling.health_timeout_secs,
             balancers,
         });
+    }
+}
+
+/// Replacements of instances that no balancer serves but records of the stack name
+/// (`${instance.x.public_dns}`): the new instance first, then every such record that
+/// exists in AWS and is not itself replaced or destroyed is switched to it, then the old
+/// instance goes.
+fn mark_dns_switches(stack: &Stack, live: &LiveState, changes: &mut [Change]) {
+    let going: BTreeSet<Address> = changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Replace | Action::Destroy))
+        .map(|c| c.address.clone())
+        .collect();
+    for change in changes.iter_mut() {
+        if change.action != Action::Replace
+            || change.address.kind != Kind::Instance
+            || change.rolling.is_some()
+        {
+            continue;
+        }
+        change.dns_switch = stack
+            .resources
+            .values()
+            .filter(|r| match &r.spec {
+                Spec::DnsRecord(d) => d
+                    .records
+                    .iter()
+                    .flat_map(|t| t.attrs())
+                    .any(|(target, _)| *target == change.address),
+                _ => false,
+            })
+            .map(|r| r.address.clone())
+            .filter(|a| live.resources.contains_key(a) && !going.contains(a))
+            .collect();
     }
 }
 
@@ -407,6 +456,7 @@ fn compare(
             fingerprint: None,
             applied,
             rolling: None,
+            dns_switch: Vec::new(),
         });
     };
     let applied_codes = live.applied.as_deref().map(decode_applied);
@@ -478,6 +528,7 @@ fn compare(
         fingerprint: Some(fingerprint(live)),
         applied,
         rolling: None,
+        dns_switch: Vec::new(),
     })
 }
 
@@ -515,6 +566,7 @@ fn destroys(stack: &Stack, live: &LiveState) -> Vec<Change> {
                 fingerprint: Some(fingerprint(r)),
                 applied: None,
                 rolling: None,
+                dns_switch: Vec::new(),
             }
         })
         .collect()

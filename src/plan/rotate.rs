@@ -120,6 +120,7 @@ pub fn rotate(
         fingerprint: Some(super::fingerprint(live)),
         applied: Some(super::applied_tag(address.kind, desired)),
         rolling: None,
+        dns_switch: Vec::new(),
     });
     match change.attrs.iter_mut().find(|a| a.name == name) {
         Some(attr) => {

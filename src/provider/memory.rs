@@ -117,6 +117,11 @@ impl Memory {
         self.with(|i| i.resources.keys().cloned().collect())
     }
 
+    /// A live attribute of the resource at `address`.
+    pub fn attr_of(&self, address: &Address, name: &str) -> Option<super::Value> {
+        self.with(|i| i.resources.get(address)?.attrs.get(name).cloned())
+    }
+
     /// Change a live attribute behind the stack's back (drift, or another run).
     pub fn set_attr(&self, address: &Address, name: &str, value: super::Value) {
         self.with(|i| {

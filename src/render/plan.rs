@@ -160,6 +160,13 @@ pub(crate) fn words(change: &Change) -> String {
                 behind.join(", ")
             )
         }
+        None if !change.dns_switch.is_empty() => {
+            let records: Vec<String> = change.dns_switch.iter().map(ToString::to_string).collect();
+            format!(
+                " (new one first, then {} switched to it, then the old one terminated)",
+                records.join(", ")
+            )
+        }
         None => String::new(),
     };
     let id = match (&change.id, change.action) {

@@ -166,6 +166,7 @@ pub fn plan(
             fingerprint: None,
             applied: None,
             rolling: None,
+            dns_switch: Vec::new(),
         });
     }
     warnings.extend(not_rolled(stack, &out, old));
@@ -350,6 +351,7 @@ pub fn teardown(stack: &Stack, old: &View, ids: &BTreeMap<String, String>) -> Pl
                 fingerprint: None,
                 applied: None,
                 rolling: None,
+                dns_switch: Vec::new(),
             }
         })
         .collect();
