@@ -451,3 +451,51 @@ fn a_roll_killed_at_any_point_is_finished_by_the_next_apply() {
         "no rerun finished an interrupted roll: {mid_roll:?}"
     );
 }
+
+/// Issue 12: an instance no balancer serves but a record names (the Pacemaker) is replaced
+/// new-first: the record is switched to the new instance before the old one is
+/// terminated, and the next plan is clean (the record names the new instance, and only
+/// one instance holds the address).
+#[test]
+fn an_instance_a_record_names_is_replaced_new_first_and_the_record_switched() {
+    let s = StackDir::new("switch", |name, zone| {
+        format!(
+            r#"[stack]
+name = "{name}"
+region = "us-east-1"
+
+[instance.master]
+ami = "{AMI}"
+instance_type = "t2.micro"
+
+[dns_record.cluster]
+zone = "{zone}"
+name = "cluster.{zone}"
+type = "CNAME"
+ttl = 300
+records = ["${{instance.master.public_dns}}"]
+"#
+        )
+    });
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect());
+    rt.block_on(aws.zone(&s.zone));
+    expect("apply", s.run("apply", &["--yes"]), 0);
+    set_ami(&s, NEW_AMI);
+    let plan = s.plan(&["--detailed-exitcode"], 2);
+    assert!(
+        plan.contains(
+            "-/+ instance.master  must be replaced (forces replacement: ami) (new one first, \
+             then dns_record.cluster switched to it, then the old one terminated)"
+        ),
+        "{plan}"
+    );
+    let run = expect("apply", s.run("apply", &["--yes"]), 0);
+    let out = format!("{}{}", text(&run.stdout), text(&run.stderr));
+    let at = |what: &str| {
+        out.find(what)
+            .unwrap_or_else(|| panic!("no `{what}` in\n{out}"))
+    };
+    assert!(at("instance.master: switching `dns_record.cluster`") < at("terminating `"));
+    s.plan(&["--detailed-exitcode"], 0);
+}
