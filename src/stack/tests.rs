@@ -569,3 +569,49 @@ fn rolling_defaults_and_durations() {
     assert_eq!(format_duration(600), "10m");
     assert_eq!(format_duration(90), "90s");
 }
+
+#[test]
+fn one_mistake_makes_one_error_not_a_cascade() {
+    // A misspelt required key: the unknown key says "did you mean", and the missing
+    // field it causes is not reported again; references to the block that did not load
+    // are not judged (its replica count is unknown).
+    let found = errors(
+        r#"
+[instance.app]
+count = 2
+ami = "ami-12345678"
+instance_typ = "t3.micro"
+[dns_record.www]
+zone = "example.com"
+name = "www.example.com"
+type = "A"
+ttl = 60
+records = ["${instance.app[5].private_ip}"]
+"#,
+        "",
+    );
+    assert_eq!(found, ["unknown key `instance_typ` in `instance.app`"]);
+
+    // The references are still judged when the block loads.
+    let found = errors(
+        r#"
+[instance.app]
+count = 2
+ami = "ami-12345678"
+instance_type = "t3.micro"
+[dns_record.www]
+zone = "example.com"
+name = "www.example.com"
+type = "A"
+ttl = 60
+records = ["${instance.app[5].private_ip}"]
+"#,
+        "",
+    );
+    assert_eq!(
+        found,
+        [
+            "replica index [5] is out of range: `instance.app` has 2 replicas, [0] to [1] in env `test`"
+        ]
+    );
+}

@@ -75,6 +75,9 @@ pub(crate) struct Checker<'a> {
     stack_name: String,
     region: String,
     declared: BTreeMap<(Kind, String), Option<u32>>,
+    /// Declared resources whose tables did not load (their errors are reported): a
+    /// reference to one is not judged, so one mistake makes one error, not a cascade.
+    failed: BTreeSet<(Kind, String)>,
     used_vars: BTreeSet<String>,
     used_secrets: BTreeSet<String>,
     pub reference_spans: ReferenceSpans,
@@ -99,6 +102,7 @@ pub(crate) fn check(
         stack_name,
         region: String::new(),
         declared: BTreeMap::new(),
+        failed: BTreeSet::new(),
         used_vars: raw.used_vars.clone(),
         used_secrets: BTreeSet::new(),
         reference_spans: BTreeMap::new(),
@@ -144,6 +148,9 @@ impl Checker<'_> {
                 _ => None,
             };
             self.declared.insert((r.kind, r.name.clone()), count);
+            if r.body.is_none() {
+                self.failed.insert((r.kind, r.name.clone()));
+            }
         }
 
         // 2 and 3.

@@ -52,6 +52,9 @@ impl Checker<'_> {
             );
             return None;
         };
+        if self.failed.contains(&(kind, name.to_string())) {
+            return None;
+        }
         let attr = attr.unwrap_or("id");
         match (count, index) {
             (None, None) => Some(Address::new(kind, name, None)),

@@ -34,9 +34,15 @@ impl Loader<'_, '_> {
                 Err(e) => e,
             };
             let message = error.message().to_string();
-            if removed
-                .iter()
-                .any(|k| message == format!("missing field `{k}`"))
+            // A key missing because it was taken out, or because it was misspelt (the
+            // unknown key already said "did you mean"): one mistake, one error.
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|m| m.strip_suffix('`'));
+            if let Some(field) = missing
+                && removed
+                    .iter()
+                    .any(|k| k == field || did_you_mean(k, [field]).is_some())
             {
                 return None;
             }
