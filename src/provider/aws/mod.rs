@@ -3,8 +3,8 @@
 //! Refresh reads each kind with as few calls as the API allows, all kinds at once:
 //! tag-filtered, paginated `DescribeInstances`, `DescribeSecurityGroups` and
 //! `DescribeKeyPairs`; one `DescribeLoadBalancers` plus `DescribeTags` in batches of 20;
-//! `DescribeDBInstances` (tags inline); per hosted zone one `ListHostedZonesByName` and
-//! `ListResourceRecordSets`. Then it turns what AWS returned into canonical attributes,
+//! `DescribeDBInstances` (tags inline); `ListHostedZones` and `ListTagsForResources` to
+//! find the zones holding the stack's records, then `ListResourceRecordSets` per zone. Then it turns what AWS returned into canonical attributes,
 //! mapping group and instance ids back to addresses. Only `--deep` reads attributes AWS
 //! returns per resource (user data, shutdown behaviour, root volume, cross-zone).
 //!
@@ -80,6 +80,8 @@ pub struct Aws {
     /// Addresses of the stack and env seen in the last refresh but managed by the other
     /// engine (see [`LiveState::other_engine`]).
     other_engine: Arc<Mutex<std::collections::BTreeSet<Address>>>,
+    /// The hosted zones tagged as holding the stack's records, and its records in each.
+    zones: Arc<tokio::sync::Mutex<route53::Zones>>,
 }
 
 impl Aws {
@@ -166,6 +168,7 @@ impl Aws {
             stats,
             root_devices: Arc::default(),
             other_engine: Arc::default(),
+            zones: Arc::default(),
         })
     }
 

@@ -1,6 +1,12 @@
 //! Route 53: per hosted zone, `ListHostedZonesByName` to find it and
 //! `ListResourceRecordSets` (pages of 300) to read it. A record belongs to the stack when
-//! its ownership TXT record (see [`ownership`]) names the stack, env and address.
+//! its ownership TXT record (see [`ownership`]) names the stack, env and address. The
+//! zones read are those the stack names and those tagged as holding its records
+//! ([`zones`]).
+
+mod zones;
+
+pub(super) use zones::Zones;
 
 use std::collections::BTreeMap;
 
@@ -47,15 +53,12 @@ impl Aws {
         scope: &Scope,
     ) -> Result<Vec<LiveResource>, ProviderError> {
         let mut out = Vec::new();
-        for zone in &scope.zones {
-            let Some(id) = self.zone_id(scope, zone).await? else {
-                return Err(ProviderError::Api {
-                    action: format!("find hosted zone `{zone}`"),
-                    stack: scope.stack.clone(),
-                    detail: "no public hosted zone has that name in this account".into(),
-                });
-            };
-            let sets = self.record_sets(scope, &id).await?;
+        // The zones the stack names, and a zone it no longer names when its tag says the
+        // stack still has records there.
+        let zones = self.zones_to_read(scope).await?;
+        for (zone, id) in &zones {
+            let sets = self.record_sets(scope, id).await?;
+            let mut ours = 0;
             let by_name: BTreeMap<(String, String), &ResourceRecordSet> = sets
                 .iter()
                 .map(|s| ((normalize(s.name()), s.r#type().as_str().to_string()), s))
@@ -76,6 +79,7 @@ impl Aws {
                     let Some((fqdn, record_type)) = ownership::owned(&normalize(set.name())) else {
                         continue;
                     };
+                    ours += 1;
                     let mut attrs = BTreeMap::from([
                         ("fqdn".to_string(), Value::text(&fqdn)),
                         ("type".to_string(), Value::text(&record_type)),
@@ -111,6 +115,7 @@ impl Aws {
                     });
                 }
             }
+            self.zone_counted(id, ours).await;
         }
         Ok(out)
     }
@@ -300,6 +305,7 @@ impl Aws {
             ])
         };
         let zone_id = self.zone_of(scope, zone).await?;
+        self.zone_gains(scope, &zone_id, create).await?;
         if create {
             let address = &want.resource.address;
             let ours = |claims: &[ownership::Claim]| {
@@ -433,6 +439,24 @@ impl Aws {
         let (zone, fqdn, record_type) = (text("zone"), text("fqdn"), text("type"));
         let what = format!("delete DNS record `{fqdn}` ({record_type})");
         let zone_id = self.zone_of(scope, &zone).await?;
+        self.delete_record_sets(scope, live, &zone_id, &what, progress)
+            .await?;
+        self.zone_loses(scope, &zone_id).await
+    }
+
+    async fn delete_record_sets(
+        &self,
+        scope: &Scope,
+        live: &LiveResource,
+        zone_id: &str,
+        what: &str,
+        progress: &Progress<'_>,
+    ) -> Result<(), ProviderError> {
+        let text = |k: &str| match live.attrs.get(k) {
+            Some(Value::Text(t)) => t.clone(),
+            _ => String::new(),
+        };
+        let (fqdn, record_type) = (text("fqdn"), text("type"));
         // First as refresh read them: the record's values and the claim stackwright wrote
         // (no lookup, which some endpoints answer wrongly for wildcard names).
         if let (Some(Value::List(values)), Some(applied)) =
@@ -446,7 +470,7 @@ impl Aws {
                 applied,
                 text("prevent_destroy") == "true",
             );
-            let fail = |d: String| self.failed(scope, &what, d);
+            let fail = |d: String| self.failed(scope, what, d);
             let owner = ownership::name(&fqdn, &record_type);
             let changes = vec![
                 change(
@@ -461,7 +485,7 @@ impl Aws {
                 .map_err(fail)?,
             ];
             match self
-                .change_records(scope, &zone_id, &what, changes, progress)
+                .change_records(scope, zone_id, what, changes, progress)
                 .await
             {
                 Ok(()) => return Ok(()),
@@ -481,13 +505,13 @@ impl Aws {
                 let output = self
                     .route53
                     .list_resource_record_sets()
-                    .hosted_zone_id(&zone_id)
+                    .hosted_zone_id(zone_id)
                     .start_record_name(&name)
                     .start_record_type(RrType::from(t.as_str()))
                     .max_items(1)
                     .send()
                     .await
-                    .map_err(|e| self.error(scope, &what, e))?;
+                    .map_err(|e| self.error(scope, what, e))?;
                 if let Some(set) = output
                     .resource_record_sets()
                     .iter()
@@ -495,7 +519,7 @@ impl Aws {
                 {
                     changes.push(
                         change(ChangeAction::Delete, set.clone())
-                            .map_err(|d| self.failed(scope, &what, d))?,
+                            .map_err(|d| self.failed(scope, what, d))?,
                     );
                 }
             }
@@ -503,7 +527,7 @@ impl Aws {
                 return Ok(());
             }
             match self
-                .change_records(scope, &zone_id, &what, changes, progress)
+                .change_records(scope, zone_id, what, changes, progress)
                 .await
             {
                 Ok(()) => return Ok(()),
@@ -515,7 +539,7 @@ impl Aws {
         }
         Err(self.failed(
             scope,
-            &what,
+            what,
             "the record kept changing while being deleted".into(),
         ))
     }
