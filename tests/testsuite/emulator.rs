@@ -426,5 +426,8 @@ fn emulator_proxy_strict_buckets_answer_request_limit_exceeded() {
         "{stats}"
     );
     assert_eq!(stats["by_operation"]["RunInstances"], 8, "{stats}");
-    assert!(stats["throttled"].get("DescribeLoadBalancers").is_none(), "{stats}");
+    assert!(
+        stats["throttled"].get("DescribeLoadBalancers").is_none(),
+        "{stats}"
+    );
 }
