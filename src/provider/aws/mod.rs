@@ -78,6 +78,8 @@ pub struct Aws {
     stats: Arc<CallStats>,
     /// EC2's rate limiters for this account and region, shared by every task of the run.
     limits: Arc<throttle::Limits>,
+    /// Instances to terminate, sent together (one TerminateInstances for many).
+    terminations: Arc<ec2::Batcher>,
     /// Root device names of AMIs, looked up once per AMI.
     root_devices: Arc<Mutex<BTreeMap<String, String>>>,
     /// Addresses of the stack and env seen in the last refresh but managed by the other
@@ -171,6 +173,7 @@ impl Aws {
             endpoint,
             stats,
             limits,
+            terminations: Arc::default(),
             root_devices: Arc::default(),
             other_engine: Arc::default(),
         })
