@@ -136,6 +136,13 @@ impl Aws {
         let ec2 = aws_sdk_ec2::Client::from_conf(
             aws_sdk_ec2::config::Builder::from(&config)
                 .http_client(throttle::http::client(limits.clone()))
+                // A request waiting its turn at the rate limiter has not started its
+                // upload: that is not a stalled stream (EC2's bodies are small forms).
+                .stalled_stream_protection(
+                    aws_sdk_ec2::config::StalledStreamProtectionConfig::enabled()
+                        .upload_enabled(false)
+                        .build(),
+                )
                 .retry_classifier(ConnectionLost)
                 .interceptor(interceptor.clone())
                 .build(),

@@ -80,6 +80,9 @@ impl Class {
 const MIN_RATE: f64 = 0.2;
 /// The multiplicative decrease on a throttled answer.
 const DECREASE: f64 = 0.7;
+/// Throttled answers within this long of a decrease are one signal, not several: the
+/// requests in flight together all meet the same empty bucket.
+const DECREASE_EVERY: Duration = Duration::from_secs(1);
 /// How often a queued request looks at the limiter again (its rate may have changed).
 const RECHECK: Duration = Duration::from_millis(250);
 /// A wait at least this long is reported on the step's progress line.
@@ -101,6 +104,8 @@ struct State {
     /// The theoretical arrival time of the next request: a request may go when it is at
     /// most the burst's worth of intervals ahead of now.
     tat: Instant,
+    /// When the rate was last lowered.
+    decreased: Option<Instant>,
 }
 
 impl State {
@@ -116,6 +121,7 @@ impl Limiter {
             state: Mutex::new(State {
                 rate: class.ceiling().0,
                 tat: Instant::now(),
+                decreased: None,
             }),
             turn: tokio::sync::Mutex::new(()),
         }
@@ -179,12 +185,16 @@ impl Limiter {
         }
     }
 
-    /// AWS throttled a request: the rate down, and the whole class paused for a
-    /// jittered interval (the burst is spent: AWS's bucket is empty).
+    /// AWS throttled a request: the rate down (once for the answers of one moment), and
+    /// the whole class paused for a jittered interval (the burst is spent: AWS's bucket
+    /// is empty).
     pub(crate) fn throttled(&self) {
         if let Ok(mut s) = self.state.lock() {
-            s.rate = (s.rate * DECREASE).max(MIN_RATE);
             let now = Instant::now();
+            if s.decreased.is_none_or(|t| now >= t + DECREASE_EVERY) {
+                s.rate = (s.rate * DECREASE).max(MIN_RATE);
+                s.decreased = Some(now);
+            }
             let interval = s.interval();
             let tolerance = interval.mul_f64(self.class.ceiling().1 - 1.0);
             let pause = interval.mul_f64(0.5 + fastrand::f64());

@@ -41,7 +41,11 @@ async fn throttling_lowers_the_rate_and_answers_raise_it_again() {
     limiter.throttled();
     let once = limiter.rate();
     assert!(once < ceiling, "{once}");
+    // The other answers of the same moment do not lower it again.
+    limiter.throttled();
+    assert_eq!(limiter.rate(), once);
     for _ in 0..50 {
+        tokio::time::advance(Duration::from_secs(1)).await;
         limiter.throttled();
     }
     assert_eq!(limiter.rate(), MIN_RATE);
@@ -70,6 +74,7 @@ async fn a_throttled_answer_spends_the_burst_and_pauses() {
 async fn a_long_wait_is_reported_once() {
     let limiter = std::sync::Arc::new(Limiter::new(Class::Run));
     for _ in 0..30 {
+        tokio::time::advance(Duration::from_secs(1)).await;
         limiter.throttled();
     }
     let reports = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
