@@ -1,7 +1,9 @@
 //! Requests of many steps that AWS takes in one call: terminations. Each step puts its id
 //! in the queue and waits a moment for its siblings (the steps of a destroy run in
-//! parallel); the first to look takes everything queued and sends one
-//! `TerminateInstances` for it (up to [`MAX_IDS`]), and tells every step the outcome.
+//! parallel); then, one call at a time, the first to look takes everything queued and
+//! sends one `TerminateInstances` for it (up to [`MAX_IDS`]), and tells every step the
+//! outcome. While a call is on its way (or waiting for the rate limit), the ids that come
+//! meanwhile gather for the next one.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -20,6 +22,8 @@ pub(super) type Outcome = Result<(), String>;
 #[derive(Debug, Default)]
 pub(in crate::provider::aws) struct Batcher {
     pending: Mutex<Vec<(String, oneshot::Sender<Outcome>)>>,
+    /// One call on its way at a time.
+    sending: tokio::sync::Mutex<()>,
 }
 
 impl Batcher {
@@ -35,22 +39,25 @@ impl Batcher {
             pending.push((id.to_string(), tx));
         }
         tokio::time::sleep(WINDOW).await;
-        let batch: Vec<(String, oneshot::Sender<Outcome>)> = match self.pending.lock() {
-            Ok(mut pending) => {
-                let n = pending.len().min(MAX_IDS);
-                pending.drain(..n).collect()
-            }
-            Err(_) => Vec::new(),
-        };
-        if !batch.is_empty() {
-            let (ids, senders): (Vec<String>, Vec<_>) = batch.into_iter().unzip();
-            let outcomes = send(ids).await;
-            let mut outcomes = outcomes.into_iter();
-            for tx in senders {
-                let outcome = outcomes
-                    .next()
-                    .unwrap_or_else(|| Err("no outcome for this id".into()));
-                let _ = tx.send(outcome);
+        {
+            let _turn = self.sending.lock().await;
+            let batch: Vec<(String, oneshot::Sender<Outcome>)> = match self.pending.lock() {
+                Ok(mut pending) => {
+                    let n = pending.len().min(MAX_IDS);
+                    pending.drain(..n).collect()
+                }
+                Err(_) => Vec::new(),
+            };
+            if !batch.is_empty() {
+                let (ids, senders): (Vec<String>, Vec<_>) = batch.into_iter().unzip();
+                let outcomes = send(ids).await;
+                let mut outcomes = outcomes.into_iter();
+                for tx in senders {
+                    let outcome = outcomes
+                        .next()
+                        .unwrap_or_else(|| Err("no outcome for this id".into()));
+                    let _ = tx.send(outcome);
+                }
             }
         }
         rx.await
