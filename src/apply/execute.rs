@@ -111,6 +111,16 @@ pub async fn execute<P: Provider + 'static>(
     cancel: watch::Receiver<bool>,
 ) -> Applied {
     let order = schedule(&job.plan, graph);
+    let steps: Vec<Step> = job
+        .plan
+        .changes
+        .iter()
+        .map(|c| Step {
+            address: c.address.clone(),
+            action: c.action,
+        })
+        .collect();
+    reporter.planned(&steps);
     let state = Arc::new(State {
         provider,
         scope,

@@ -34,6 +34,11 @@ use crate::stack::Address;
 
 /// Hears about every step as the walk runs it.
 pub trait Reporter: Send + Sync {
+    /// Every step the walk will run, before the first starts (a reporter may group the
+    /// replicas of one instance block).
+    fn planned(&self, steps: &[Step]) {
+        let _ = steps;
+    }
     fn started(&self, step: &Step);
     /// A step's own news while it runs ("waiting for `running`").
     fn progress(&self, step: &Step, message: &str);

@@ -371,3 +371,63 @@ fn emulator_unique_names_are_valid_stack_names() {
     assert!(names[0].starts_with("web"), "{}", names[0]);
     assert_ne!(unique("web"), unique("web"));
 }
+
+/// Issue 14: `--ec2-buckets strict` answers an EC2 request over its class's bucket as EC2
+/// does (503, `RequestLimitExceeded` in EC2's XML error shape), does not forward it, and
+/// counts it; other services are not metered.
+#[test]
+fn emulator_proxy_strict_buckets_answer_request_limit_exceeded() {
+    let proxy = Proxy::start(endpoint(), &["--ec2-buckets", "strict"]);
+    let form = [(
+        "Content-Type",
+        "application/x-www-form-urlencoded; charset=utf-8",
+    )];
+    let send = |service: &str, body: &str| {
+        let auth = fake_sigv4(service, "us-east-1");
+        let mut headers = form.to_vec();
+        headers.push(("Authorization", &auth));
+        http(&proxy.endpoint, "POST", "/", &headers, body.as_bytes())
+    };
+    // RunInstances: 5 of burst, 2 a second. Without an image the emulator refuses the
+    // ones let through (400), so nothing is launched; a sixth within the same second finds
+    // the bucket empty.
+    let mut answers = Vec::new();
+    for _ in 0..8 {
+        answers.push(send("ec2", "Action=RunInstances&Version=2016-11-15"));
+    }
+    let throttled: Vec<&(u16, String)> = answers.iter().filter(|(s, _)| *s == 503).collect();
+    assert!(!throttled.is_empty(), "{answers:?}");
+    assert!(answers[..5].iter().all(|(s, _)| *s != 503), "{answers:?}");
+    let (_, body) = throttled[0];
+    assert!(
+        body.starts_with("<Response><Errors><Error><Code>RequestLimitExceeded</Code>"),
+        "{body}"
+    );
+    // The describe bucket is another: still full.
+    let (status, body) = send("ec2", "Action=DescribeRegions&Version=2016-11-15");
+    assert_eq!(status, 200, "{body}");
+    // Not EC2: not metered.
+    for _ in 0..8 {
+        let (status, body) = send(
+            "elasticloadbalancing",
+            "Action=DescribeLoadBalancers&Version=2012-06-01",
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let stats = proxy.stats();
+    assert_eq!(
+        stats["throttled"]["RunInstances"],
+        throttled.len(),
+        "{stats}"
+    );
+    assert_eq!(
+        stats["faults"]["RequestLimitExceeded"],
+        throttled.len(),
+        "{stats}"
+    );
+    assert_eq!(stats["by_operation"]["RunInstances"], 8, "{stats}");
+    assert!(
+        stats["throttled"].get("DescribeLoadBalancers").is_none(),
+        "{stats}"
+    );
+}

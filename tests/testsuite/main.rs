@@ -20,6 +20,7 @@ mod cloudformation;
 mod emulator;
 mod files;
 mod fixtures;
+mod fleet;
 mod formats;
 mod plan;
 mod plan_json;

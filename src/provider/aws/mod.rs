@@ -18,6 +18,7 @@ pub mod lock;
 mod rds;
 mod route53;
 pub mod stats;
+mod throttle;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -75,6 +76,10 @@ pub struct Aws {
     cfn: aws_sdk_cloudformation::Client,
     endpoint: String,
     stats: Arc<CallStats>,
+    /// EC2's rate limiters for this account and region, shared by every task of the run.
+    limits: Arc<throttle::Limits>,
+    /// Instances to terminate, sent together (one TerminateInstances for many).
+    terminations: Arc<ec2::Batcher>,
     /// Root device names of AMIs, looked up once per AMI.
     root_devices: Arc<Mutex<BTreeMap<String, String>>>,
     /// Addresses of the stack and env seen in the last refresh but managed by the other
@@ -88,7 +93,8 @@ impl Aws {
     /// Connect for `stack`: the standard chain for credentials and profiles; the region
     /// from the env file, else the stack, else `AWS_REGION`; the endpoint from
     /// `AWS_ENDPOINT_URL`, else the env file's `endpoint_url`. Standard retries, five
-    /// attempts, so throttling and 5xx are retried with backoff.
+    /// attempts, so 5xx answers are retried with backoff; EC2's requests go through the
+    /// run's rate limiters ([`throttle`]), which wait out throttling.
     pub async fn connect(stack: &Stack) -> Result<Aws, ProviderError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         // The user's AWS_MAX_ATTEMPTS / AWS_RETRY_MODE (or profile settings) win; without
@@ -128,8 +134,17 @@ impl Aws {
         }
         let stats = Arc::new(CallStats::default());
         let interceptor = stats::Counter(stats.clone());
+        let limits = Arc::new(throttle::Limits::default());
         let ec2 = aws_sdk_ec2::Client::from_conf(
             aws_sdk_ec2::config::Builder::from(&config)
+                .http_client(throttle::http::client(limits.clone()))
+                // A request waiting its turn at the rate limiter has not started its
+                // upload: that is not a stalled stream (EC2's bodies are small forms).
+                .stalled_stream_protection(
+                    aws_sdk_ec2::config::StalledStreamProtectionConfig::enabled()
+                        .upload_enabled(false)
+                        .build(),
+                )
                 .retry_classifier(ConnectionLost)
                 .interceptor(interceptor.clone())
                 .build(),
@@ -166,6 +181,8 @@ impl Aws {
             cfn,
             endpoint,
             stats,
+            limits,
+            terminations: Arc::default(),
             root_devices: Arc::default(),
             other_engine: Arc::default(),
             zones: Arc::default(),
@@ -487,8 +504,14 @@ impl Ids {
 }
 
 impl Provider for Aws {
+    /// Calls by operation; `ec2:<Action> (throttled)` counts the answers of
+    /// `RequestLimitExceeded`, each of which the request was sent again after.
     fn calls(&self) -> BTreeMap<String, u64> {
-        self.stats.by_operation()
+        let mut calls = self.stats.by_operation();
+        for (action, n) in self.limits.throttled() {
+            calls.insert(format!("ec2:{action} (throttled)"), n);
+        }
+        calls
     }
 
     async fn taken(
@@ -591,14 +614,17 @@ impl Provider for Aws {
         want: &Desired<'_>,
         progress: &Progress<'_>,
     ) -> Result<Applied, ProviderError> {
-        match want.resource.address.kind {
-            Kind::SecurityGroup => self.create_group(scope, want).await,
-            Kind::KeyPair => self.create_key(scope, want).await,
-            Kind::LoadBalancer => self.create_balancer(scope, want).await,
-            Kind::Database => self.create_database(scope, want, progress).await,
-            Kind::Instance => self.create_instance(scope, want, progress).await,
-            Kind::DnsRecord => self.put_record(scope, want, true, progress).await,
-        }
+        let work = async {
+            match want.resource.address.kind {
+                Kind::SecurityGroup => self.create_group(scope, want).await,
+                Kind::KeyPair => self.create_key(scope, want).await,
+                Kind::LoadBalancer => self.create_balancer(scope, want).await,
+                Kind::Database => self.create_database(scope, want, progress).await,
+                Kind::Instance => self.create_instance(scope, want, progress).await,
+                Kind::DnsRecord => self.put_record(scope, want, true, progress).await,
+            }
+        };
+        throttle::reporting(progress, work).await
     }
 
     async fn update(
@@ -608,14 +634,17 @@ impl Provider for Aws {
         want: &Desired<'_>,
         progress: &Progress<'_>,
     ) -> Result<Applied, ProviderError> {
-        match want.resource.address.kind {
-            Kind::SecurityGroup => self.update_group(scope, live, want).await,
-            Kind::KeyPair => self.update_key(scope, live, want).await,
-            Kind::LoadBalancer => self.update_balancer(scope, live, want).await,
-            Kind::Database => self.update_database(scope, live, want, progress).await,
-            Kind::Instance => self.update_instance(scope, live, want, progress).await,
-            Kind::DnsRecord => self.put_record(scope, want, false, progress).await,
-        }
+        let work = async {
+            match want.resource.address.kind {
+                Kind::SecurityGroup => self.update_group(scope, live, want).await,
+                Kind::KeyPair => self.update_key(scope, live, want).await,
+                Kind::LoadBalancer => self.update_balancer(scope, live, want).await,
+                Kind::Database => self.update_database(scope, live, want, progress).await,
+                Kind::Instance => self.update_instance(scope, live, want, progress).await,
+                Kind::DnsRecord => self.put_record(scope, want, false, progress).await,
+            }
+        };
+        throttle::reporting(progress, work).await
     }
 
     async fn register(
@@ -663,13 +692,16 @@ impl Provider for Aws {
         how: Teardown,
         progress: &Progress<'_>,
     ) -> Result<(), ProviderError> {
-        match live.address.kind {
-            Kind::SecurityGroup => self.destroy_group(scope, live, progress).await,
-            Kind::KeyPair => self.destroy_key(scope, live).await,
-            Kind::LoadBalancer => self.destroy_balancer(scope, live).await,
-            Kind::Database => self.destroy_database(scope, live, how, progress).await,
-            Kind::Instance => self.destroy_instance(scope, live, progress).await,
-            Kind::DnsRecord => self.delete_record(scope, live, progress).await,
-        }
+        let work = async {
+            match live.address.kind {
+                Kind::SecurityGroup => self.destroy_group(scope, live, progress).await,
+                Kind::KeyPair => self.destroy_key(scope, live).await,
+                Kind::LoadBalancer => self.destroy_balancer(scope, live).await,
+                Kind::Database => self.destroy_database(scope, live, how, progress).await,
+                Kind::Instance => self.destroy_instance(scope, live, progress).await,
+                Kind::DnsRecord => self.delete_record(scope, live, progress).await,
+            }
+        };
+        throttle::reporting(progress, work).await
     }
 }

@@ -487,15 +487,65 @@ impl Aws {
         progress: &Progress<'_>,
     ) -> Result<(), ProviderError> {
         let id = live.id.as_str();
-        match self.ec2.terminate_instances().instance_ids(id).send().await {
-            Ok(_) => {}
-            Err(e) if code(&e) == Some("InvalidInstanceID.NotFound") => return Ok(()),
-            Err(e) => return Err(self.error(scope, &format!("terminate `{id}`"), e)),
+        let terminated = self
+            .terminations
+            .run(id, |ids| self.terminate_batch(scope, ids))
+            .await;
+        match terminated {
+            Ok(()) => {}
+            Err(gone) if gone == GONE => return Ok(()),
+            Err(detail) => return Err(self.failed(scope, &format!("terminate `{id}`"), detail)),
         }
         // Its security groups can go only once it has.
         self.wait_for_instance(scope, id, InstanceStateName::Terminated, progress)
             .await
             .map(|_| ())
+    }
+}
+
+/// The outcome of terminating an instance that does not exist (any more).
+const GONE: &str = "InvalidInstanceID.NotFound";
+
+impl Aws {
+    /// One TerminateInstances for `ids`; each id's outcome. When AWS refuses the batch
+    /// because an id does not exist (a sibling step's instance that another run
+    /// terminated), each id is sent alone to tell which.
+    async fn terminate_batch(&self, scope: &Scope, ids: Vec<String>) -> Vec<Result<(), String>> {
+        match self
+            .ec2
+            .terminate_instances()
+            .set_instance_ids(Some(ids.clone()))
+            .send()
+            .await
+        {
+            Ok(_) => ids.iter().map(|_| Ok(())).collect(),
+            Err(e) if code(&e) == Some(GONE) && ids.len() > 1 => {
+                let mut out = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    out.push(
+                        match self.ec2.terminate_instances().instance_ids(id).send().await {
+                            Ok(_) => Ok(()),
+                            Err(e) if code(&e) == Some(GONE) => Err(GONE.to_string()),
+                            Err(e) => Err(detail(self.error(scope, "terminate", e))),
+                        },
+                    );
+                }
+                out
+            }
+            Err(e) if code(&e) == Some(GONE) => vec![Err(GONE.to_string())],
+            Err(e) => {
+                let d = detail(self.error(scope, "terminate", e));
+                ids.iter().map(|_| Err(d.clone())).collect()
+            }
+        }
+    }
+}
+
+/// What went wrong, without the action and stack the caller names again.
+fn detail(error: ProviderError) -> String {
+    match error {
+        ProviderError::Api { detail, .. } => detail,
+        other => other.to_string(),
     }
 }
 

@@ -1,10 +1,12 @@
 //! EC2: instances, security groups and key pairs, each read with one tag-filtered,
-//! paginated call, and created, changed and deleted one by one. The provider's refresh
+//! paginated call, created and changed one by one, and terminated in batches
+//! ([`batch`]). The provider's refresh
 //! (`Provider::refresh` of [`super::Aws`]) reads the three, then maps ids to addresses with
 //! [`group_resource`] and [`instance_resource`] (rules and instances name groups by
 //! address); applies go to each kind's file. What all three share is here: EC2's tags
 //! as [`Tagged`], tag specifications, the filter for one address, and retagging.
 
+mod batch;
 mod instances;
 mod key_pairs;
 mod security_groups;
@@ -13,6 +15,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
+pub(super) use batch::Batcher;
 pub(super) use instances::{RawInstance, instance_resource};
 pub(super) use security_groups::group_resource;
 

@@ -1,0 +1,226 @@
+//! Fleets under EC2's rate limits (issue 14), end to end: the built binary against the
+//! emulator through `scripts/aws-proxy --ec2-buckets strict`, which meters EC2 with token
+//! buckets per class of action (RunInstances 5 / 2 a second, other mutating calls 20 / 5,
+//! describe calls 50 / 20) and answers `RequestLimitExceeded` over them.
+//!
+//! Where these tests lean on the emulator: it has no rate limits of its own (the proxy
+//! stands in for AWS's), makes instances `running` at once, and ignores RunInstances'
+//! ClientToken (so a repeated launch would launch again: the tests count instances).
+
+use std::collections::BTreeMap;
+use std::process::Output;
+
+use aws_sdk_ec2::types::Filter;
+
+use crate::emulator::{self, Proxy};
+use crate::plan::{AMI, Aws, StackDir, runtime};
+use crate::support::text;
+
+/// Replicas of the fleet.
+const N: usize = 12;
+/// The zones the fleet is spread over (round-robin).
+const ZONES: [&str; 6] = [
+    "us-east-1a",
+    "us-east-1b",
+    "us-east-1c",
+    "us-east-1d",
+    "us-east-1e",
+    "us-east-1f",
+];
+
+/// A security group and `N` identical workers spread over six zones.
+fn fleet_stack(name: &str, _zone: &str) -> String {
+    let zones: Vec<String> = ZONES.iter().map(|z| format!("\"{z}\"")).collect();
+    format!(
+        r#"[stack]
+name = "{name}"
+region = "us-east-1"
+
+[security_group.workers]
+description = "workers"
+ingress = [ {{ protocol = "tcp", ports = "22", cidr = "10.0.0.0/8" }} ]
+
+[instance.worker]
+count = {N}
+ami = "{AMI}"
+instance_type = "t2.micro"
+security_groups = ["workers"]
+availability_zones = [{zones}]
+"#,
+        zones = zones.join(", ")
+    )
+}
+
+fn shown(what: &str, out: &Output) -> String {
+    format!(
+        "{what} exited {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+fn expect(what: &str, out: Output, code: i32) -> Output {
+    assert_eq!(out.status.code(), Some(code), "{}", shown(what, &out));
+    out
+}
+
+/// The stack's instances that are not terminated: id → its `stackwright:address` tag
+/// (empty when it has none).
+fn instances(rt: &tokio::runtime::Runtime, aws: &Aws, s: &StackDir) -> BTreeMap<String, String> {
+    rt.block_on(async {
+        let out = aws
+            .ec2
+            .describe_instances()
+            .filters(
+                Filter::builder()
+                    .name("tag:stackwright:stack")
+                    .values(&s.name)
+                    .build(),
+            )
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .set_values(Some(vec!["pending".into(), "running".into()]))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("DescribeInstances");
+        out.reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter_map(|i| {
+                let address = i
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some("stackwright:address"))
+                    .and_then(|t| t.value())
+                    .unwrap_or_default();
+                Some((i.instance_id()?.to_string(), address.to_string()))
+            })
+            .collect()
+    })
+}
+
+/// One instance per address of the fleet, and none without an address.
+fn assert_one_per_address(live: &BTreeMap<String, String>, when: &str) {
+    let mut addresses: Vec<&str> = live.values().map(String::as_str).collect();
+    addresses.sort_unstable();
+    let want: Vec<String> = (0..N).map(|i| format!("instance.worker[{i}]")).collect();
+    let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(
+        addresses, want,
+        "{when}: one instance per address: {live:?}"
+    );
+}
+
+/// The count of an operation in the proxy's stats (`by_operation` or `throttled`).
+fn count(stats: &serde_json::Value, table: &str, op: &str) -> u64 {
+    stats[table][op].as_u64().unwrap_or(0)
+}
+
+fn throttled(stats: &serde_json::Value) -> u64 {
+    stats["faults"]["RequestLimitExceeded"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_fleet_applies_and_destroys_through_strict_rate_limits() {
+    let proxy = Proxy::start(emulator::endpoint(), &["--ec2-buckets", "strict"]);
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect());
+    let s = StackDir::new("fleet", fleet_stack);
+
+    let out = expect(
+        "apply through strict buckets",
+        s.run_with("apply", &["--yes", "--stats"], &[], &proxy.endpoint),
+        0,
+    );
+    let stats = proxy.stats();
+    eprintln!("apply: {stats}");
+    assert!(
+        throttled(&stats) > 0,
+        "the apply met no throttling, so this test shows nothing: {stats}"
+    );
+    // What stackwright counted matches what the proxy answered.
+    assert!(
+        text(&out.stderr).contains("(throttled)"),
+        "{}",
+        shown("apply", &out)
+    );
+    assert_one_per_address(&instances(&rt, &aws, &s), "after apply");
+    expect(
+        "plan after apply",
+        s.run_with("plan", &["--detailed-exitcode"], &[], &proxy.endpoint),
+        0,
+    );
+
+    proxy.reset();
+    expect(
+        "destroy through strict buckets",
+        s.run_with("destroy", &["--yes"], &[], &proxy.endpoint),
+        0,
+    );
+    let stats = proxy.stats();
+    eprintln!("destroy: {stats}");
+    assert!(
+        instances(&rt, &aws, &s).is_empty(),
+        "every instance terminated"
+    );
+    let _ = count(&stats, "by_operation", "TerminateInstances");
+}
+
+/// A run killed while it waits for the rate limit (and while launches are on their way)
+/// is finished by the next: one instance per address, none without its address.
+#[test]
+fn a_fleet_apply_killed_under_throttling_is_finished_by_the_next() {
+    let proxy = Proxy::start(emulator::endpoint(), &["--ec2-buckets", "strict"]);
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect());
+    let mut mid_apply = Vec::new();
+    for kill_after in [1500, 3000] {
+        let when = format!("killed after {kill_after} ms");
+        let s = StackDir::new("fleetkill", fleet_stack);
+        let mut apply = s
+            .command("apply", &["--yes"], &[], &proxy.endpoint)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn apply");
+        std::thread::sleep(std::time::Duration::from_millis(kill_after));
+        apply.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix
+        apply.wait().expect("reap");
+        let live = instances(&rt, &aws, &s);
+        if !live.is_empty() && live.len() < N {
+            mid_apply.push((kill_after, live.len()));
+        }
+        assert!(
+            live.values().all(|a| !a.is_empty()),
+            "{when}: an instance without its address: {live:?}"
+        );
+        expect(
+            &format!("the apply after the kill ({when})"),
+            s.run_with("apply", &["--yes"], &[], &proxy.endpoint),
+            0,
+        );
+        assert_one_per_address(&instances(&rt, &aws, &s), &when);
+        expect(
+            &format!("plan after the rerun ({when})"),
+            s.run("plan", &["--detailed-exitcode"]),
+            0,
+        );
+        expect(
+            &format!("destroy ({when})"),
+            s.run_with("destroy", &["--yes"], &[], &proxy.endpoint),
+            0,
+        );
+    }
+    eprintln!("kills mid-apply (ms, instances): {mid_apply:?}");
+    assert!(
+        !mid_apply.is_empty(),
+        "no kill landed while the fleet was being launched"
+    );
+}
