@@ -46,15 +46,47 @@ fn full(prefix: &str) -> (StackDir, String) {
     (s, zone_id)
 }
 
+/// When a test kills an apply.
+#[derive(Debug, Clone, Copy)]
+enum Kill {
+    /// After this long, whatever it is doing.
+    After(Duration),
+    /// Once this many of its steps have started.
+    AtStep(usize),
+}
+
+/// The lines a child writes, as they come.
+fn lines_of(stream: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 #[test]
 fn an_apply_killed_at_any_moment_is_finished_by_the_next_with_one_resource_per_address() {
     // 40 ms a call spreads the apply's ~40 calls over about a second and a half.
     let proxy = Proxy::start(emulator::endpoint(), &["--latency-ms", "40"]);
     let aws = runtime().block_on(Aws::connect());
     let mut mid_walk = Vec::new();
-    // The walk starts later than it did before issue 11: the plan is made, then the lock
-    // taken and the live state read again under it.
-    for kill_after in [150, 700, 1100, 1500, 1900] {
+    // Kills are placed by what the apply has said, not by the clock, so that a loaded
+    // machine moves them with it: one before the first step (lock, refresh), the others
+    // after the k-th step has started.
+    for kill_at in [
+        Kill::After(Duration::from_millis(150)),
+        Kill::AtStep(1),
+        Kill::AtStep(2),
+        Kill::AtStep(4),
+        Kill::AtStep(7),
+    ] {
+        let kill_after = format!("{kill_at:?}");
         let (s, zone_id) = full("kill");
         let mut apply = s
             .command(
@@ -67,19 +99,31 @@ fn an_apply_killed_at_any_moment_is_finished_by_the_next_with_one_resource_per_a
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn apply");
-        std::thread::sleep(Duration::from_millis(kill_after));
+        let lines = lines_of(apply.stderr.take().expect("stderr"));
+        let mut stderr = Vec::new();
+        match kill_at {
+            Kill::After(pause) => std::thread::sleep(pause),
+            Kill::AtStep(k) => {
+                let deadline = Instant::now() + Duration::from_secs(60);
+                let mut started = 0;
+                while started < k {
+                    let Ok(line) =
+                        lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                    else {
+                        break;
+                    };
+                    started += usize::from(line.ends_with("started"));
+                    stderr.push(line);
+                }
+            }
+        }
         apply.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix
         apply.wait().expect("reap");
-        let mut stderr = String::new();
-        let _ = apply
-            .stderr
-            .take()
-            .expect("stderr")
-            .read_to_string(&mut stderr);
-        let started = stderr.lines().filter(|l| l.ends_with("started")).count();
-        let done = stderr.lines().filter(|l| l.contains(" done in ")).count();
+        stderr.extend(lines.iter());
+        let started = stderr.iter().filter(|l| l.ends_with("started")).count();
+        let done = stderr.iter().filter(|l| l.contains(" done in ")).count();
         if started > 0 && done < FULL_ADDRESSES.len() {
-            mid_walk.push((kill_after, started, done));
+            mid_walk.push((kill_after.clone(), started, done));
         }
 
         let rerun = s.run_with(
@@ -91,21 +135,20 @@ fn an_apply_killed_at_any_moment_is_finished_by_the_next_with_one_resource_per_a
         assert_eq!(
             rerun.status.code(),
             Some(0),
-            "killed after {kill_after} ms ({started} steps started)\n--- stdout\n{}--- stderr\n{}",
+            "killed {kill_after} ({started} steps started)\n--- stdout\n{}--- stderr\n{}",
             text(&rerun.stdout),
             text(&rerun.stderr)
         );
         let census = runtime().block_on(census(&aws, &s.name, Some(&zone_id)));
-        assert_one_each(&census, &format!("killed after {kill_after} ms"));
-        assert_clean(&s, &format!("killed after {kill_after} ms"));
+        assert_one_each(&census, &format!("killed {kill_after}"));
+        assert_clean(&s, &format!("killed {kill_after}"));
         // A lock left by the killed run was taken over, not waited for.
         let rerun_err = text(&rerun.stderr);
         if rerun_err.contains("lock") {
             assert!(rerun_err.contains("taking over the lock"), "{rerun_err}");
         }
     }
-    // The kills are timed so that at least two land while steps are in flight (the
-    // others before the first step: after the lock, during the refresh).
+    // At least two kills land while steps are in flight.
     assert!(
         mid_walk.len() >= 2,
         "kills in the middle of the walk: {mid_walk:?}"
