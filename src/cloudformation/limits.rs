@@ -176,7 +176,10 @@ mod tests {
         assert!(sent.len() > URL_LIMIT, "{}", sent.len());
         let e = delivery("big", &sent, resources(&t)).unwrap_err();
         assert_eq!(e.reasons.len(), 1, "{e}");
-        assert!(e.to_string().contains(&format!("{} bytes", sent.len())), "{e}");
+        assert!(
+            e.to_string().contains(&format!("{} bytes", sent.len())),
+            "{e}"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!   `…Egress` resources, so the template has no cycle;
 //! - references (`${instance.pacemaker.public_dns}`) as `Fn::Sub` over `GetAtt`/`Ref`,
 //!   user data through `Fn::Base64`;
-//! - user data that replicas share written once, in `Mappings` ([`shared`]);
+//! - the user data of a counted instance's replicas written once, in `Mappings` ([`shared`]);
 //! - secrets as `NoEcho` parameters, given at deploy time: the template never holds one;
 //! - databases with `DeletionPolicy: Snapshot` (`Delete` where `final_snapshot = false`);
 //! - the stack's outputs as `Outputs`.
@@ -260,7 +260,7 @@ fn inline_rule(rule: &Rule, egress: bool) -> Option<Json> {
 pub fn template(stack: &Stack) -> Json {
     let mut resources = Map::new();
     let mut parameters = Map::new();
-    let mut shared = shared::SharedUserData::of(stack);
+    let mut shared = shared::SharedUserData::default();
     for (name, var) in &stack.secrets {
         let used = stack.resources.values().any(|r| match &r.spec {
             Spec::Instance(i) => i

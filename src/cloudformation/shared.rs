@@ -3,8 +3,8 @@
 //! The replicas of a counted instance (`instance.heart[0]`, `[1]`, …) differ only in their
 //! index: their user data is the same template. Written into each replica it makes the
 //! template grow by the whole script per replica (3 KB for the reference stack's hearts),
-//! which is what pushes a template past CloudFormation's limits. So user data used by more
-//! than one instance is written once, in the template's `Mappings`, cut where it refers to
+//! which is what pushes a template past CloudFormation's limits. So a counted instance's
+//! user data is written once, in the template's `Mappings`, cut where it refers to
 //! something (a secret's parameter, another resource's attribute):
 //!
 //! ```json
@@ -16,15 +16,16 @@
 //! ```
 //!
 //! `Fn::Sub` cannot be used for this: its text must be written in place, not looked up.
-//! User data used once stays `Fn::Sub`, as does user data with more pieces than a mapping
-//! holds (200).
+//! A counted instance's user data is written so whatever its count, even 1: scaling must
+//! not change how a running replica's user data is written. An instance without `count`
+//! keeps `Fn::Sub`, as does user data with more pieces than a mapping holds (200).
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value as Json, json};
 
+use crate::stack::Address;
 use crate::stack::template::{Part, Template};
-use crate::stack::{Address, Spec, Stack};
 
 /// The template's mapping that holds shared user data.
 pub const MAPPING: &str = "StackwrightUserData";
@@ -32,36 +33,29 @@ pub const MAPPING: &str = "StackwrightUserData";
 /// CloudFormation's limits on a mapping: at most 200 keys at each level.
 const MAPPING_KEYS: usize = 200;
 
-/// The user data of a stack's instances, shared where more than one uses the same.
+/// The user data of a stack's counted instances, written once per distinct text.
 #[derive(Debug, Default)]
 pub struct SharedUserData {
-    /// How many instances use each user data (by its `Fn::Sub` form).
-    uses: HashMap<String, usize>,
-    /// The mapping key of each user data written into the mapping so far.
+    /// The mapping key of each user data written into the mapping so far, by its
+    /// `Fn::Sub` form (which says every piece).
     keys: HashMap<String, String>,
     mapping: Map<String, Json>,
 }
 
 impl SharedUserData {
-    /// Count the uses of each user data of `stack`.
-    pub fn of(stack: &Stack) -> SharedUserData {
-        let mut shared = SharedUserData::default();
-        for r in stack.resources.values() {
-            if let Spec::Instance(i) = &r.spec
-                && let Some(ud) = &i.user_data
-            {
-                *shared.uses.entry(key_of(ud)).or_default() += 1;
-            }
-        }
-        shared
-    }
-
     /// The `UserData` property of `address`, whose user data is `ud`, as `Fn::Base64` of
     /// either `inline` (its `Fn::Sub` form) or a join of the shared pieces.
     pub fn user_data(&mut self, address: &Address, ud: &Template, inline: Json) -> Json {
-        let key = key_of(ud);
-        let pieces = ud.parts.iter().filter(|p| matches!(p, Part::Text(_))).count();
-        let shared = self.uses.get(&key).copied().unwrap_or(0) > 1
+        let key = inline.to_string();
+        let pieces = ud
+            .parts
+            .iter()
+            .filter(|p| matches!(p, Part::Text(_)))
+            .count();
+        // Every replica of a counted instance, even one alone (`count = 1`): the form of a
+        // replica's user data must not change when the count does, or scaling from one to
+        // two would update the first (for EC2 user data, an interruption).
+        let shared = address.index.is_some()
             && pieces <= MAPPING_KEYS
             && (self.keys.contains_key(&key) || self.mapping.len() < MAPPING_KEYS);
         if !shared {
@@ -123,9 +117,4 @@ impl SharedUserData {
     pub fn mappings(self) -> Option<Json> {
         (!self.mapping.is_empty()).then(|| json!({ MAPPING: self.mapping }))
     }
-}
-
-/// User data's identity: its `Fn::Sub` form, which says every piece.
-fn key_of(ud: &Template) -> String {
-    super::text(ud).to_string()
 }

@@ -41,7 +41,9 @@ fn big_stack(name: &str, _zone: &str) -> String {
         let mut script = format!("#!/bin/sh\necho 'token=${{secret.token}}' > /etc/node{i}.conf\n");
         let mut n = 0;
         while script.len() < USER_DATA {
-            script.push_str(&format!("echo 'node {i} line {n}: padding to make the template large'\n"));
+            script.push_str(&format!(
+                "echo 'node {i} line {n}: padding to make the template large'\n"
+            ));
             n += 1;
         }
         out.push_str(&format!(
@@ -124,7 +126,10 @@ fn a_template_over_51200_bytes_goes_through_s3_and_its_objects_go_with_the_stack
 
     // Plan: the change set is made from the template in S3 (and deleted).
     let plan = run("plan", &["--detailed-exitcode"], 2);
-    assert!(plan.contains(&format!("Plan: {} to create", INSTANCES + 1)), "{plan}");
+    assert!(
+        plan.contains(&format!("Plan: {} to create", INSTANCES + 1)),
+        "{plan}"
+    );
     assert_eq!(count(&proxy, "PutObject"), 1, "{}", proxy.stats());
     assert_eq!(count(&proxy, "CreateChangeSet"), 1, "{}", proxy.stats());
 
@@ -175,8 +180,15 @@ fn a_template_over_51200_bytes_goes_through_s3_and_its_objects_go_with_the_stack
     let keys_found: Vec<&str> = objects.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys_found, [s3::template_key(&cf_name, &digest)]);
     for (key, body) in &objects {
-        assert!(!body.contains(TOKEN), "the secret is in s3://{bucket}/{key}");
-        assert!(body.len() > limits::BODY_LIMIT, "{key}: {} bytes", body.len());
+        assert!(
+            !body.contains(TOKEN),
+            "the secret is in s3://{bucket}/{key}"
+        );
+        assert!(
+            body.len() > limits::BODY_LIMIT,
+            "{key}: {} bytes",
+            body.len()
+        );
         let template: Json = serde_json::from_str(body).expect("a template");
         assert_eq!(template["Parameters"]["SecretToken"]["NoEcho"], true);
     }
@@ -215,7 +227,9 @@ fn a_template_over_51200_bytes_goes_through_s3_and_its_objects_go_with_the_stack
             .expect("GetBucketTagging");
         let (k, v) = s3::PURPOSE_TAG;
         assert!(
-            tags.tag_set().iter().any(|t| t.key() == k && t.value() == v),
+            tags.tag_set()
+                .iter()
+                .any(|t| t.key() == k && t.value() == v),
             "{:?}",
             tags.tag_set()
         );
@@ -235,4 +249,33 @@ fn a_template_over_51200_bytes_goes_through_s3_and_its_objects_go_with_the_stack
     for out in &printed {
         assert!(!out.contains(TOKEN), "a secret was printed\n{out}");
     }
+}
+
+/// Issue 18: a stack over CloudFormation's 500 resources is refused at plan time with the
+/// count, and no call reaches AWS (the proxy counts none).
+#[test]
+fn a_stack_over_500_resources_is_refused_before_any_call() {
+    let s = StackDir::new("cfbig", |name, _zone| {
+        format!(
+            "[stack]\nname = \"{name}\"\nregion = \"us-east-1\"\n\n\
+             [instance.node]\ncount = 501\nami = \"{AMI}\"\ninstance_type = \"t2.micro\"\n"
+        )
+    });
+    let proxy = Proxy::start(emulator::endpoint(), &[]);
+    for command in ["plan", "apply"] {
+        let out = s.run_with(
+            command,
+            &["--engine", "cloudformation", "--yes"][..if command == "plan" { 2 } else { 3 }],
+            &[],
+            &proxy.endpoint,
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}\n{stderr}");
+        assert!(stderr.contains("501 resources"), "{command}\n{stderr}");
+        assert!(
+            stderr.contains("nothing was sent to AWS"),
+            "{command}\n{stderr}"
+        );
+    }
+    assert_eq!(proxy.stats()["total"], 0, "{}", proxy.stats());
 }

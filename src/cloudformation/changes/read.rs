@@ -337,9 +337,11 @@ impl Names<'_> {
                             }
                         }
                         ("Fn::Join", Json::Array(parts)) if parts.len() == 2 => {
-                            if let (Some(sep), Some(items)) = (parts[0].as_str(), parts[1].as_array())
+                            if let (Some(sep), Some(items)) =
+                                (parts[0].as_str(), parts[1].as_array())
                             {
-                                let texts: Vec<String> = items.iter().map(|i| self.text(i)).collect();
+                                let texts: Vec<String> =
+                                    items.iter().map(|i| self.text(i)).collect();
                                 return Json::String(texts.join(sep));
                             }
                         }

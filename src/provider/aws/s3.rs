@@ -93,11 +93,7 @@ impl Aws {
         let exists = match tagged {
             Ok(out) => {
                 let (k, v) = PURPOSE_TAG;
-                if out
-                    .tag_set()
-                    .iter()
-                    .any(|t| t.key() == k && t.value() == v)
-                {
+                if out.tag_set().iter().any(|t| t.key() == k && t.value() == v) {
                     return Ok(());
                 }
                 true
@@ -208,7 +204,13 @@ impl Aws {
             .body(ByteStream::from(body.as_bytes().to_vec()))
             .send()
             .await
-            .map_err(|e| self.error(scope, &format!("upload the template to S3 bucket `{bucket}`"), e))?;
+            .map_err(|e| {
+                self.error(
+                    scope,
+                    &format!("upload the template to S3 bucket `{bucket}`"),
+                    e,
+                )
+            })?;
         Ok(StoredTemplate {
             url: object_url(&bucket, &self.region, key),
             bucket,
@@ -218,7 +220,11 @@ impl Aws {
 
     /// Delete every template object under `prefix` (`<stack>/`): how many were deleted.
     /// No bucket, nothing to delete; the bucket itself is left.
-    pub async fn delete_templates(&self, scope: &Scope, prefix: &str) -> Result<usize, ProviderError> {
+    pub async fn delete_templates(
+        &self,
+        scope: &Scope,
+        prefix: &str,
+    ) -> Result<usize, ProviderError> {
         let (bucket, account) = self.templates_bucket(scope).await?;
         let action = format!("delete the stack's templates from S3 bucket `{bucket}`");
         let mut keys = Vec::new();
@@ -232,7 +238,12 @@ impl Aws {
             .send();
         while let Some(page) = pages.next().await {
             match page {
-                Ok(page) => keys.extend(page.contents().iter().filter_map(|o| o.key()).map(String::from)),
+                Ok(page) => keys.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key())
+                        .map(String::from),
+                ),
                 Err(e) if e.code() == Some("NoSuchBucket") => return Ok(0),
                 Err(e) => return Err(self.error(scope, &action, e)),
             }
