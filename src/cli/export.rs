@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use stackwright::cloudformation;
+use stackwright::cloudformation::{self, limits};
 use stackwright::render;
 
 use super::StackArgs;
@@ -39,6 +39,20 @@ pub fn exec(args: ExportArgs) -> anyhow::Result<ExitCode> {
             let text =
                 serde_json::to_string_pretty(&template).context("failed to write the template")?;
             render::stdout(&(text + "\n"));
+            // The template is printed either way: said on stderr when CloudFormation would
+            // need it from S3, or refuse it.
+            let body = limits::body(&template);
+            match limits::delivery(&loaded.stack.name, &body, limits::resources(&template)) {
+                Ok(limits::Delivery::Body) => {}
+                Ok(limits::Delivery::S3) => render::stderr(&format!(
+                    "note: the template is {} bytes without whitespace, over the {} \
+                     CloudFormation takes in a request: deploy it from S3 (`aws cloudformation \
+                     deploy --s3-bucket …`)\n",
+                    body.len(),
+                    limits::BODY_LIMIT
+                )),
+                Err(e) => render::stderr(&format!("warning: {e}\n")),
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

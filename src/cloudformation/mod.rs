@@ -9,11 +9,14 @@
 //!   `…Egress` resources, so the template has no cycle;
 //! - references (`${instance.pacemaker.public_dns}`) as `Fn::Sub` over `GetAtt`/`Ref`,
 //!   user data through `Fn::Base64`;
+//! - the user data of a counted instance's replicas written once, in `Mappings` ([`shared`]);
 //! - secrets as `NoEcho` parameters, given at deploy time: the template never holds one;
 //! - databases with `DeletionPolicy: Snapshot` (`Delete` where `final_snapshot = false`);
 //! - the stack's outputs as `Outputs`.
 
 pub mod changes;
+pub mod limits;
+mod shared;
 
 use std::collections::BTreeMap;
 
@@ -257,6 +260,7 @@ fn inline_rule(rule: &Rule, egress: bool) -> Option<Json> {
 pub fn template(stack: &Stack) -> Json {
     let mut resources = Map::new();
     let mut parameters = Map::new();
+    let mut shared = shared::SharedUserData::default();
     for (name, var) in &stack.secrets {
         let used = stack.resources.values().any(|r| match &r.spec {
             Spec::Instance(i) => i
@@ -457,7 +461,7 @@ pub fn template(stack: &Stack) -> Json {
                     }]);
                 }
                 if let Some(ud) = &i.user_data {
-                    props["UserData"] = json!({ "Fn::Base64": text(ud) });
+                    props["UserData"] = shared.user_data(&resource.address, ud, text(ud));
                 }
                 json!({ "Type": "AWS::EC2::Instance", "Properties": props })
             }
@@ -512,6 +516,9 @@ pub fn template(stack: &Stack) -> Json {
     });
     if !parameters.is_empty() {
         root["Parameters"] = Json::Object(parameters);
+    }
+    if let Some(mappings) = shared.mappings() {
+        root["Mappings"] = mappings;
     }
     if !outputs.is_empty() {
         root["Outputs"] = Json::Object(outputs);

@@ -263,3 +263,85 @@ fn stack_names_of_stacks_and_envs_that_join_alike_differ() {
     assert_ne!(named("a-b", "c"), named("a", "b-c"));
     assert_eq!(named("paasmaker", "production"), "paasmaker-production");
 }
+
+/// Issue 18: the hearts' user data is written once, in `Mappings`, and each replica joins
+/// its pieces; it reads back as the same text as written inline, secret as a reference.
+#[test]
+fn user_data_replicas_share_is_written_once_and_reads_back_the_same() {
+    let stack = paasmaker("production");
+    let t = template(&stack);
+    let shared = &t["Mappings"][shared::MAPPING]["InstanceHeart"];
+    let pieces = shared.as_object().expect("the hearts' user data is shared");
+    assert!(pieces.len() >= 2, "{pieces:?}");
+    assert!(
+        pieces
+            .values()
+            .any(|p| p.as_str().is_some_and(|s| s.contains("is_heart: true")))
+    );
+    let r = &t["Resources"];
+    let ud0 = &r["InstanceHeart0"]["Properties"]["UserData"];
+    assert_eq!(ud0, &r["InstanceHeart1"]["Properties"]["UserData"]);
+    let joined = ud0["Fn::Base64"]["Fn::Join"][1].as_array().expect("a join");
+    assert!(
+        joined.contains(&json!({ "Ref": "SecretNodeToken" })),
+        "{joined:?}"
+    );
+    // Used once: written in place.
+    assert!(!r["InstancePacemaker"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"].is_null());
+    assert!(t["Mappings"][shared::MAPPING]["InstancePacemaker"].is_null());
+
+    // The same template with the hearts' user data inline reads as the same view.
+    let mut inline = t.clone();
+    for (address, resource) in &stack.resources {
+        if let Spec::Instance(i) = &resource.spec
+            && let Some(ud) = &i.user_data
+        {
+            inline["Resources"][logical_id(address)]["Properties"]["UserData"] =
+                json!({ "Fn::Base64": text(ud) });
+        }
+    }
+    let view = changes::View::of(&t);
+    assert_eq!(view, changes::View::of(&inline));
+    let heart: Address = "instance.heart[1]".parse().unwrap();
+    let crate::provider::Value::Text(read) = &view.attrs[&heart]["user_data"] else {
+        panic!("user data is text")
+    };
+    assert!(
+        read.contains("node_token: '${secret.node_token}'"),
+        "{read}"
+    );
+    assert!(!read.contains("FindInMap"), "{read}");
+}
+
+/// Issue 18: the template no longer grows by the whole user data per replica.
+#[test]
+fn a_replica_adds_far_less_than_its_user_data_to_the_template() {
+    let stack = paasmaker("production");
+    let Spec::Instance(heart) =
+        &stack.resources[&"instance.heart[0]".parse::<Address>().unwrap()].spec
+    else {
+        panic!("an instance")
+    };
+    let ud_len = text(heart.user_data.as_ref().unwrap()).to_string().len();
+    let t = template(&stack);
+    let replica = t["Resources"]["InstanceHeart1"].to_string().len();
+    assert!(
+        replica < ud_len / 2,
+        "{replica} bytes a replica, user data {ud_len}"
+    );
+}
+
+/// Issue 18: a replica's user data is written the same whatever the count, so scaling from
+/// one heart to two does not update the first (for EC2, an interruption).
+#[test]
+fn a_replicas_user_data_reads_the_same_with_one_replica_or_two() {
+    let two = paasmaker("production");
+    let mut one = two.clone();
+    one.resources
+        .remove(&"instance.heart[1]".parse::<Address>().unwrap());
+    let (t2, t1) = (template(&two), template(&one));
+    let ud = |t: &Json| t["Resources"]["InstanceHeart0"]["Properties"]["UserData"].clone();
+    assert!(!ud(&t1)["Fn::Base64"]["Fn::Join"].is_null(), "{}", ud(&t1));
+    assert_eq!(ud(&t1), ud(&t2));
+    assert_eq!(t1["Mappings"], t2["Mappings"]);
+}

@@ -101,11 +101,19 @@ pub struct ChangeSetRequest<'a> {
     pub change_set: &'a str,
     /// Says whose it is: stackwright's stack and env.
     pub description: &'a str,
-    /// The template body (JSON).
-    pub template: &'a str,
+    /// The template: its body (JSON), or where CloudFormation reads it.
+    pub template: TemplateSource<'a>,
     pub parameters: &'a [Parameter],
     /// A new stack (`CREATE`), else an `UPDATE`.
     pub create: bool,
+}
+
+/// How a change set's template is given: in the request (at most 51,200 bytes), or by
+/// the URL of an S3 object that holds it (up to 1 MB).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TemplateSource<'a> {
+    Body(&'a str),
+    Url(&'a str),
 }
 
 /// A change set as `ListChangeSets` lists it.

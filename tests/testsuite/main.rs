@@ -3,6 +3,7 @@
 //! - `fixtures`: every invalid stack in `fixtures/invalid` is refused with its exact
 //!   file:line:col and message (snapshots); every valid one loads.
 //! - `cloudformation`: the exported template, created by the emulator's CloudFormation.
+//! - `cfn_s3`: a template over 51,200 bytes goes to CloudFormation through S3 (issue 18).
 //! - `cli`: `validate` and `graph` as a user runs them.
 //! - `files`: links out of the stack, FIFOs and oversized files are refused (issue 13).
 //! - `apply`: apply, destroy, output and unlock against the emulator, checked through the SDK.
@@ -14,6 +15,7 @@
 
 mod apply;
 mod census;
+mod cfn_s3;
 mod ci;
 mod cli;
 mod cloudformation;

@@ -55,6 +55,7 @@ impl View {
         let names = Names {
             logical: &view.logical,
             secrets: &secrets,
+            mappings: &template["Mappings"],
         };
         let mut rules: BTreeMap<(Address, String), Vec<String>> = BTreeMap::new();
         let mut attrs: BTreeMap<Address, BTreeMap<String, Value>> = BTreeMap::new();
@@ -293,6 +294,8 @@ struct Names<'a> {
     logical: &'a BTreeMap<String, (Address, Option<String>)>,
     /// Parameter → secret name.
     secrets: &'a BTreeMap<String, String>,
+    /// The template's `Mappings` (shared user data).
+    mappings: &'a Json,
 }
 
 impl Names<'_> {
@@ -324,6 +327,24 @@ impl Names<'_> {
                             return Json::String(self.get_att(id, attr));
                         }
                         ("Fn::Base64", inner) => return self.plain(inner),
+                        // Shared user data: pieces looked up and joined.
+                        ("Fn::FindInMap", Json::Array(path)) if path.len() == 3 => {
+                            let found = path
+                                .iter()
+                                .try_fold(self.mappings, |at, key| Some(&at[key.as_str()?]));
+                            if let Some(found @ Json::String(_)) = found {
+                                return found.clone();
+                            }
+                        }
+                        ("Fn::Join", Json::Array(parts)) if parts.len() == 2 => {
+                            if let (Some(sep), Some(items)) =
+                                (parts[0].as_str(), parts[1].as_array())
+                            {
+                                let texts: Vec<String> =
+                                    items.iter().map(|i| self.text(i)).collect();
+                                return Json::String(texts.join(sep));
+                            }
+                        }
                         ("Fn::Sub", Json::String(text)) => {
                             return Json::String(self.sub(text, &Map::new()));
                         }

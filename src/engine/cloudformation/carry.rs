@@ -130,6 +130,17 @@ impl Cloudformation<'_> {
             ));
             return Ok(finish(report, None, false));
         }
+        if operation == Operation::Destroy {
+            // The templates uploaded for the stack (those too large for a request) go
+            // with it; the bucket, which other stacks share, is left.
+            let prefix = format!("{}/", self.name);
+            if let Err(e) = aws.delete_templates(scope, &prefix).await {
+                console.warning(&format!(
+                    "{e}; CloudFormation stack `{}` is deleted, but its templates are left in S3",
+                    self.name
+                ));
+            }
+        }
         let outputs: Option<BTreeMap<String, Option<String>>> = match operation {
             Operation::Apply => {
                 let info = aws.cfn_stack(scope, &self.name).await?.unwrap_or_default();

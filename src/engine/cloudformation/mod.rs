@@ -33,18 +33,17 @@ use super::secrets::{self, Lookup};
 use super::{Console, Engine, EngineError, Finish, Intent, Operation, RunOptions, redact};
 use crate::cloudformation;
 use crate::cloudformation::changes::{self, Parameter, ResourceChange, StackInfo};
+use crate::cloudformation::limits::{self, Delivery};
 use crate::graph::Graph;
 use crate::plan::{self, Plan};
 use crate::planfile::SavedPlan;
 use crate::provider::aws::Aws;
-use crate::provider::aws::cloudformation::{ChangeSet, ChangeSetRequest};
+use crate::provider::aws::cloudformation::{ChangeSet, ChangeSetRequest, TemplateSource};
+use crate::provider::aws::s3;
 use crate::provider::{Provider, Scope, Secret};
 use crate::stack::Stack;
 
 type Result<T> = std::result::Result<T, EngineError>;
-
-/// CloudFormation takes a template of at most this many bytes in a request (more needs S3).
-const TEMPLATE_LIMIT: usize = 51_200;
 
 /// A secret's stand-in in a change set that `plan` makes and deletes unexecuted, where the
 /// secret is not set and the stack has no value for it yet. It never reaches a resource.
@@ -295,17 +294,10 @@ impl<'a> Cloudformation<'a> {
     async fn make(&self, intent: Intent, cancel: watch::Receiver<bool>) -> Result<Proposal> {
         no_clashes(self.stack)?;
         let template = cloudformation::template(self.stack);
-        let body = serde_json::to_string(&template)
-            .map_err(|e| EngineError::Message(format!("failed to write the template: {e}")))?;
-        if body.len() > TEMPLATE_LIMIT {
-            fail!(
-                "the CloudFormation template of stack `{}` is {} bytes; CloudFormation takes at \
-                 most {TEMPLATE_LIMIT} in a request\n\nhint: use the direct engine for a stack \
-                 this large",
-                self.stack.name,
-                body.len()
-            );
-        }
+        // CloudFormation's limits, before anything is sent.
+        let body = limits::body(&template);
+        let delivery = limits::delivery(&self.stack.name, &body, limits::resources(&template))
+            .map_err(|e| EngineError::Message(e.to_string()))?;
         let deployed = self.current(Operation::Apply).await?;
         let exists = deployed
             .as_ref()
@@ -335,6 +327,15 @@ impl<'a> Cloudformation<'a> {
         // CloudFormation keeps the description with the change set: `apply FILE` checks
         // the plan file's stack against it.
         let description = format!("{}, template {}", self.description(), digest(&body));
+        // Too large for the request: through S3, the last thing before the change set,
+        // after every refusal above.
+        let url = match delivery {
+            Delivery::Body => None,
+            Delivery::S3 => {
+                let key = s3::template_key(&self.name, &sha256_hex(&body));
+                Some(self.aws.put_template(&self.scope, &key, &body).await?.url)
+            }
+        };
         let made = self
             .aws
             .cfn_change_set(
@@ -343,7 +344,10 @@ impl<'a> Cloudformation<'a> {
                     stack: &self.name,
                     change_set: &change_set_name,
                     description: &description,
-                    template: &body,
+                    template: match &url {
+                        Some(url) => TemplateSource::Url(url),
+                        None => TemplateSource::Body(&body),
+                    },
                     parameters: &parameters,
                     create: !exists,
                 },
@@ -521,10 +525,14 @@ impl<'a> Cloudformation<'a> {
 
 /// A template's SHA-256, as `sha256:` and hex.
 fn digest(body: &str) -> String {
+    format!("sha256:{}", sha256_hex(body))
+}
+
+/// A template's SHA-256 in hex: the name of its object in S3.
+fn sha256_hex(body: &str) -> String {
     use sha2::{Digest, Sha256};
     let hash = Sha256::digest(body.as_bytes());
-    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    hash.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Refuse a stack two of whose resources would have the same logical id.

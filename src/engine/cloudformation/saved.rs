@@ -111,8 +111,7 @@ impl Cloudformation<'_> {
         }
         // The change set was made from the template of the stack in the file, or the file
         // was changed: what is shown must be what runs.
-        let body = serde_json::to_string(&cloudformation::template(self.stack))
-            .map_err(|e| EngineError::Message(format!("failed to write the template: {e}")))?;
+        let body = cloudformation::limits::body(&cloudformation::template(self.stack));
         let made_from = format!("{}, template {}", self.description(), digest(&body));
         if described.description != made_from {
             fail!(

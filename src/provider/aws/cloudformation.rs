@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use super::Aws;
 pub use crate::provider::cloudformation::{
-    ChangeSet, ChangeSetRequest, ChangeSetSummary, Described, Settled,
+    ChangeSet, ChangeSetRequest, ChangeSetSummary, Described, Settled, TemplateSource,
 };
 use crate::provider::cloudformation::{ResourceChange, STACK_TYPE, StackEvent, StackInfo, settled};
 use crate::provider::{ProviderError, Scope};
@@ -158,12 +158,15 @@ impl Aws {
             .stack_name(name)
             .change_set_name(change_set)
             .description(description)
-            .template_body(template)
             .change_set_type(if create {
                 ChangeSetType::Create
             } else {
                 ChangeSetType::Update
             });
+        call = match template {
+            TemplateSource::Body(body) => call.template_body(body),
+            TemplateSource::Url(url) => call.template_url(url),
+        };
         for p in parameters {
             let param = CfnParameter::builder().parameter_key(&p.key);
             call = call.parameters(match &p.value {

@@ -17,6 +17,7 @@ mod elb;
 pub mod lock;
 mod rds;
 mod route53;
+pub mod s3;
 pub mod stats;
 mod throttle;
 
@@ -74,6 +75,10 @@ pub struct Aws {
     rds: aws_sdk_rds::Client,
     route53: aws_sdk_route53::Client,
     cfn: aws_sdk_cloudformation::Client,
+    s3: aws_sdk_s3::Client,
+    sts: aws_sdk_sts::Client,
+    /// The region the clients call.
+    region: String,
     endpoint: String,
     stats: Arc<CallStats>,
     /// EC2's rate limiters for this account and region, shared by every task of the run.
@@ -117,6 +122,8 @@ impl Aws {
         {
             loader = loader.endpoint_url(url);
         }
+        // An endpoint of one's own (the emulator) serves buckets by path, not by host name.
+        let path_style = from_env.is_some() || stack.endpoint_url.is_some();
         let endpoint = from_env
             .or_else(|| stack.endpoint_url.clone())
             .unwrap_or_else(|| format!("AWS ({})", stack.region));
@@ -170,15 +177,35 @@ impl Aws {
         let cfn = aws_sdk_cloudformation::Client::from_conf(
             aws_sdk_cloudformation::config::Builder::from(&config)
                 .retry_classifier(ConnectionLost)
+                .interceptor(interceptor.clone())
+                .build(),
+        );
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(path_style)
+                .retry_classifier(ConnectionLost)
+                .interceptor(interceptor.clone())
+                .build(),
+        );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&config)
+                .retry_classifier(ConnectionLost)
                 .interceptor(interceptor)
                 .build(),
         );
+        let region = config
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| stack.region.clone());
         Ok(Aws {
             ec2,
             elb,
             rds,
             route53,
             cfn,
+            s3,
+            sts,
+            region,
             endpoint,
             stats,
             limits,
