@@ -38,6 +38,8 @@ pub struct Direct<P> {
     run_id: String,
     /// The secrets to rotate: set, once checked, by [`Engine::preflight`].
     rotating: BTreeSet<String>,
+    /// `--allow-replace-import`.
+    allow_replace_import: bool,
 }
 
 impl<P> std::fmt::Debug for Direct<P> {
@@ -83,6 +85,17 @@ impl<P: Provider + Locking + 'static> Direct<P> {
             lookup,
             run_id: super::run_id(),
             rotating: BTreeSet::new(),
+            allow_replace_import: false,
+        }
+    }
+
+    /// Refuse, from what refresh read, imports that cannot go ahead ([`plan::imports`]).
+    fn imports_allowed(&self, live: &LiveState, plan: &Plan) -> Result<(), EngineError> {
+        let reasons = plan::imports::refusals(&self.stack, live, plan, self.allow_replace_import);
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::ImportRefused { reasons })
         }
     }
 
@@ -261,6 +274,10 @@ fn values(secrets: &BTreeMap<String, Secret>) -> Vec<String> {
 impl<P: Provider + Locking + 'static> Engine for Direct<P> {
     type Proposal = DirectProposal;
 
+    fn allow_replace_import(&mut self, allow: bool) {
+        self.allow_replace_import = allow;
+    }
+
     async fn preflight(&mut self, options: &RunOptions) -> Result<(), EngineError> {
         // Before anything is read: a secret the stack does not have, or that nothing uses.
         plan::rotate::check(&self.stack, &options.rotate).map_err(EngineError::Message)?;
@@ -275,6 +292,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
     ) -> Result<DirectProposal, EngineError> {
         let live = self.provider.refresh(&self.scope).await?;
         let plan = plan::plan_rotating(&self.stack, &self.graph, &live, &self.rotating);
+        self.imports_allowed(&live, &plan)?;
         self.names_free(&plan).await?;
         let secrets = match intent {
             Intent::Apply => secrets::needed(&plan, &self.stack, &self.lookup)?,
@@ -311,6 +329,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
                  changed?); nothing was changed\n\nhint: plan again"
             );
         }
+        self.imports_allowed(&live, &again)?;
         self.names_free(&again).await?;
         let secrets = secrets::needed(&again, &self.stack, &self.lookup)?;
         Ok(DirectProposal {

@@ -13,6 +13,7 @@
 //!    per-attribute hashes in the `stackwright:applied` tag.
 
 pub mod attrs;
+pub mod imports;
 pub mod rotate;
 pub mod secrets;
 
@@ -38,6 +39,9 @@ pub enum Action {
     Update,
     Replace,
     Destroy,
+    /// `[import]`: a resource made outside stackwright is adopted (tagged, or claimed) and
+    /// its attributes, if any are listed, changed in place. Nothing is created or deleted.
+    Import,
 }
 
 /// One attribute that changes.
@@ -128,6 +132,10 @@ pub struct Summary {
     pub drift: usize,
     pub security_sensitive: usize,
     pub data_loss: usize,
+    /// Resources adopted by `[import]` (those that also change attributes are counted in
+    /// `update` too).
+    #[serde(default)]
+    pub import: usize,
 }
 
 /// The plan's record of which engine made it, and so carries it out.
@@ -165,6 +173,10 @@ impl Summary {
                 Action::Update => summary.update += 1,
                 Action::Replace => summary.replace += 1,
                 Action::Destroy => summary.destroy += 1,
+                Action::Import => {
+                    summary.import += 1;
+                    summary.update += usize::from(!c.attrs.is_empty());
+                }
             }
             summary.drift += usize::from(c.drift);
             summary.security_sensitive += usize::from(
@@ -221,10 +233,13 @@ pub fn plan_rotating(
         if !rotating.is_empty() {
             change = rotate::rotate(change, resource, current, &desired, &known, rotating);
         }
+        if let Some(current) = current.filter(|_| live.imported.contains(&address)) {
+            change = Some(imports::adopt(change, resource, &desired, current));
+        }
         // A resource created or replaced has new attributes; so has an instance resized in
         // place, since the stop and start that takes gives it a new public name and IP.
         let stays = change.as_ref().is_none_or(|c| {
-            c.action == Action::Update
+            matches!(c.action, Action::Update | Action::Import)
                 && !(address.kind == Kind::Instance
                     && c.attrs.iter().any(|a| a.name == "instance_type"))
         });
@@ -539,6 +554,8 @@ fn destroys(stack: &Stack, live: &LiveState) -> Vec<Change> {
         .resources
         .values()
         .filter(|r| stack.resource(&r.address).is_none())
+        // Found by an `[import]` id and not tagged yet: never the stack's to destroy.
+        .filter(|r| !live.imported.contains(&r.address))
         .collect();
     gone.sort_by(|a, b| {
         (a.address.kind.destroy_rank(), &b.address)

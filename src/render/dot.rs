@@ -32,6 +32,7 @@ pub fn look(action: Action) -> Look {
         Action::Update => ("#9a6700", "#fff8c5"),
         Action::Replace => ("#8250df", "#fbefff"),
         Action::Destroy => ("#cf222e", "#ffebe9"),
+        Action::Import => ("#0969da", "#ddf4ff"),
     };
     Look {
         line,

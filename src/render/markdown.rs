@@ -247,6 +247,7 @@ fn verb(action: Action) -> &'static str {
         Action::Update => "will be updated in place",
         Action::Replace => "will be replaced",
         Action::Destroy => "will be destroyed",
+        Action::Import => "will be imported",
     }
 }
 
@@ -256,6 +257,7 @@ fn row(change: &Change) -> String {
         Action::Update => "update",
         Action::Replace => "replace",
         Action::Destroy => "destroy",
+        Action::Import => "import",
     };
     let mut notes = Vec::new();
     if change.marks.iter().any(|m| matches!(m, Mark::DataLoss(_))) {
@@ -302,7 +304,7 @@ fn folded(change: &Change) -> Option<String> {
             let sign = match change.action {
                 Action::Create => '+',
                 Action::Destroy => '-',
-                Action::Update | Action::Replace => ' ',
+                Action::Update | Action::Replace | Action::Import => ' ',
             };
             let _ = writeln!(diff, "{sign} {line}");
         }

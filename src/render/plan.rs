@@ -5,6 +5,7 @@
 //!   ~ instance.web[0]  will be updated in place (drift)
 //! -/+ instance.db  must be replaced (forces replacement: ami)
 //!   - dns_record.old  will be destroyed
+//!  <= security_group.app  will be imported [sg-0123456789abcdef0]
 //! ```
 //!
 //! then each changed attribute; lists as added (`+`) and removed (`-`) items; long text
@@ -111,6 +112,7 @@ fn heading(out: &mut String, change: &Change, paint: &Paint) {
         Action::Update => "33",
         Action::Replace => "35",
         Action::Destroy => "31",
+        Action::Import => "36",
     };
     let _ = writeln!(
         out,
@@ -121,13 +123,14 @@ fn heading(out: &mut String, change: &Change, paint: &Paint) {
     );
 }
 
-/// The sign a change's heading starts with: `+`, `~`, `-/+` or `-`.
+/// The sign a change's heading starts with: `+`, `~`, `-/+`, `-` or `<=`.
 pub(crate) fn symbol(action: Action) -> &'static str {
     match action {
         Action::Create => "+",
         Action::Update => "~",
         Action::Replace => "-/+",
         Action::Destroy => "-",
+        Action::Import => "<=",
     }
 }
 
@@ -142,6 +145,7 @@ pub(crate) fn words(change: &Change) -> String {
             change.replace_because.join(", ")
         ),
         Action::Destroy => "will be destroyed".to_string(),
+        Action::Import => "will be imported".to_string(),
     };
     let drift = if change.drift {
         " (drift: changed in AWS, not in the stack)"
@@ -170,7 +174,9 @@ pub(crate) fn words(change: &Change) -> String {
         None => String::new(),
     };
     let id = match (&change.id, change.action) {
-        (Some(id), Action::Update | Action::Replace | Action::Destroy) => format!(" [{id}]"),
+        (Some(id), Action::Update | Action::Replace | Action::Destroy | Action::Import) => {
+            format!(" [{id}]")
+        }
         _ => String::new(),
     };
     format!("{words}{rolling}{drift}{id}")
@@ -372,9 +378,15 @@ pub fn summary(plan: &Plan) -> String {
     if !notes.is_empty() {
         let _ = writeln!(out, "Note: {}.", notes.join("; "));
     }
+    // `, N to import` only when there is an import: plans without one read as before.
+    let import = if s.import > 0 {
+        format!(", {} to import", s.import)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "Plan: {} to create, {} to update, {} to replace, {} to destroy.",
+        "Plan: {} to create, {} to update, {} to replace, {} to destroy{import}.",
         s.create, s.update, s.replace, s.destroy
     );
     out

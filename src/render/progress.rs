@@ -18,6 +18,7 @@ fn verb(action: Action) -> &'static str {
         Action::Update => "update",
         Action::Replace => "replace",
         Action::Destroy => "destroy",
+        Action::Import => "import",
     }
 }
 

@@ -26,6 +26,10 @@ pub struct Stack {
     pub secrets: BTreeMap<String, String>,
     pub resources: BTreeMap<Address, Resource>,
     pub outputs: BTreeMap<String, Template>,
+    /// `[import]` of the env file: address → the physical id of a resource made outside
+    /// stackwright, adopted (tagged or claimed) by the next apply.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub imports: BTreeMap<Address, String>,
 }
 
 impl Stack {
