@@ -5,6 +5,7 @@
 //! - `cloudformation`: the exported template, created by the emulator's CloudFormation.
 //! - `cli`: `validate` and `graph` as a user runs them.
 //! - `files`: links out of the stack, FIFOs and oversized files are refused (issue 13).
+//! - `adopt`: `[import]` of resources built by hand through the SDK (emulator).
 //! - `apply`: apply, destroy, output and unlock against the emulator, checked through the SDK.
 //! - `robust`: apply under SIGKILL, faults on the wire and concurrent runs (emulator).
 //! - `rolling`: rolling replacement of balancer members through the delaying proxy.
@@ -12,6 +13,7 @@
 //! - `formats`: `plan --format`, `graph --format` and `--plan`, `completions`.
 //! - `ci`: `scripts/ci-plan-comment` with fake `gh` and `curl`, planning against the emulator.
 
+mod adopt;
 mod apply;
 mod census;
 mod ci;
