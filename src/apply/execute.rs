@@ -211,7 +211,8 @@ impl<P: Provider> State<P> {
             }
             // An import is an update that also writes the stack's tags (or claim): the
             // provider's update always does.
-            Action::Update | Action::Import => {
+            // So is a move: the tags written are the new address's.
+            Action::Update | Action::Import | Action::Move => {
                 let live = live.ok_or_else(|| format!("`{address}` is gone"))?;
                 self.create_or_update(change, Some(&live), &progress).await
             }

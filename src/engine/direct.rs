@@ -89,6 +89,13 @@ impl<P: Provider + Locking + 'static> Direct<P> {
         }
     }
 
+    /// Live state, with what `[moved]` renames found at its new address.
+    async fn refresh(&self) -> Result<LiveState, EngineError> {
+        let mut live = self.provider.refresh(&self.scope).await?;
+        plan::moves::relocate(&self.stack, &mut live);
+        Ok(live)
+    }
+
     /// Refuse, from what refresh read, imports that cannot go ahead ([`plan::imports`]).
     fn imports_allowed(&self, live: &LiveState, plan: &Plan) -> Result<(), EngineError> {
         let reasons = plan::imports::refusals(&self.stack, live, plan, self.allow_replace_import);
@@ -191,7 +198,7 @@ impl<P: Provider + Locking + 'static> Direct<P> {
         console: &Arc<dyn Console>,
         cancel: watch::Receiver<bool>,
     ) -> Result<Option<apply::Applied>, EngineError> {
-        let live = self.provider.refresh(&self.scope).await?;
+        let live = self.refresh().await?;
         let graph = if proposal.teardown {
             self.graph_of_nothing()?
         } else {
@@ -290,7 +297,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         intent: Intent,
         _cancel: watch::Receiver<bool>,
     ) -> Result<DirectProposal, EngineError> {
-        let live = self.provider.refresh(&self.scope).await?;
+        let live = self.refresh().await?;
         let plan = plan::plan_rotating(&self.stack, &self.graph, &live, &self.rotating);
         self.imports_allowed(&live, &plan)?;
         self.names_free(&plan).await?;
@@ -318,7 +325,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
                  --rotate-secret NAME` (it shows the plan and asks)"
             );
         }
-        let live = self.provider.refresh(&self.scope).await?;
+        let live = self.refresh().await?;
         still_current(&saved.plan, &live)?;
         // The plan must follow from the stack saved with it, against the same live state:
         // an edit to either (a mark taken out, an attribute changed) is refused.
@@ -342,7 +349,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
     }
 
     async fn teardown(&mut self) -> Result<DirectProposal, EngineError> {
-        let live = self.provider.refresh(&self.scope).await?;
+        let live = self.refresh().await?;
         let plan = plan::plan(&self.nothing(), &self.graph_of_nothing()?, &live);
         Ok(DirectProposal {
             plan,
@@ -439,7 +446,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
     async fn withdraw(&mut self, _proposal: &DirectProposal, _console: &dyn Console) {}
 
     async fn outputs(&mut self) -> Result<BTreeMap<String, Option<String>>, EngineError> {
-        let live = self.provider.refresh(&self.scope).await?;
+        let live = self.refresh().await?;
         Ok(plan::outputs(&self.stack, &live.resources))
     }
 

@@ -904,3 +904,5 @@ async fn replacing_an_instance_a_record_names_switches_the_record_before_the_old
 }
 
 mod imports;
+
+mod moves;

@@ -49,6 +49,7 @@ pub fn adopt(
             applied: Some(applied_tag(resource.address.kind, desired)),
             rolling: None,
             dns_switch: Vec::new(),
+            moved_from: None,
         },
     }
 }

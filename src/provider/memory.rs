@@ -257,8 +257,11 @@ impl Provider for Memory {
                 i.passwords
                     .insert(live.address.clone(), p.expose().to_string());
             }
-            // An imported resource becomes the stack's: tagged with its address.
+            // An imported resource becomes the stack's: tagged with its address; a moved
+            // one is tagged with its new address only.
             i.by_hand.remove(&(live.address.kind, live.id.clone()));
+            i.resources
+                .retain(|a, r| !(r.id == live.id && *a != live.address));
             let r = i
                 .resources
                 .entry(live.address.clone())

@@ -132,6 +132,10 @@ pub struct LiveState {
     /// (by its tags or claim): refused at plan time, naming the owner.
     #[serde(default)]
     pub import_owners: BTreeMap<Address, Owner>,
+    /// `[moved]`: new address → the old address its resource was found at (and is
+    /// tagged with until the apply rewrites the tag). Set by `plan::moves::relocate`.
+    #[serde(default)]
+    pub moved: BTreeMap<Address, Address>,
 }
 
 impl LiveState {

@@ -33,6 +33,7 @@ pub fn look(action: Action) -> Look {
         Action::Replace => ("#8250df", "#fbefff"),
         Action::Destroy => ("#cf222e", "#ffebe9"),
         Action::Import => ("#0969da", "#ddf4ff"),
+        Action::Move => ("#1b7c83", "#d8f3f6"),
     };
     Look {
         line,

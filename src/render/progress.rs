@@ -19,6 +19,7 @@ fn verb(action: Action) -> &'static str {
         Action::Replace => "replace",
         Action::Destroy => "destroy",
         Action::Import => "import",
+        Action::Move => "move",
     }
 }
 

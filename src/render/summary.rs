@@ -65,6 +65,9 @@ pub fn applied(title: &str, plan: &crate::plan::Plan, report: &crate::apply::Rep
     if count(Action::Import) > 0 {
         done.push_str(&format!(", {} imported", count(Action::Import)));
     }
+    if count(Action::Move) > 0 {
+        done.push_str(&format!(", {} moved", count(Action::Move)));
+    }
     let seconds = report.elapsed.as_secs_f64();
     if report.succeeded() {
         return format!("\n{title} complete in {seconds:.1}s: {done}.\n");

@@ -46,6 +46,8 @@ pub(crate) struct RawStack {
     pub outputs: Vec<(raw::SpannedStr, raw::SpannedStr)>,
     /// `[import]` of the env file: (address as written, physical id), spans in the env file.
     pub imports: Vec<(raw::SpannedStr, raw::SpannedStr)>,
+    /// `[moved]` of `stack.toml`: (old address, new address) as written.
+    pub moved: Vec<(raw::SpannedStr, raw::SpannedStr)>,
 }
 
 /// A declared var and the value it has in this env.
@@ -217,6 +219,7 @@ pub(crate) fn load_raw(
         resources: Vec::new(),
         outputs: Vec::new(),
         imports: Vec::new(),
+        moved: Vec::new(),
     };
 
     let stack_span = stack_table.span();
@@ -270,6 +273,17 @@ pub(crate) fn load_raw(
                     }
                 }
             }
+            "moved" => {
+                for (k, v) in loader.table_entries(value, "moved") {
+                    let what = format!("the new address of `{}`", k.get_ref());
+                    if let Some(to) = loader.deserialize::<String>(v.clone(), &what) {
+                        out.moved.push((
+                            Spanned::new(k.span(), k.get_ref().to_string()),
+                            Spanned::new(v.span(), to),
+                        ));
+                    }
+                }
+            }
             "outputs" => {
                 for (k, mut v) in loader.table_entries(value, "outputs") {
                     loader.substitute(&mut v, &vars);
@@ -289,7 +303,7 @@ pub(crate) fn load_raw(
                     }
                 }
                 None => {
-                    let known = ["stack", "vars", "secrets", "outputs"]
+                    let known = ["stack", "vars", "secrets", "outputs", "moved"]
                         .into_iter()
                         .chain(Kind::ALL.iter().map(|k| k.as_str()));
                     loader.diags.push(

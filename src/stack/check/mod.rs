@@ -27,6 +27,7 @@ mod instance;
 mod interpolation;
 mod key_pair;
 mod load_balancer;
+mod moved;
 mod references;
 mod security_group;
 
@@ -167,6 +168,7 @@ impl Checker<'_> {
         // 4.
         self.current.clear();
         let imports = self.imports(&resources);
+        let moved = self.moved(&resources);
         let mut outputs = BTreeMap::new();
         for (name, value) in &raw.outputs {
             let origin = Origin::Token(Span::new(file, value.span()));
@@ -211,6 +213,7 @@ impl Checker<'_> {
             resources,
             outputs,
             imports,
+            moved,
         }
     }
 

@@ -108,3 +108,76 @@ fn an_import_table_that_is_not_a_table_of_strings_is_refused() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].starts_with("test.toml:2:"), "{errors:?}");
 }
+
+// `[moved]` of `stack.toml` (issue 15).
+
+fn moved_errors(moved: &str) -> Vec<String> {
+    let text = format!("{HEAD}{BODY}[moved]\n{moved}");
+    let e = load_text(&text, "").expect_err("should not load");
+    e.diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| {
+            let at = d
+                .primary
+                .as_ref()
+                .map(|l| {
+                    e.sources
+                        .location(l.span.file, l.span.range.start)
+                        .to_string()
+                })
+                .unwrap_or_default();
+            let file = at.rsplit('/').next().unwrap_or_default().to_string();
+            format!("{file}: {}", d.message)
+        })
+        .collect()
+}
+
+#[test]
+fn a_block_rename_moves_every_replica() {
+    let l = ok(
+        &format!(
+            "{BODY}[moved]\n\"instance.web\" = \"instance.app\"\n\"security_group.old\" = \"security_group.web\"\n"
+        ),
+        "",
+    );
+    let moved: Vec<(String, String)> = l
+        .stack
+        .moved
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(
+        moved,
+        [
+            (
+                "security_group.old".to_string(),
+                "security_group.web".to_string()
+            ),
+            ("instance.web[0]".to_string(), "instance.app[0]".to_string()),
+            ("instance.web[1]".to_string(), "instance.app[1]".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn mistakes_in_the_moved_table_are_load_errors_where_they_are_written() {
+    // The head and BODY take lines 1 to 24; `[moved]` is line 25.
+    assert_eq!(
+        moved_errors(
+            "\"instance.one\" = \"instance.app[0]\"\n\
+             \"security_group.x\" = \"instance.app\"\n\
+             \"instance.gone\" = \"instance.nope\"\n\
+             \"instance.a\" = \"instance.app[1]\"\n\
+             \"instance.b\" = \"instance.app[1]\"\n\
+             \"instance.c[0]\" = \"instance.app\"\n"
+        ),
+        [
+            "stack.toml:26:1: cannot move `instance.one`: `instance.one` is still in the stack",
+            "stack.toml:27:22: cannot move `security_group.x` to `instance.app`: `security_group.x` is a security group and `instance.app` an instance",
+            "stack.toml:28:19: `[moved]` moves `instance.gone` to `instance.nope`, which the stack does not have",
+            "stack.toml:30:16: two moves onto `instance.app[1]`: from `instance.a` and from `instance.b`",
+            "stack.toml:31:19: cannot move the one replica `instance.c[0]` onto every replica of `instance.app`",
+        ]
+    );
+}
