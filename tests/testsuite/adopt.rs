@@ -261,3 +261,117 @@ fn imports_that_cannot_be_adopted_are_refused_at_plan_time() {
         "{err}"
     );
 }
+
+fn counted(name: &str, zone: &str) -> String {
+    format!(
+        r#"[stack]
+name = "{name}"
+region = "us-east-1"
+
+[instance.app]
+count = 2
+ami = "{AMI}"
+instance_type = "t2.micro"
+availability_zones = ["us-east-1a", "us-east-1b"]
+
+[dns_record.www]
+zone = "{zone}"
+name = "www.{zone}"
+type = "CNAME"
+ttl = 300
+records = ["${{instance.app[0].public_dns}}"]
+"#
+    )
+}
+
+/// The ids of the stack's live instances by their address tag.
+fn instances_by_address(s: &StackDir) -> std::collections::BTreeMap<String, String> {
+    let rt = runtime();
+    rt.block_on(async {
+        let aws = Aws::connect().await;
+        let out = aws
+            .ec2
+            .describe_instances()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:stackwright:stack")
+                    .values(&s.name)
+                    .build(),
+            )
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("instance-state-name")
+                    .values("running")
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("DescribeInstances");
+        out.reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .map(|i| {
+                let address = i
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some("stackwright:address"))
+                    .and_then(|t| t.value())
+                    .unwrap_or_default()
+                    .to_string();
+                (address, i.instance_id().unwrap_or_default().to_string())
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn renaming_a_counted_block_keeps_its_instances() {
+    let s = StackDir::new("moved", counted);
+    runtime().block_on(async { Aws::connect().await.zone(&s.zone).await });
+    let out = s.run("apply", &["--yes"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let before = instances_by_address(&s);
+    assert_eq!(before.len(), 2, "{before:?}");
+
+    let renamed = counted(&s.name, &s.zone)
+        .replace("[instance.app]", "[instance.web]")
+        .replace("instance.app[0]", "instance.web[0]")
+        .replace("[dns_record.www]", "[dns_record.site]")
+        + "\n[moved]\n\"instance.app\" = \"instance.web\"\n\"dns_record.www\" = \"dns_record.site\"\n";
+    std::fs::write(s.path().join("stack.toml"), renamed).expect("stack.toml");
+    let plan = s.plan(&["--detailed-exitcode"], 2);
+    for line in [
+        " mv instance.app[0] -> instance.web[0]  will be moved [",
+        " mv instance.app[1] -> instance.web[1]  will be moved [",
+        " mv dns_record.www -> dns_record.site  will be moved [",
+    ] {
+        assert!(plan.contains(line), "{line}\n{plan}");
+    }
+    assert!(
+        plan.contains(", 0 to replace, 0 to destroy, 3 to move."),
+        "{plan}"
+    );
+    assert!(plan.contains("Plan: 0 to create,"), "{plan}");
+
+    let proxy = Proxy::start(emulator::endpoint(), &[]);
+    let out = s.run_with("apply", &["--yes"], &[], &proxy.endpoint);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stats = proxy.stats();
+    let calls = stats["by_operation"].as_object().expect("by_operation");
+    for op in ["RunInstances", "TerminateInstances"] {
+        assert!(!calls.contains_key(op), "{op}: {stats}");
+    }
+
+    let after = instances_by_address(&s);
+    let ids = |m: &std::collections::BTreeMap<String, String>, prefix: &str| -> Vec<String> {
+        (0..2)
+            .map(|i| {
+                m.get(&format!("{prefix}[{i}]"))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    assert_eq!(ids(&after, "instance.web"), ids(&before, "instance.app"));
+    s.plan(&["--detailed-exitcode"], 0);
+}
