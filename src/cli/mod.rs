@@ -5,6 +5,7 @@
 mod apply;
 mod completions;
 mod export;
+mod generate;
 mod graph;
 mod man;
 mod output;
@@ -53,6 +54,7 @@ enum Command {
     Output(output::OutputArgs),
     Unlock(unlock::UnlockArgs),
     Export(export::ExportArgs),
+    Generate(generate::GenerateArgs),
     Completions(completions::CompletionsArgs),
     Man(man::ManArgs),
 }
@@ -118,6 +120,7 @@ pub fn main() -> ExitCode {
         Command::Output(args) => output::exec(args),
         Command::Unlock(args) => unlock::exec(args),
         Command::Export(args) => export::exec(args),
+        Command::Generate(args) => generate::exec(args),
         Command::Completions(args) => completions::exec(args),
         Command::Man(args) => man::exec(args),
     };

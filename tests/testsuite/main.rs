@@ -6,6 +6,7 @@
 //! - `cli`: `validate` and `graph` as a user runs them.
 //! - `files`: links out of the stack, FIFOs and oversized files are refused (issue 13).
 //! - `adopt`: `[import]` of resources built by hand through the SDK (emulator).
+//! - `generate`: a stack directory written from a cluster built by hand (emulator).
 //! - `apply`: apply, destroy, output and unlock against the emulator, checked through the SDK.
 //! - `robust`: apply under SIGKILL, faults on the wire and concurrent runs (emulator).
 //! - `rolling`: rolling replacement of balancer members through the delaying proxy.
@@ -23,6 +24,7 @@ mod emulator;
 mod files;
 mod fixtures;
 mod formats;
+mod generate;
 mod plan;
 mod plan_json;
 mod robust;

@@ -173,6 +173,15 @@ impl Aws {
         })
     }
 
+    /// The region the standard chain configures (`AWS_REGION`, the profile), if any.
+    pub async fn configured_region() -> Option<String> {
+        aws_config::defaults(BehaviorVersion::latest())
+            .load()
+            .await
+            .region()
+            .map(ToString::to_string)
+    }
+
     /// Every call made so far, by operation (retries counted as calls).
     pub fn stats(&self) -> &CallStats {
         &self.stats

@@ -42,6 +42,24 @@ impl Aws {
             .map(|z| z.id().trim_start_matches("/hostedzone/").to_string()))
     }
 
+    /// The public hosted zone that holds `fqdn`: the longest suffix of it (itself
+    /// included) that names one in this account. One `ListHostedZonesByName` a suffix
+    /// tried (`generate`).
+    pub async fn hosted_zone_of(
+        &self,
+        scope: &Scope,
+        fqdn: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let labels: Vec<&str> = fqdn.split('.').collect();
+        for start in 0..labels.len().saturating_sub(1) {
+            let candidate = labels[start..].join(".");
+            if self.zone_id(scope, &candidate).await?.is_some() {
+                return Ok(Some(candidate));
+            }
+        }
+        Ok(None)
+    }
+
     pub(super) async fn read_records(
         &self,
         scope: &Scope,

@@ -146,10 +146,23 @@ impl Aws {
         live: &LiveResource,
         want: &Desired<'_>,
     ) -> Result<Applied, ProviderError> {
-        // Only tags change in place; EC2 tags a key pair by its `key-…` id.
-        let key = self
-            .find_key(scope, &want.resource.address)
-            .await?
+        // Only tags change in place; EC2 tags a key pair by its `key-…` id, found by the
+        // key's name: an imported key has no address tag yet, a moved one the old address.
+        let output = self
+            .ec2
+            .describe_key_pairs()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("key-name")
+                    .values(&live.id)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| self.error(scope, &format!("look for key pair `{}`", live.id), e))?;
+        let key = output
+            .key_pairs()
+            .first()
             .ok_or_else(|| self.failed(scope, "tag key pair", format!("`{}` is gone", live.id)))?;
         let key_id = key.key_pair_id().unwrap_or_default();
         self.retag(scope, key_id, live, want).await?;
