@@ -46,8 +46,7 @@ pub struct GenerateArgs {
 }
 
 pub fn exec(args: GenerateArgs) -> anyhow::Result<ExitCode> {
-    check_stack_name(&args.name)
-        .map_err(|e| anyhow::anyhow!("--name `{}`: {e}", args.name))?;
+    check_stack_name(&args.name).map_err(|e| anyhow::anyhow!("--name `{}`: {e}", args.name))?;
     check_stack_name(&args.env).map_err(|e| anyhow::anyhow!("--env `{}`: {e}", args.env))?;
     generate::check_dir(&args.dir, args.force).map_err(anyhow::Error::msg)?;
     let runtime = engine::runtime()?;

@@ -72,7 +72,10 @@ mod tests {
             "region = \"eu-west-1\"\n"
         );
         let err = write_dir(&target, &generated, false).expect_err("not empty");
-        assert!(err.contains("is not empty") && err.contains("--force"), "{err}");
+        assert!(
+            err.contains("is not empty") && err.contains("--force"),
+            "{err}"
+        );
         generated
             .files
             .insert("stack.toml".into(), "[stack]\nname = \"y\"\n".into());

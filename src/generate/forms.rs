@@ -206,7 +206,12 @@ mod tests {
     use crate::stack::model::{GroupRef, Rule, RuleSource};
     use crate::stack::{Address, Kind};
 
-    fn shown(protocol: &str, ports: Option<(u16, u16)>, source: RuleSource, d: Option<&str>) -> String {
+    fn shown(
+        protocol: &str,
+        ports: Option<(u16, u16)>,
+        source: RuleSource,
+        d: Option<&str>,
+    ) -> String {
         Rule {
             protocol: protocol.into(),
             ports,
@@ -232,12 +237,7 @@ mod tests {
         assert_eq!(source, Source::Cidr("10.0.0.0/8".into()));
 
         let group = Address::new(Kind::SecurityGroup, "db", None);
-        let text = shown(
-            "-1",
-            None,
-            RuleSource::Group(GroupRef::Stack(group)),
-            None,
-        );
+        let text = shown("-1", None, RuleSource::Group(GroupRef::Stack(group)), None);
         let (out, source) = rule(&text).expect("parsed");
         assert_eq!((out.protocol.as_str(), out.ports), ("all", None));
         assert_eq!(source, Source::Address("security_group.db".into()));
@@ -251,10 +251,16 @@ mod tests {
         let (out, source) = rule(&text).expect("parsed");
         assert_eq!(out.ports.as_deref(), Some("1000-2000"));
         assert_eq!(source, Source::External("sg-0abc".into()));
-        let (_, source) = rule(&shown("tcp", Some((1, 2)), RuleSource::SelfGroup, None)).expect("self");
+        let (_, source) =
+            rule(&shown("tcp", Some((1, 2)), RuleSource::SelfGroup, None)).expect("self");
         assert_eq!(source, Source::SelfGroup);
-        let (out, _) = rule(&shown("tcp", Some((443, 443)), RuleSource::Cidr("::/0".into()), None))
-            .expect("v6");
+        let (out, _) = rule(&shown(
+            "tcp",
+            Some((443, 443)),
+            RuleSource::Cidr("::/0".into()),
+            None,
+        ))
+        .expect("v6");
         assert_eq!(out.cidr.as_deref(), Some("::/0"));
     }
 
@@ -262,14 +268,25 @@ mod tests {
     fn listeners_and_health_checks_read_back() {
         let l = listener("HTTPS:443 -> HTTP:8080 cert=arn:aws:acm:x").expect("listener");
         assert_eq!(
-            (l.port, l.protocol.as_str(), l.instance_port, l.instance_protocol.as_str()),
+            (
+                l.port,
+                l.protocol.as_str(),
+                l.instance_port,
+                l.instance_protocol.as_str()
+            ),
             (443, "https", 8080, "http")
         );
         assert_eq!(l.ssl_certificate_id.as_deref(), Some("arn:aws:acm:x"));
         let h = health_check("HTTP:80/health every 30s, timeout 5s, unhealthy 3, healthy 2")
             .expect("health check");
         assert_eq!(
-            (h.target.as_str(), h.interval, h.timeout, h.unhealthy_threshold, h.healthy_threshold),
+            (
+                h.target.as_str(),
+                h.interval,
+                h.timeout,
+                h.unhealthy_threshold,
+                h.healthy_threshold
+            ),
             ("HTTP:80/health", 30, 5, 3, 2)
         );
         assert!(health_check("TCP:80").is_none());

@@ -230,7 +230,10 @@ pub async fn generate(aws: &Aws, request: &Request) -> Result<Generated, Vec<Str
 
 /// The final name of every resource found: what AWS calls it, made a valid resource name,
 /// unique within its kind.
-fn state_names(found: &BTreeMap<Address, &LiveResource>, request: &Request) -> BTreeMap<Address, Address> {
+fn state_names(
+    found: &BTreeMap<Address, &LiveResource>,
+    request: &Request,
+) -> BTreeMap<Address, Address> {
     let prefixes = vec![
         format!("{}-{}-", request.name, request.env),
         format!("{}-", request.name),
@@ -261,7 +264,11 @@ fn state_names(found: &BTreeMap<Address, &LiveResource>, request: &Request) -> B
                     .map(|l| l.trim_end_matches('.'))
                     .unwrap_or(&fqdn)
                     .replace('*', "wildcard");
-                let label = if label.is_empty() { "apex".to_string() } else { label };
+                let label = if label.is_empty() {
+                    "apex".to_string()
+                } else {
+                    label
+                };
                 (label, "record")
             }
         };

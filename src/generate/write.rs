@@ -432,8 +432,10 @@ pub(super) fn stack(
         let Some(name) = names.get(address).map(|a| a.name.clone()) else {
             continue;
         };
-        out.imports
-            .insert(Address::new(address.kind, name.clone(), None), live.id.clone());
+        out.imports.insert(
+            Address::new(address.kind, name.clone(), None),
+            live.id.clone(),
+        );
         match address.kind {
             Kind::SecurityGroup => {
                 file.security_group.insert(name, w.group(live));
@@ -462,8 +464,7 @@ pub(super) fn stack(
             Kind::Instance => {
                 let user_data = text(live, "user_data").map(|ud| {
                     let path = format!("files/{name}.user-data");
-                    out.files
-                        .insert(path.clone(), forms::escape_template(&ud));
+                    out.files.insert(path.clone(), forms::escape_template(&ud));
                     path
                 });
                 file.instance.insert(name, w.instance(live, user_data));

@@ -352,6 +352,19 @@ fn renaming_a_counted_block_keeps_its_instances() {
         "{plan}"
     );
     assert!(plan.contains("Plan: 0 to create,"), "{plan}");
+    // `plan --json` carries the moves, as `schemas/plan.schema.json` describes them.
+    let json: serde_json::Value = serde_json::from_str(&s.plan(&["--json"], 0)).expect("json");
+    assert_eq!(json["summary"]["move"], 3, "{json}");
+    let problems = crate::plan_json::errors(&crate::plan_json::validator(), &json);
+    assert!(problems.is_empty(), "{problems:?}\n{json}");
+    let moved = json["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["address"] == "instance.web[1]")
+        .expect("instance.web[1]");
+    assert_eq!(moved["action"], "move", "{json}");
+    assert_eq!(moved["moved_from"], "instance.app[1]", "{json}");
 
     let proxy = Proxy::start(emulator::endpoint(), &[]);
     let out = s.run_with("apply", &["--yes"], &[], &proxy.endpoint);

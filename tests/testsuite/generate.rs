@@ -34,7 +34,9 @@ fn build_cluster(s: &StackDir) -> Built {
     let rt = runtime();
     rt.block_on(async {
         let aws = Aws::connect().await;
-        let web = aws.group(&format!("{}-web", s.name), "web nodes", &[]).await;
+        let web = aws
+            .group(&format!("{}-web", s.name), "web nodes", &[])
+            .await;
         let db = aws.group(&format!("{}-db", s.name), "databases", &[]).await;
         // Not listed: its use is warned about.
         let extra = aws
@@ -42,10 +44,14 @@ fn build_cluster(s: &StackDir) -> Built {
             .await;
         aws.ingress(
             &web,
-            vec![tcp_from_cidr(80, "0.0.0.0/0"), tcp_from_group(8080, 8080, &db)],
+            vec![
+                tcp_from_cidr(80, "0.0.0.0/0"),
+                tcp_from_group(8080, 8080, &db),
+            ],
         )
         .await;
-        aws.ingress(&db, vec![tcp_from_group(3306, 3306, &web)]).await;
+        aws.ingress(&db, vec![tcp_from_group(3306, 3306, &web)])
+            .await;
         let key = format!("{}-deploy", s.name);
         aws.ec2
             .import_key_pair()
@@ -109,7 +115,9 @@ fn generate(s: &StackDir, args: &[String]) -> std::process::Output {
 }
 
 fn toml_at<'a>(table: &'a toml::Table, path: &[&str]) -> &'a toml::Value {
-    let mut value = table.get(path[0]).unwrap_or_else(|| panic!("no `{}`", path[0]));
+    let mut value = table
+        .get(path[0])
+        .unwrap_or_else(|| panic!("no `{}`", path[0]));
     for key in &path[1..] {
         value = value
             .get(key)
@@ -229,6 +237,17 @@ fn generate_writes_a_stack_that_adopts_a_cluster_built_by_hand() {
     );
     assert!(!imports.contains_key("security_group.ops"), "{env_toml}");
 
+    // The editors' schemas accept what generate writes.
+    let mut problems = crate::schema::problems(
+        &crate::schema::validator("stack.schema.json"),
+        &s.path().join("stack.toml"),
+    );
+    problems.extend(crate::schema::problems(
+        &crate::schema::validator("env.schema.json"),
+        &s.path().join("env/test.toml"),
+    ));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
     let out = s.run("validate", &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let plan = s.plan(&["--detailed-exitcode"], 2);
@@ -255,17 +274,39 @@ fn generate_writes_a_stack_that_adopts_a_cluster_built_by_hand() {
     let made_or_gone: Vec<&String> = calls
         .keys()
         .filter(|op| {
-            ["Create", "Run", "Delete", "Terminate", "Import", "Modify", "Register", "Deregister"]
-                .iter()
-                .any(|p| op.starts_with(p))
-                && !["CreateTags", "AddTags", "CreateSecurityGroup", "DeleteSecurityGroup"]
-                    .contains(&op.as_str())
+            [
+                "Create",
+                "Run",
+                "Delete",
+                "Terminate",
+                "Import",
+                "Modify",
+                "Register",
+                "Deregister",
+            ]
+            .iter()
+            .any(|p| op.starts_with(p))
+                && ![
+                    "CreateTags",
+                    "AddTags",
+                    "CreateSecurityGroup",
+                    "DeleteSecurityGroup",
+                ]
+                .contains(&op.as_str())
         })
         .collect();
     assert!(made_or_gone.is_empty(), "{stats}");
     // The lock is a security group, created and deleted once; no other group is.
-    assert_eq!(calls.get("CreateSecurityGroup"), Some(&serde_json::json!(1)), "{stats}");
-    assert_eq!(calls.get("DeleteSecurityGroup"), Some(&serde_json::json!(1)), "{stats}");
+    assert_eq!(
+        calls.get("CreateSecurityGroup"),
+        Some(&serde_json::json!(1)),
+        "{stats}"
+    );
+    assert_eq!(
+        calls.get("DeleteSecurityGroup"),
+        Some(&serde_json::json!(1)),
+        "{stats}"
+    );
 
     s.plan(&["--detailed-exitcode"], 0);
 }
@@ -279,7 +320,11 @@ fn generate_refuses_ids_that_name_nothing_and_sends_only_reads() {
         .arg("generate")
         .arg(empty.path().join("new"))
         .args(["--name", &s.name, "--env", ENV, "--region", "us-east-1"])
-        .args(["sg-0123456789abcdef0", "no-such-thing", "www.nowhere.e2e.example A"])
+        .args([
+            "sg-0123456789abcdef0",
+            "no-such-thing",
+            "www.nowhere.e2e.example A",
+        ])
         .envs(aws_env_at(&proxy.endpoint))
         .env_remove("AWS_PROFILE")
         .env("NO_COLOR", "1")
@@ -295,9 +340,9 @@ fn generate_refuses_ids_that_name_nothing_and_sends_only_reads() {
     let stats = proxy.stats();
     let calls = stats["by_operation"].as_object().expect("by_operation");
     assert!(
-        calls
-            .keys()
-            .all(|op| op.starts_with("Describe") || op.starts_with("List") || op.starts_with("Get")),
+        calls.keys().all(|op| op.starts_with("Describe")
+            || op.starts_with("List")
+            || op.starts_with("Get")),
         "only reads: {stats}"
     );
 

@@ -521,7 +521,12 @@ impl Aws {
     }
 
     /// A MySQL database as [`full_stack`] describes it; its ARN.
-    pub(crate) async fn database(&self, identifier: &str, group: &str, tags: &[(String, String)]) -> String {
+    pub(crate) async fn database(
+        &self,
+        identifier: &str,
+        group: &str,
+        tags: &[(String, String)],
+    ) -> String {
         let out = self
             .rds
             .create_db_instance()
