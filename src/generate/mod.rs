@@ -283,3 +283,6 @@ fn state_names(
     }
     names
 }
+
+#[cfg(test)]
+mod tests;
