@@ -14,7 +14,8 @@ use aws_sdk_route53::types::RrType;
 
 use crate::emulator::{self, Proxy};
 use crate::plan::{
-    Aws, ENV, Launch, PUBLIC_KEY, StackDir, aws_env_at, runtime, tcp_from_cidr, tcp_from_group,
+    Aws, ENV, Launch, PUBLIC_KEY, StackDir, aws_env_at, own_tags, runtime, tcp_from_cidr,
+    tcp_from_group,
 };
 use crate::support::text;
 
@@ -365,4 +366,55 @@ fn generate_refuses_ids_that_name_nothing_and_sends_only_reads() {
         assert!(err.contains(expected), "{expected}\n{err}");
     }
     assert!(!empty.path().join("new").exists());
+
+    // Another stack's group is refused naming its owner; a name that is both a balancer
+    // and a key pair is refused as ambiguous, and `key_pair:NAME` says which.
+    let (owned, both) = runtime().block_on(async {
+        let aws = Aws::connect().await;
+        let owned = aws
+            .group(
+                &format!("{}-owned", s.name),
+                "owned",
+                &own_tags("someoneelse", "prod", "security_group.front"),
+            )
+            .await;
+        let both = format!("{}-both", s.name);
+        aws.balancer(&both, &[], &[]).await;
+        aws.ec2
+            .import_key_pair()
+            .key_name(&both)
+            .public_key_material(aws_sdk_ec2::primitives::Blob::new(PUBLIC_KEY.as_bytes()))
+            .send()
+            .await
+            .expect("ImportKeyPair");
+        (owned, both)
+    });
+    let run = |dir: &std::path::Path, ids: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"))
+            .arg("generate")
+            .arg(dir)
+            .args(["--name", &s.name, "--env", ENV, "--region", "us-east-1"])
+            .args(ids)
+            .envs(aws_env_at(emulator::endpoint()))
+            .env_remove("AWS_PROFILE")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run stackwright generate")
+    };
+    let out = run(&empty.path().join("new"), &[&owned, &both]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    for expected in [
+        format!("`{owned}` belongs to stack `someoneelse` env `prod` (its `security_group.front`)"),
+        format!("`{both}` names a load balancer and a key pair: write `load_balancer:{both}`"),
+    ] {
+        assert!(err.contains(&expected), "{expected}\n{err}");
+    }
+    assert!(!empty.path().join("new").exists());
+    let out = run(&empty.path().join("new"), &[&format!("key_pair:{both}")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stack_toml =
+        std::fs::read_to_string(empty.path().join("new/stack.toml")).expect("stack.toml");
+    assert!(stack_toml.contains("[key_pair.both]"), "{stack_toml}");
+    assert!(!stack_toml.contains("load_balancer"), "{stack_toml}");
 }
