@@ -228,6 +228,78 @@ pub async fn generate(aws: &Aws, request: &Request) -> Result<Generated, Vec<Str
     write::stack(request, &found, &state_names(&found, request)).map_err(|e| vec![e])
 }
 
+/// Instances that can safely be one counted block: alike in everything but their zone,
+/// and named exactly as stackwright names the replicas of that block
+/// (`<stack>-<env>-<name>-<i>`, `i` from 0 without a gap), so that adopting them renames
+/// nothing. Provisional address → the replica's address. Anything else stays one block
+/// per instance.
+fn counted_blocks(
+    found: &BTreeMap<Address, &LiveResource>,
+    request: &Request,
+) -> BTreeMap<Address, Address> {
+    use crate::stack::names::{check_resource_name, default_name, stack_env};
+    let prefix = format!("{}-", stack_env(&request.name, &request.env));
+    // (block name, everything but the zone and the name) → (index, provisional address).
+    let mut blocks: BTreeMap<(String, String), Vec<(u32, Address)>> = BTreeMap::new();
+    for (address, live) in found.iter().filter(|(a, _)| a.kind == Kind::Instance) {
+        let mut tags = write::user_tags(live);
+        let Some(name) = tags.remove("Name") else {
+            continue;
+        };
+        let Some((block, index)) = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.rsplit_once('-'))
+        else {
+            continue;
+        };
+        let Ok(index) = index.parse::<u32>() else {
+            continue;
+        };
+        if check_resource_name(block).is_err()
+            || default_name(
+                Kind::Instance,
+                &request.name,
+                &request.env,
+                block,
+                Some(index),
+            ) != name
+        {
+            continue;
+        }
+        let shape: Vec<String> = live
+            .attrs
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "availability_zone" | "tags"))
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .chain(tags.iter().map(|(k, v)| format!("tag {k}={v}")))
+            .collect();
+        blocks
+            .entry((block.to_string(), shape.join("\n")))
+            .or_default()
+            .push((index, address.clone()));
+    }
+    let mut out = BTreeMap::new();
+    let mut used = BTreeSet::new();
+    for ((block, _), mut replicas) in blocks {
+        replicas.sort();
+        let whole = replicas.len() >= 2
+            && replicas
+                .iter()
+                .enumerate()
+                .all(|(n, (i, _))| usize::try_from(*i).is_ok_and(|i| i == n));
+        if !whole || !used.insert(block.clone()) {
+            continue;
+        }
+        for (i, address) in replicas {
+            out.insert(
+                address,
+                Address::new(Kind::Instance, block.clone(), Some(i)),
+            );
+        }
+    }
+    out
+}
+
 /// The final name of every resource found: what AWS calls it, made a valid resource name,
 /// unique within its kind.
 fn state_names(
@@ -240,7 +312,15 @@ fn state_names(
     ];
     let mut taken: BTreeSet<(Kind, String)> = BTreeSet::new();
     let mut names = BTreeMap::new();
+    let counted = counted_blocks(found, request);
+    for replica in counted.values() {
+        taken.insert((Kind::Instance, replica.name.clone()));
+    }
     for (address, live) in found {
+        if let Some(replica) = counted.get(address) {
+            names.insert(address.clone(), replica.clone());
+            continue;
+        }
         let text = |k: &str| match live.attrs.get(k) {
             Some(Value::Text(t)) => t.clone(),
             _ => String::new(),

@@ -248,3 +248,119 @@ fn ids_are_told_apart_by_their_form() {
     assert!(kinds("www.example.com A extra").is_err());
     assert!(kinds("").is_err());
 }
+
+#[test]
+fn instances_named_as_replicas_and_alike_become_one_counted_block() {
+    let instance = |n: usize, id: &str, name: &str, zone: &str, size: &str| {
+        live(
+            Kind::Instance,
+            n,
+            id,
+            &[
+                ("ami", t("ami-12c6146b")),
+                ("instance_type", t(size)),
+                ("availability_zone", t(zone)),
+                ("key_name", t("")),
+                ("security_groups", l(&[])),
+                ("tags", l(&[&format!("Name={name}")])),
+                ("user_data", t("")),
+                ("shutdown_behavior", t("stop")),
+                ("root_volume_gb", t("8")),
+            ],
+            &[("public_dns", &format!("{id}.compute-1.amazonaws.com"))],
+        )
+    };
+    let resources = vec![
+        instance(0, "i-00000001", "shop-prod-app-1", "us-east-1b", "t2.micro"),
+        instance(1, "i-00000000", "shop-prod-app-0", "us-east-1a", "t2.micro"),
+        // Named as a third replica, but not alike: a block of its own.
+        instance(2, "i-00000002", "shop-prod-app-2", "us-east-1a", "t2.small"),
+        live(
+            Kind::LoadBalancer,
+            3,
+            "front",
+            &[
+                ("name", t("front")),
+                ("availability_zones", l(&["us-east-1a", "us-east-1b"])),
+                ("listeners", l(&["HTTP:80 -> HTTP:80"])),
+                ("instances", l(&["instance.id0", "instance.id1"])),
+                ("cross_zone", t("false")),
+            ],
+            &[("dns_name", DNS)],
+        ),
+        live(
+            Kind::DnsRecord,
+            4,
+            "one.example.com CNAME",
+            &[
+                ("zone", t("example.com")),
+                ("fqdn", t("one.example.com")),
+                ("type", t("CNAME")),
+                ("ttl", t("300")),
+                ("records", l(&["i-00000001.compute-1.amazonaws.com"])),
+            ],
+            &[],
+        ),
+    ];
+    let found: BTreeMap<Address, &LiveResource> =
+        resources.iter().map(|r| (r.address.clone(), r)).collect();
+    let request = Request {
+        name: "shop".into(),
+        env: "prod".into(),
+        region: "us-east-1".into(),
+        ids: Vec::new(),
+    };
+    let names = super::state_names(&found, &request);
+    let generated = write::stack(&request, &found, &names).expect("generated");
+    assert!(generated.warnings.is_empty(), "{:#?}", generated.warnings);
+    let imports: BTreeMap<String, String> = generated
+        .imports
+        .iter()
+        .map(|(a, id)| (a.to_string(), id.clone()))
+        .collect();
+    assert_eq!(imports["instance.app[0]"], "i-00000000");
+    assert_eq!(imports["instance.app[1]"], "i-00000001");
+    assert_eq!(imports["instance.app-2"], "i-00000002");
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    super::write_dir(dir.path(), &generated, false).expect("written");
+    let loaded = crate::stack::load(dir.path(), Some("prod"))
+        .unwrap_or_else(|e| panic!("{:#?}\n{:#?}", e.diagnostics, generated.files));
+    let stack = loaded.stack;
+    for (i, zone) in [(0, "us-east-1a"), (1, "us-east-1b")] {
+        let replica = Address::new(Kind::Instance, "app", Some(i));
+        let resource = stack.resource(&replica).expect("replica");
+        assert_eq!(resource.physical_name, format!("shop-prod-app-{i}"));
+        let Spec::Instance(instance) = &resource.spec else {
+            panic!("not an instance");
+        };
+        assert_eq!(instance.availability_zone.as_deref(), Some(zone));
+    }
+    assert!(
+        stack
+            .resource(&Address::new(Kind::Instance, "app", Some(2)))
+            .is_none()
+    );
+    let front = Address::new(Kind::LoadBalancer, "front", None);
+    let Some(Spec::LoadBalancer(lb)) = stack.resource(&front).map(|r| &r.spec) else {
+        panic!("no {front}");
+    };
+    assert_eq!(
+        lb.instances,
+        [
+            Address::new(Kind::Instance, "app", Some(0)),
+            Address::new(Kind::Instance, "app", Some(1))
+        ]
+    );
+    let one = Address::new(Kind::DnsRecord, "one", None);
+    let Some(Spec::DnsRecord(record)) = stack.resource(&one).map(|r| &r.spec) else {
+        panic!("no {one}");
+    };
+    assert_eq!(
+        record.records[0].parts,
+        [Part::Attr {
+            target: Address::new(Kind::Instance, "app", Some(1)),
+            attr: "public_dns".into()
+        }]
+    );
+}

@@ -109,10 +109,14 @@ struct DatabaseOut {
 struct InstanceOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<u32>,
     ami: String,
     instance_type: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     availability_zone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    availability_zones: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     key_name: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -182,6 +186,23 @@ fn flag(live: &LiveResource, name: &str) -> bool {
     text(live, name).as_deref() == Some("true")
 }
 
+/// An address as the stack names it within its kind: `web`, `app[1]` (a replica).
+fn local(address: &Address) -> String {
+    match address.index {
+        Some(i) => format!("{}[{i}]", address.name),
+        None => address.name.clone(),
+    }
+}
+
+/// The zones of a counted block's replicas (in replica order) as `availability_zones`,
+/// over which replicas are spread round-robin: the shortest list that repeats into them.
+fn zone_cycle(zones: &[String]) -> Vec<String> {
+    let period = (1..=zones.len())
+        .find(|&p| zones.iter().enumerate().all(|(i, z)| *z == zones[i % p]))
+        .unwrap_or(zones.len());
+    zones[..period].to_vec()
+}
+
 /// How the resources found are written: their final names, and the warnings.
 struct Writer<'a> {
     /// Provisional address (`security_group.id0`) → final address.
@@ -194,7 +215,7 @@ impl Writer<'_> {
     /// The final name of a provisional address as refresh writes it (`security_group.id0`).
     fn name_of(&self, text: &str) -> Option<String> {
         let address: Address = text.parse().ok()?;
-        self.names.get(&address).map(|a| a.name.clone())
+        self.names.get(&address).map(local)
     }
 
     /// How `live` is named in a warning: `instance i-…`, `load balancer \`web\``.
@@ -285,6 +306,7 @@ impl Writer<'_> {
                 )),
             }
         }
+        instances.sort();
         BalancerOut {
             name: text(live, "name").unwrap_or_default(),
             availability_zones: list(live, "availability_zones"),
@@ -342,9 +364,11 @@ impl Writer<'_> {
         });
         InstanceOut {
             name,
+            count: None,
             ami: text(live, "ami").unwrap_or_default(),
             instance_type: text(live, "instance_type").unwrap_or_default(),
             availability_zone: text(live, "availability_zone"),
+            availability_zones: None,
             key_name,
             security_groups: self.groups(live, "security_groups"),
             root_volume_gb: number(live, "root_volume_gb"),
@@ -360,7 +384,7 @@ impl Writer<'_> {
     fn record(&mut self, live: &LiveResource) -> RecordOut {
         let mut refs: BTreeMap<String, String> = BTreeMap::new();
         for (address, other) in self.found {
-            let Some(name) = self.names.get(address).map(|a| a.name.clone()) else {
+            let Some(name) = self.names.get(address).map(local) else {
                 continue;
             };
             let attrs: &[&str] = match address.kind {
@@ -428,14 +452,18 @@ pub(super) fn stack(
         found,
         warnings: Vec::new(),
     };
+    // Counted blocks: block name → its replicas by index.
+    let mut replicas: BTreeMap<String, BTreeMap<u32, &LiveResource>> = BTreeMap::new();
     for (address, live) in found {
-        let Some(name) = names.get(address).map(|a| a.name.clone()) else {
+        let Some(final_address) = names.get(address) else {
             continue;
         };
-        out.imports.insert(
-            Address::new(address.kind, name.clone(), None),
-            live.id.clone(),
-        );
+        out.imports.insert(final_address.clone(), live.id.clone());
+        let name = final_address.name.clone();
+        if let Some(i) = final_address.index {
+            replicas.entry(name).or_default().insert(i, live);
+            continue;
+        }
         match address.kind {
             Kind::SecurityGroup => {
                 file.security_group.insert(name, w.group(live));
@@ -473,6 +501,29 @@ pub(super) fn stack(
                 file.dns_record.insert(name, w.record(live));
             }
         }
+    }
+    for (name, replicas) in replicas {
+        let Some(first) = replicas.values().next() else {
+            continue;
+        };
+        let user_data = text(first, "user_data").map(|ud| {
+            let path = format!("files/{name}.user-data");
+            out.files.insert(path.clone(), forms::escape_template(&ud));
+            path
+        });
+        let mut block = w.instance(first, user_data);
+        let zones: Vec<String> = replicas
+            .values()
+            .filter_map(|r| text(r, "availability_zone"))
+            .collect();
+        let cycle = zone_cycle(&zones);
+        block.name = None;
+        block.count = u32::try_from(replicas.len()).ok();
+        if zones.len() == replicas.len() && cycle.len() > 1 {
+            block.availability_zone = None;
+            block.availability_zones = Some(cycle);
+        }
+        file.instance.insert(name, block);
     }
     let env = EnvFile {
         region: request.region.clone(),

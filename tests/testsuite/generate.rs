@@ -418,3 +418,79 @@ fn generate_refuses_ids_that_name_nothing_and_sends_only_reads() {
     assert!(stack_toml.contains("[key_pair.both]"), "{stack_toml}");
     assert!(!stack_toml.contains("load_balancer"), "{stack_toml}");
 }
+
+/// Instances named as stackwright names replicas (`<stack>-<env>-<name>-<i>`) and alike but
+/// for their zone become one counted block; adopting them renames and moves nothing.
+#[test]
+fn instances_named_as_replicas_become_a_counted_block_that_plans_as_imports() {
+    let s = StackDir::new("gencount", |_, _| String::new());
+    let ids = runtime().block_on(async {
+        let aws = Aws::connect().await;
+        let group = aws.group(&format!("{}-app", s.name), "app", &[]).await;
+        let mut ids = vec![group.clone()];
+        for (i, zone) in ["us-east-1a", "us-east-1b"].into_iter().enumerate() {
+            ids.push(
+                aws.instance(Launch {
+                    zone,
+                    instance_type: "t2.micro",
+                    key_name: None,
+                    groups: vec![&group],
+                    user_data: Some(USER_DATA),
+                    tags: vec![("Name".into(), s.physical(&format!("app-{i}")))],
+                })
+                .await,
+            );
+        }
+        ids
+    });
+    let empty = tempfile::tempdir().expect("temporary directory");
+    let dir = empty.path().join("stack");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"))
+        .arg("generate")
+        .arg(&dir)
+        .args(["--name", &s.name, "--env", ENV, "--region", "us-east-1"])
+        .args(&ids)
+        .envs(aws_env_at(emulator::endpoint()))
+        .env_remove("AWS_PROFILE")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run stackwright generate");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stack_toml = std::fs::read_to_string(dir.join("stack.toml")).expect("stack.toml");
+    let stack: toml::Table = stack_toml.parse().expect("TOML");
+    assert_eq!(
+        toml_at(&stack, &["instance", "app", "count"]).as_integer(),
+        Some(2),
+        "{stack_toml}"
+    );
+    assert_eq!(
+        strings(toml_at(&stack, &["instance", "app", "availability_zones"])),
+        ["us-east-1a", "us-east-1b"],
+        "{stack_toml}"
+    );
+    let env_toml = std::fs::read_to_string(dir.join("env/test.toml")).expect("env");
+    let env: toml::Table = env_toml.parse().expect("TOML");
+    assert_eq!(
+        env["import"]["instance.app[0]"].as_str(),
+        Some(ids[1].as_str())
+    );
+    assert_eq!(
+        env["import"]["instance.app[1]"].as_str(),
+        Some(ids[2].as_str())
+    );
+
+    // Plan and apply the generated directory (StackDir runs commands in its own).
+    for file in ["stack.toml", "env/test.toml", "files/app.user-data"] {
+        let target = s.path().join(file);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("directory");
+        std::fs::copy(dir.join(file), target).expect("copy");
+    }
+    let plan = s.plan(&["--detailed-exitcode"], 2);
+    assert!(
+        plan.contains("Plan: 0 to create, 0 to update, 0 to replace, 0 to destroy, 3 to import."),
+        "{plan}"
+    );
+    let out = s.run("apply", &["--yes"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    s.plan(&["--detailed-exitcode"], 0);
+}
