@@ -101,7 +101,7 @@ fn kinds_of(id: &str) -> Result<(Vec<Kind>, String), String> {
 fn what(kind: Kind) -> &'static str {
     match kind {
         Kind::SecurityGroup => "security group",
-        Kind::Instance => "instance (that is not terminated)",
+        Kind::Instance => "running or stopped instance",
         Kind::LoadBalancer => "load balancer",
         Kind::Database => "database",
         Kind::KeyPair => "key pair",
@@ -205,6 +205,18 @@ pub async fn generate(aws: &Aws, request: &Request) -> Result<Generated, Vec<Str
                     .join(" and a "),
                 several[0].address.kind
             )),
+        }
+    }
+    // An alias record (to a balancer, say) holds no values: `dns_record` cannot say it.
+    for live in found.values() {
+        if live.address.kind == Kind::DnsRecord
+            && matches!(live.attrs.get("records"), Some(Value::List(v)) if v.is_empty())
+        {
+            errors.push(format!(
+                "`{}`: it has no values (an alias record?); a `dns_record` holds values, so \
+                 it cannot be generated",
+                live.id
+            ));
         }
     }
     let strangers: Vec<String> = state

@@ -21,7 +21,8 @@ use crate::support::text;
 
 /// `$` and `${…}` in user data must come back as they were (a template escapes them).
 const USER_DATA: &str = "#!/bin/sh\necho \"${HOME}\" > /tmp/home\n";
-const PASSWORD: &str = "hand-made-secret-42";
+/// The master password `Aws::database` gives the database: never read, never written.
+const PASSWORD: &str = "not-the-canary";
 
 /// What was built: the ids to generate from, and the ones the assertions name.
 struct Built {
