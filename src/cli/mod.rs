@@ -36,6 +36,7 @@ use stackwright::stack::Loaded;
         stackwright output stacks/paasmaker --env staging\n  \
         stackwright destroy stacks/paasmaker --env staging\n  \
         stackwright apply stacks/paasmaker --env staging --engine cloudformation\n  \
+        stackwright generate stacks/shop --name shop --env production sg-0a1b2c3d i-0123456789abcdef0\n  \
         stackwright completions bash > ~/.local/share/bash-completion/completions/stackwright\n\n\
         The stack format: docs/stack-format.md"
 )]
