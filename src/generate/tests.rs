@@ -51,7 +51,7 @@ fn the_stack_written_loads_with_references_and_warns_of_what_it_cannot_name() {
             "sg-11111111",
             &[
                 ("name", t("shop-web")),
-                ("description", t("web nodes")),
+                ("description", t("web nodes ${not} interpolated")),
                 (
                     "ingress",
                     l(&[
@@ -160,6 +160,7 @@ fn the_stack_written_loads_with_references_and_warns_of_what_it_cannot_name() {
         panic!("no {web}");
     };
     assert_eq!(group.egress, None, "AWS's default egress is left alone");
+    assert_eq!(group.description, "web nodes ${not} interpolated");
     let sources: Vec<&RuleSource> = group.ingress.iter().map(|r| &r.source).collect();
     assert!(sources.contains(&&RuleSource::SelfGroup), "{sources:?}");
     assert!(

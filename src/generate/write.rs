@@ -164,6 +164,14 @@ pub(super) fn user_tags(live: &LiveResource) -> BTreeMap<String, String> {
     }
 }
 
+/// The user tags as the stack writes them: values are interpolated, so `${` is `$${`.
+fn written_tags(live: &LiveResource) -> BTreeMap<String, String> {
+    user_tags(live)
+        .into_iter()
+        .map(|(k, v)| (k, forms::escape_template(&v)))
+        .collect()
+}
+
 fn text(live: &LiveResource, name: &str) -> Option<String> {
     match live.attrs.get(name) {
         Some(Value::Text(t)) if !t.is_empty() => Some(t.clone()),
@@ -259,6 +267,7 @@ impl Writer<'_> {
                 ));
                 continue;
             };
+            rule.description = rule.description.map(|d| forms::escape_template(&d));
             rule.group = match source {
                 Source::Cidr(_) => None,
                 Source::SelfGroup => Some("self".into()),
@@ -286,11 +295,11 @@ impl Writer<'_> {
             && egress[0].cidr.as_deref() == Some("0.0.0.0/0")
             && egress[0].description.is_none();
         GroupOut {
-            name: text(live, "name").unwrap_or_default(),
-            description: text(live, "description").unwrap_or_default(),
+            name: forms::escape_template(&text(live, "name").unwrap_or_default()),
+            description: forms::escape_template(&text(live, "description").unwrap_or_default()),
             ingress,
             egress: (!default_egress).then_some(egress),
-            tags: user_tags(live),
+            tags: written_tags(live),
         }
     }
 
@@ -318,7 +327,7 @@ impl Writer<'_> {
             instances,
             security_groups: self.groups(live, "security_groups"),
             cross_zone: text(live, "cross_zone").map(|v| v == "true"),
-            tags: user_tags(live),
+            tags: written_tags(live),
         }
     }
 
@@ -340,13 +349,20 @@ impl Writer<'_> {
             backup_retention_days: number(live, "backup_retention_days").unwrap_or(0),
             publicly_accessible: flag(live, "publicly_accessible"),
             deletion_protection: flag(live, "deletion_protection"),
-            tags: user_tags(live),
+            tags: written_tags(live),
         }
     }
 
     fn instance(&mut self, live: &LiveResource, user_data: Option<String>) -> InstanceOut {
-        let mut tags = user_tags(live);
-        let name = tags.remove("Name");
+        let mut tags = written_tags(live);
+        // The Name tag as `name`, where the stack can say it so (printable ASCII).
+        let name = tags
+            .get("Name")
+            .filter(|n| crate::stack::names::check(Kind::Instance, n).is_ok())
+            .cloned();
+        if name.is_some() {
+            tags.remove("Name");
+        }
         let key_name = text(live, "key_name").map(|key| {
             let listed = self.found.iter().find(|(_, k)| {
                 k.address.kind == Kind::KeyPair && text(k, "name").as_deref() == Some(&key)
@@ -474,7 +490,7 @@ pub(super) fn stack(
                     KeyOut {
                         name: text(live, "name").unwrap_or_default(),
                         public_key: text(live, "public_key").unwrap_or_default(),
-                        tags: user_tags(live),
+                        tags: written_tags(live),
                     },
                 );
             }
