@@ -225,7 +225,7 @@ fn the_stack_written_loads_with_references_and_warns_of_what_it_cannot_name() {
 
 #[test]
 fn ids_are_told_apart_by_their_form() {
-    let kinds = |id: &str| kinds_of(id).map(|(k, id)| (k, id));
+    let kinds = kinds_of;
     assert_eq!(
         kinds("sg-0abc"),
         Ok((vec![Kind::SecurityGroup], "sg-0abc".into()))
