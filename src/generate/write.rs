@@ -316,14 +316,32 @@ impl Writer<'_> {
             }
         }
         instances.sort();
+        let mut listeners = Vec::new();
+        for listener in list(live, "listeners") {
+            match forms::listener(&listener) {
+                Some(l) => listeners.push(l),
+                None => self.warnings.push(format!(
+                    "{}: listener `{listener}` could not be read back; it is left out, so apply \
+                     would remove it",
+                    Self::who(live)
+                )),
+            }
+        }
+        let health_check = text(live, "health_check").and_then(|h| {
+            let read = forms::health_check(&h);
+            if read.is_none() {
+                self.warnings.push(format!(
+                    "{}: health check `{h}` could not be read back; it is left out",
+                    Self::who(live)
+                ));
+            }
+            read
+        });
         BalancerOut {
             name: text(live, "name").unwrap_or_default(),
             availability_zones: list(live, "availability_zones"),
-            listeners: list(live, "listeners")
-                .iter()
-                .filter_map(|l| forms::listener(l))
-                .collect(),
-            health_check: text(live, "health_check").and_then(|h| forms::health_check(&h)),
+            listeners,
+            health_check,
             instances,
             security_groups: self.groups(live, "security_groups"),
             cross_zone: text(live, "cross_zone").map(|v| v == "true"),
