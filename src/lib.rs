@@ -24,6 +24,7 @@ pub mod address;
 pub mod apply;
 pub mod cloudformation;
 pub mod engine;
+pub mod generate;
 pub mod graph;
 pub mod plan;
 pub mod planfile;

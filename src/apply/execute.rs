@@ -219,7 +219,10 @@ impl<P: Provider> State<P> {
                 progress("switched already, to the instance that replaced its target");
                 Ok(())
             }
-            Action::Update => {
+            // An import is an update that also writes the stack's tags (or claim): the
+            // provider's update always does.
+            // So is a move: the tags written are the new address's.
+            Action::Update | Action::Import | Action::Move => {
                 let live = live.ok_or_else(|| format!("`{address}` is gone"))?;
                 self.create_or_update(change, Some(&live), &progress).await
             }

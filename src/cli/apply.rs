@@ -47,6 +47,10 @@ pub struct ApplyArgs {
     /// (a database's master password in place; instances replaced, as for new user data)
     #[arg(long = "rotate-secret", value_name = "NAME")]
     rotate_secret: Vec<String>,
+    /// Apply `[import]` entries whose resource would have to be replaced to match the
+    /// stack (refused otherwise): the resource made by hand is destroyed and made anew
+    #[arg(long)]
+    allow_replace_import: bool,
 }
 
 /// Tear down everything the stack's tags find in AWS
@@ -96,6 +100,7 @@ impl RunArgs {
             lock_timeout: self.lock_timeout,
             dir,
             rotate: Default::default(),
+            allow_replace_import: false,
         }
     }
 }
@@ -125,7 +130,8 @@ pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             ),
             (PlannedBy::Direct, EngineKind::Direct) => EngineKind::Direct,
         };
-        let options = args.run.options(args.allow_open, "STACK".into());
+        let mut options = args.run.options(args.allow_open, "STACK".into());
+        options.allow_replace_import = args.allow_replace_import;
         let target = Target {
             stack: &checked.loaded.stack,
             graph: &checked.graph,
@@ -144,6 +150,7 @@ pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         .run
         .options(args.allow_open, stack_args.stack.display().to_string());
     options.rotate = args.rotate_secret.into_iter().collect();
+    options.allow_replace_import = args.allow_replace_import;
     let target = Target {
         stack: &loaded.stack,
         graph: &graph,

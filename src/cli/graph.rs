@@ -52,6 +52,7 @@ pub fn exec(args: GraphArgs) -> anyhow::Result<ExitCode> {
             deep: false,
             out: None,
             source: None,
+            allow_replace_import: false,
         };
         let kind = args.engine.kind();
         Some(super::plan::run(

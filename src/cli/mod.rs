@@ -5,6 +5,7 @@
 mod apply;
 mod completions;
 mod export;
+mod generate;
 mod graph;
 mod man;
 mod output;
@@ -35,6 +36,7 @@ use stackwright::stack::Loaded;
         stackwright output stacks/paasmaker --env staging\n  \
         stackwright destroy stacks/paasmaker --env staging\n  \
         stackwright apply stacks/paasmaker --env staging --engine cloudformation\n  \
+        stackwright generate stacks/shop --name shop --env production sg-0a1b2c3d i-0123456789abcdef0\n  \
         stackwright completions bash > ~/.local/share/bash-completion/completions/stackwright\n\n\
         The stack format: docs/stack-format.md"
 )]
@@ -53,6 +55,7 @@ enum Command {
     Output(output::OutputArgs),
     Unlock(unlock::UnlockArgs),
     Export(export::ExportArgs),
+    Generate(generate::GenerateArgs),
     Completions(completions::CompletionsArgs),
     Man(man::ManArgs),
 }
@@ -118,6 +121,7 @@ pub fn main() -> ExitCode {
         Command::Output(args) => output::exec(args),
         Command::Unlock(args) => unlock::exec(args),
         Command::Export(args) => export::exec(args),
+        Command::Generate(args) => generate::exec(args),
         Command::Completions(args) => completions::exec(args),
         Command::Man(args) => man::exec(args),
     };

@@ -49,6 +49,10 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error
     #[arg(long)]
     detailed_exitcode: bool,
+    /// Plan `[import]` entries whose resource would have to be replaced to match the
+    /// stack (refused otherwise): the resource made by hand is destroyed and made anew
+    #[arg(long)]
+    allow_replace_import: bool,
     /// Print the AWS calls made, by operation, on stderr
     #[arg(long)]
     stats: bool,
@@ -79,6 +83,7 @@ pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
             dir: args.stack.stack.clone(),
             env: args.stack.env.clone(),
         }),
+        allow_replace_import: args.allow_replace_import,
     };
     let planned = run(&loaded.stack, &graph, kind, &options, args.stats)?;
     let format = match (args.json, args.format) {

@@ -38,6 +38,8 @@ pub struct Direct<P> {
     run_id: String,
     /// The secrets to rotate: set, once checked, by [`Engine::preflight`].
     rotating: BTreeSet<String>,
+    /// `--allow-replace-import`.
+    allow_replace_import: bool,
 }
 
 impl<P> std::fmt::Debug for Direct<P> {
@@ -83,6 +85,24 @@ impl<P: Provider + Locking + 'static> Direct<P> {
             lookup,
             run_id: super::run_id(),
             rotating: BTreeSet::new(),
+            allow_replace_import: false,
+        }
+    }
+
+    /// Live state, with what `[moved]` renames found at its new address.
+    async fn refresh(&self) -> Result<LiveState, EngineError> {
+        let mut live = self.provider.refresh(&self.scope).await?;
+        plan::moves::relocate(&self.stack, &mut live);
+        Ok(live)
+    }
+
+    /// Refuse, from what refresh read, imports that cannot go ahead ([`plan::imports`]).
+    fn imports_allowed(&self, live: &LiveState, plan: &Plan) -> Result<(), EngineError> {
+        let reasons = plan::imports::refusals(&self.stack, live, plan, self.allow_replace_import);
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::ImportRefused { reasons })
         }
     }
 
@@ -178,7 +198,7 @@ impl<P: Provider + Locking + 'static> Direct<P> {
         console: &Arc<dyn Console>,
         cancel: watch::Receiver<bool>,
     ) -> Result<Option<apply::Applied>, EngineError> {
-        let live = self.provider.refresh(&self.scope).await?;
+        let live = self.refresh().await?;
         let graph = if proposal.teardown {
             self.graph_of_nothing()?
         } else {
@@ -261,6 +281,10 @@ fn values(secrets: &BTreeMap<String, Secret>) -> Vec<String> {
 impl<P: Provider + Locking + 'static> Engine for Direct<P> {
     type Proposal = DirectProposal;
 
+    fn allow_replace_import(&mut self, allow: bool) {
+        self.allow_replace_import = allow;
+    }
+
     async fn preflight(&mut self, options: &RunOptions) -> Result<(), EngineError> {
         // Before anything is read: a secret the stack does not have, or that nothing uses.
         plan::rotate::check(&self.stack, &options.rotate).map_err(EngineError::Message)?;
@@ -273,8 +297,9 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         intent: Intent,
         _cancel: watch::Receiver<bool>,
     ) -> Result<DirectProposal, EngineError> {
-        let live = self.provider.refresh(&self.scope).await?;
+        let live = self.refresh().await?;
         let plan = plan::plan_rotating(&self.stack, &self.graph, &live, &self.rotating);
+        self.imports_allowed(&live, &plan)?;
         self.names_free(&plan).await?;
         let secrets = match intent {
             Intent::Apply => secrets::needed(&plan, &self.stack, &self.lookup)?,
@@ -300,7 +325,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
                  --rotate-secret NAME` (it shows the plan and asks)"
             );
         }
-        let live = self.provider.refresh(&self.scope).await?;
+        let live = self.refresh().await?;
         still_current(&saved.plan, &live)?;
         // The plan must follow from the stack saved with it, against the same live state:
         // an edit to either (a mark taken out, an attribute changed) is refused.
@@ -311,6 +336,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
                  changed?); nothing was changed\n\nhint: plan again"
             );
         }
+        self.imports_allowed(&live, &again)?;
         self.names_free(&again).await?;
         let secrets = secrets::needed(&again, &self.stack, &self.lookup)?;
         Ok(DirectProposal {
@@ -323,7 +349,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
     }
 
     async fn teardown(&mut self) -> Result<DirectProposal, EngineError> {
-        let live = self.provider.refresh(&self.scope).await?;
+        let live = self.refresh().await?;
         let plan = plan::plan(&self.nothing(), &self.graph_of_nothing()?, &live);
         Ok(DirectProposal {
             plan,
@@ -420,7 +446,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
     async fn withdraw(&mut self, _proposal: &DirectProposal, _console: &dyn Console) {}
 
     async fn outputs(&mut self) -> Result<BTreeMap<String, Option<String>>, EngineError> {
-        let live = self.provider.refresh(&self.scope).await?;
+        let live = self.refresh().await?;
         Ok(plan::outputs(&self.stack, &live.resources))
     }
 

@@ -44,6 +44,12 @@ pub enum EngineError {
         list(reasons)
     )]
     NamesTaken { reasons: Vec<String> },
+    /// `[import]` entries that cannot be adopted.
+    #[error(
+        "cannot import what the env file's `[import]` names; nothing was sent to AWS:\n{}",
+        list(reasons)
+    )]
+    ImportRefused { reasons: Vec<String> },
     /// A saved plan no longer matches what is there.
     #[error(
         "the live state of {} has moved since this plan was made; nothing was changed\n\n\

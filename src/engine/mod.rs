@@ -113,6 +113,8 @@ pub struct PlanOptions {
     pub out: Option<PathBuf>,
     /// Where the stack was read from, recorded in the saved plan.
     pub source: Option<crate::planfile::Source>,
+    /// Plan imports whose resource must be replaced (`--allow-replace-import`).
+    pub allow_replace_import: bool,
 }
 
 /// What `apply` and `destroy` were told.
@@ -131,6 +133,8 @@ pub struct RunOptions {
     /// The secrets to rotate (`apply --rotate-secret`, direct engine): every resource
     /// using one is planned as if its value changed. Checked in [`Engine::preflight`].
     pub rotate: BTreeSet<String>,
+    /// Apply imports whose resource must be replaced (`--allow-replace-import`).
+    pub allow_replace_import: bool,
 }
 
 impl Default for RunOptions {
@@ -143,6 +147,7 @@ impl Default for RunOptions {
             lock_timeout: Duration::ZERO,
             dir: "STACK".into(),
             rotate: BTreeSet::new(),
+            allow_replace_import: false,
         }
     }
 }
@@ -186,6 +191,10 @@ pub trait Engine {
     /// Reads that can refuse an apply or destroy before anything is planned (the direct
     /// engine: a lock held by another live run).
     async fn preflight(&mut self, options: &RunOptions) -> Result<(), EngineError>;
+
+    /// Let `[import]` entries through whose resource would have to be replaced to match
+    /// the stack (`--allow-replace-import`); refused at plan time otherwise.
+    fn allow_replace_import(&mut self, _allow: bool) {}
 
     /// Whether making a proposal writes to AWS (CloudFormation's change set): then a run
     /// that could never be confirmed is refused before one is made.
@@ -268,6 +277,7 @@ pub async fn plan<E: Engine>(
     } else {
         Intent::Plan
     };
+    engine.allow_replace_import(options.allow_replace_import);
     let proposal = engine.propose(intent, cancel).await?;
     let kept = match &options.out {
         Some(path) => engine.save(&proposal, path, options.source.as_ref()).await,
@@ -299,6 +309,7 @@ pub async fn run<E: Engine>(
         });
     }
     engine.preflight(options).await?;
+    engine.allow_replace_import(options.allow_replace_import);
     let proposal = match (operation, saved) {
         (Operation::Apply, Some(saved)) => engine.resume(saved).await?,
         (Operation::Apply, None) => engine.propose(Intent::Apply, cancel.clone()).await?,
@@ -403,6 +414,16 @@ pub async fn connect<'a>(
             Direct::connect(stack.clone(), graph.clone(), deep).await?,
         )),
         EngineKind::Cloudformation => {
+            if !stack.imports.is_empty() {
+                return Err(EngineError::Message(format!(
+                    "the env file imports {} resource(s) with `[import]`, which the \
+                     CloudFormation engine does not do: it would have to hand them to a \
+                     CloudFormation stack; nothing was sent to AWS\n\n\
+                     hint: adopt them with the direct engine (drop --engine), or take the \
+                     `[import]` table out",
+                    stack.imports.len()
+                )));
+            }
             if deep {
                 return Err(EngineError::Message(
                     "--deep reads what the direct engine tracks in tags; CloudFormation's change \

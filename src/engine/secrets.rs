@@ -64,10 +64,19 @@ pub fn scope(stack: &Stack, deep: bool, lookup: &Lookup) -> Result<Scope, Engine
         })
         .collect();
     let mut secrets = BTreeMap::new();
-    if deep {
+    // Imported instances have their user data read for real (they have no tag to compare
+    // through), so the secrets in theirs are needed to hide them, `--deep` or not.
+    let read_back = |r: &&crate::stack::Resource| deep || stack.imports.contains_key(&r.address);
+    if deep
+        || stack
+            .imports
+            .keys()
+            .any(|a| a.kind == crate::stack::Kind::Instance)
+    {
         let in_user_data: BTreeSet<&str> = stack
             .resources
             .values()
+            .filter(read_back)
             .filter_map(|r| match &r.spec {
                 Spec::Instance(i) => i.user_data.as_ref(),
                 _ => None,
@@ -88,9 +97,13 @@ pub fn scope(stack: &Stack, deep: bool, lookup: &Lookup) -> Result<Scope, Engine
                     secrets.insert(name.clone(), value);
                 }
                 None => {
+                    let who = if deep {
+                        "`plan --deep` reads user data"
+                    } else {
+                        "the user data of an imported instance is read back"
+                    };
                     return Err(EngineError::Message(format!(
-                        "`plan --deep` reads user data, which holds secret `{name}`: set `{var}` \
-                         so it can be hidden"
+                        "{who}, which holds secret `{name}`: set `{var}` so it can be hidden"
                     )));
                 }
             }
@@ -104,5 +117,6 @@ pub fn scope(stack: &Stack, deep: bool, lookup: &Lookup) -> Result<Scope, Engine
         secrets,
         cloudformation: false,
         physical_ids: BTreeMap::new(),
+        imports: stack.imports.clone(),
     })
 }

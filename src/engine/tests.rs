@@ -379,6 +379,7 @@ async fn a_saved_plan_round_trips_and_is_applied_exactly_or_refused() {
         deep: false,
         out: Some(path.clone()),
         source: None,
+        allow_replace_import: false,
     };
     let console = Recording::in_ci();
     let planned = plan(&mut direct, &options, console.as_ref(), never_cancelled())
@@ -901,3 +902,7 @@ async fn replacing_an_instance_a_record_names_switches_the_record_before_the_old
         )]))
     );
 }
+
+mod imports;
+
+mod moves;

@@ -13,6 +13,8 @@
 //!    per-attribute hashes in the `stackwright:applied` tag.
 
 pub mod attrs;
+pub mod imports;
+pub mod moves;
 pub mod rotate;
 pub mod secrets;
 
@@ -38,6 +40,12 @@ pub enum Action {
     Update,
     Replace,
     Destroy,
+    /// `[import]`: a resource made outside stackwright is adopted (tagged, or claimed) and
+    /// its attributes, if any are listed, changed in place. Nothing is created or deleted.
+    Import,
+    /// `[moved]`: the resource at `moved_from` takes the new address (its tag, or its
+    /// record's claim, is rewritten) and its listed attributes change in place.
+    Move,
 }
 
 /// One attribute that changes.
@@ -104,6 +112,10 @@ pub struct Change {
     /// old one is terminated. Empty (and left out of JSON) for everything else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns_switch: Vec<Address>,
+    /// `[moved]`: the address the resource had (a move, or a replacement of a moved
+    /// resource). Left out of JSON for everything else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<Address>,
 }
 
 /// How the replacement of an instance registered with balancers of the stack is carried
@@ -128,6 +140,14 @@ pub struct Summary {
     pub drift: usize,
     pub security_sensitive: usize,
     pub data_loss: usize,
+    /// Resources adopted by `[import]` (those that also change attributes are counted in
+    /// `update` too).
+    #[serde(default)]
+    pub import: usize,
+    /// Resources renamed by `[moved]` (those that also change attributes are counted in
+    /// `update` too).
+    #[serde(default, rename = "move")]
+    pub moved: usize,
 }
 
 /// The plan's record of which engine made it, and so carries it out.
@@ -165,6 +185,14 @@ impl Summary {
                 Action::Update => summary.update += 1,
                 Action::Replace => summary.replace += 1,
                 Action::Destroy => summary.destroy += 1,
+                Action::Import => {
+                    summary.import += 1;
+                    summary.update += usize::from(!c.attrs.is_empty());
+                }
+                Action::Move => {
+                    summary.moved += 1;
+                    summary.update += usize::from(!c.attrs.is_empty());
+                }
             }
             summary.drift += usize::from(c.drift);
             summary.security_sensitive += usize::from(
@@ -221,10 +249,16 @@ pub fn plan_rotating(
         if !rotating.is_empty() {
             change = rotate::rotate(change, resource, current, &desired, &known, rotating);
         }
+        if let Some(current) = current.filter(|_| live.imported.contains(&address)) {
+            change = Some(imports::adopt(change, resource, &desired, current));
+        }
+        if let (Some(current), Some(old)) = (current, live.moved.get(&address)) {
+            change = Some(moves::moved(change, resource, &desired, current, old));
+        }
         // A resource created or replaced has new attributes; so has an instance resized in
         // place, since the stop and start that takes gives it a new public name and IP.
         let stays = change.as_ref().is_none_or(|c| {
-            c.action == Action::Update
+            matches!(c.action, Action::Update | Action::Import | Action::Move)
                 && !(address.kind == Kind::Instance
                     && c.attrs.iter().any(|a| a.name == "instance_type"))
         });
@@ -457,6 +491,7 @@ fn compare(
             applied,
             rolling: None,
             dns_switch: Vec::new(),
+            moved_from: None,
         });
     };
     let applied_codes = live.applied.as_deref().map(decode_applied);
@@ -529,6 +564,7 @@ fn compare(
         applied,
         rolling: None,
         dns_switch: Vec::new(),
+        moved_from: None,
     })
 }
 
@@ -539,6 +575,8 @@ fn destroys(stack: &Stack, live: &LiveState) -> Vec<Change> {
         .resources
         .values()
         .filter(|r| stack.resource(&r.address).is_none())
+        // Found by an `[import]` id and not tagged yet: never the stack's to destroy.
+        .filter(|r| !live.imported.contains(&r.address))
         .collect();
     gone.sort_by(|a, b| {
         (a.address.kind.destroy_rank(), &b.address)
@@ -567,6 +605,7 @@ fn destroys(stack: &Stack, live: &LiveState) -> Vec<Change> {
                 applied: None,
                 rolling: None,
                 dns_switch: Vec::new(),
+                moved_from: None,
             }
         })
         .collect()

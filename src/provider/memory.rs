@@ -39,6 +39,9 @@ struct Inner {
     retiring: BTreeMap<String, LiveResource>,
     /// The master password each database was last sent (created or updated with).
     passwords: BTreeMap<Address, String>,
+    /// Resources made outside stackwright, by kind and id (what `[import]` adopts), and
+    /// whose tags they carry, if anyone's.
+    by_hand: BTreeMap<(Kind, String), (LiveResource, Option<super::Owner>)>,
 }
 
 /// The calls that change something.
@@ -122,6 +125,25 @@ impl Memory {
         self.with(|i| i.resources.get(address)?.attrs.get(name).cloned())
     }
 
+    /// A resource made outside stackwright (by hand, or tagged by `owner`): found only
+    /// through an `[import]` of its id. `attrs` as refresh would read them.
+    pub fn build_by_hand(
+        &self,
+        kind: Kind,
+        id: &str,
+        attrs: BTreeMap<String, super::Value>,
+        owner: Option<super::Owner>,
+    ) {
+        let resource = LiveResource {
+            address: Address::new(kind, "by-hand", None),
+            id: id.to_string(),
+            attrs,
+            outputs: outputs(kind, id, id),
+            applied: None,
+        };
+        self.with(|i| i.by_hand.insert((kind, id.to_string()), (resource, owner)));
+    }
+
     /// Change a live attribute behind the stack's back (drift, or another run).
     pub fn set_attr(&self, address: &Address, name: &str, value: super::Value) {
         self.with(|i| {
@@ -161,12 +183,30 @@ fn outputs(kind: Kind, id: &str, name: &str) -> BTreeMap<String, String> {
 }
 
 impl Provider for Memory {
-    async fn refresh(&self, _scope: &Scope) -> Result<LiveState, ProviderError> {
+    async fn refresh(&self, scope: &Scope) -> Result<LiveState, ProviderError> {
         self.with(|i| {
             i.calls.push("refresh".into());
             let mut live = LiveState::default();
             for r in i.resources.values() {
                 live.insert(r.clone());
+            }
+            for (address, id) in &scope.imports {
+                let Some((found, owner)) = i.by_hand.get(&(address.kind, id.clone())) else {
+                    continue;
+                };
+                match owner {
+                    Some(owner) => {
+                        live.import_owners.insert(address.clone(), owner.clone());
+                    }
+                    None if !live.resources.contains_key(address) => {
+                        live.insert(LiveResource {
+                            address: address.clone(),
+                            ..found.clone()
+                        });
+                        live.imported.insert(address.clone());
+                    }
+                    None => {}
+                }
             }
             Ok(live)
         })
@@ -217,6 +257,11 @@ impl Provider for Memory {
                 i.passwords
                     .insert(live.address.clone(), p.expose().to_string());
             }
+            // An imported resource becomes the stack's: tagged with its address; a moved
+            // one is tagged with its new address only.
+            i.by_hand.remove(&(live.address.kind, live.id.clone()));
+            i.resources
+                .retain(|a, r| !(r.id == live.id && *a != live.address));
             let r = i
                 .resources
                 .entry(live.address.clone())
@@ -244,6 +289,7 @@ impl Provider for Memory {
     ) -> Result<(), ProviderError> {
         self.with(|i| {
             i.calls.push(format!("destroy {}", live.address));
+            i.by_hand.remove(&(live.address.kind, live.id.clone()));
             // By id: during a rolling replacement the address is already its successor's.
             if i.resources
                 .get(&live.address)

@@ -65,6 +65,9 @@ pub struct Scope {
     /// Physical id → address of what the CloudFormation stack holds (`cloudformation`
     /// only): such a resource is the stack's whatever its tags say.
     pub physical_ids: BTreeMap<String, Address>,
+    /// `[import]`: address → the physical id of a resource made outside stackwright. Read
+    /// by id beside the tagged ones; untagged, it is found under that address.
+    pub imports: BTreeMap<Address, String>,
 }
 
 /// An attribute's value, desired or live.
@@ -121,6 +124,18 @@ pub struct LiveState {
     /// roll launched. Replacing the address again adopts it instead of launching another.
     #[serde(default)]
     pub unfinished: BTreeMap<Address, String>,
+    /// Addresses of `[import]` whose resource was found by its id and carries no
+    /// stackwright tags (or claim): found here under that address, adopted by the apply.
+    #[serde(default)]
+    pub imported: BTreeSet<Address>,
+    /// Addresses of `[import]` whose id names a resource that another stack or env owns
+    /// (by its tags or claim): refused at plan time, naming the owner.
+    #[serde(default)]
+    pub import_owners: BTreeMap<Address, Owner>,
+    /// `[moved]`: new address → the old address its resource was found at (and is
+    /// tagged with until the apply rewrites the tag). Set by `plan::moves::relocate`.
+    #[serde(default)]
+    pub moved: BTreeMap<Address, Address>,
 }
 
 impl LiveState {
@@ -393,7 +408,7 @@ pub struct Taken {
 }
 
 /// Whose a resource is, by its tags.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
     pub stack: String,
     pub env: String,

@@ -32,6 +32,8 @@ pub fn look(action: Action) -> Look {
         Action::Update => ("#9a6700", "#fff8c5"),
         Action::Replace => ("#8250df", "#fbefff"),
         Action::Destroy => ("#cf222e", "#ffebe9"),
+        Action::Import => ("#0969da", "#ddf4ff"),
+        Action::Move => ("#1b7c83", "#d8f3f6"),
     };
     Look {
         line,

@@ -17,7 +17,7 @@
 
 use std::fmt::Write;
 
-use super::plan::{details, mask, summary, symbol, words};
+use super::plan::{details, mask, shown_address, summary, symbol, words};
 use crate::plan::{Action, Change, Mark, Plan, PlannedBy};
 
 /// The most a comment may hold, in bytes: GitHub's 65,536-character limit for a comment.
@@ -247,6 +247,8 @@ fn verb(action: Action) -> &'static str {
         Action::Update => "will be updated in place",
         Action::Replace => "will be replaced",
         Action::Destroy => "will be destroyed",
+        Action::Import => "will be imported",
+        Action::Move => "will be moved",
     }
 }
 
@@ -256,6 +258,8 @@ fn row(change: &Change) -> String {
         Action::Update => "update",
         Action::Replace => "replace",
         Action::Destroy => "destroy",
+        Action::Import => "import",
+        Action::Move => "move",
     };
     let mut notes = Vec::new();
     if change.marks.iter().any(|m| matches!(m, Mark::DataLoss(_))) {
@@ -274,7 +278,7 @@ fn row(change: &Change) -> String {
     format!(
         "| {} {action} | {} | {} | {} |\n",
         inline(symbol(change.action)),
-        code(&change.address.to_string()),
+        code(&shown_address(change)),
         inline(&change.replace_because.join(", ")),
         notes.join(", ")
     )
@@ -302,7 +306,7 @@ fn folded(change: &Change) -> Option<String> {
             let sign = match change.action {
                 Action::Create => '+',
                 Action::Destroy => '-',
-                Action::Update | Action::Replace => ' ',
+                Action::Update | Action::Replace | Action::Import | Action::Move => ' ',
             };
             let _ = writeln!(diff, "{sign} {line}");
         }
@@ -311,7 +315,7 @@ fn folded(change: &Change) -> Option<String> {
     Some(format!(
         "\n<details><summary><code>{} {}</code> {}</summary>\n\n{fence}diff\n{diff}{fence}\n\n</details>\n",
         html(symbol(change.action)),
-        html(&change.address.to_string()),
+        html(&shown_address(change)),
         html(&mask(&words(change)))
     ))
 }

@@ -5,6 +5,8 @@
 //!   ~ instance.web[0]  will be updated in place (drift)
 //! -/+ instance.db  must be replaced (forces replacement: ami)
 //!   - dns_record.old  will be destroyed
+//!  <= security_group.app  will be imported [sg-0123456789abcdef0]
+//!  mv instance.app[0] -> instance.web[0]  will be moved [i-0123456789abcdef0]
 //! ```
 //!
 //! then each changed attribute; lists as added (`+`) and removed (`-`) items; long text
@@ -111,23 +113,35 @@ fn heading(out: &mut String, change: &Change, paint: &Paint) {
         Action::Update => "33",
         Action::Replace => "35",
         Action::Destroy => "31",
+        Action::Import => "36",
+        Action::Move => "36",
     };
     let _ = writeln!(
         out,
         "{} {}  {}",
         paint.wrap(colour, &format!("{:>3}", symbol(change.action))),
-        paint.wrap("1", &change.address.to_string()),
+        paint.wrap("1", &shown_address(change)),
         words(change)
     );
 }
 
-/// The sign a change's heading starts with: `+`, `~`, `-/+` or `-`.
+/// The address a heading names: `old -> new` for a move.
+pub(crate) fn shown_address(change: &Change) -> String {
+    match (&change.moved_from, change.action) {
+        (Some(old), Action::Move) => format!("{old} -> {}", change.address),
+        _ => change.address.to_string(),
+    }
+}
+
+/// The sign a change's heading starts with: `+`, `~`, `-/+`, `-` or `<=`.
 pub(crate) fn symbol(action: Action) -> &'static str {
     match action {
         Action::Create => "+",
         Action::Update => "~",
         Action::Replace => "-/+",
         Action::Destroy => "-",
+        Action::Import => "<=",
+        Action::Move => "mv",
     }
 }
 
@@ -142,6 +156,8 @@ pub(crate) fn words(change: &Change) -> String {
             change.replace_because.join(", ")
         ),
         Action::Destroy => "will be destroyed".to_string(),
+        Action::Import => "will be imported".to_string(),
+        Action::Move => "will be moved".to_string(),
     };
     let drift = if change.drift {
         " (drift: changed in AWS, not in the stack)"
@@ -170,7 +186,12 @@ pub(crate) fn words(change: &Change) -> String {
         None => String::new(),
     };
     let id = match (&change.id, change.action) {
-        (Some(id), Action::Update | Action::Replace | Action::Destroy) => format!(" [{id}]"),
+        (
+            Some(id),
+            Action::Update | Action::Replace | Action::Destroy | Action::Import | Action::Move,
+        ) => {
+            format!(" [{id}]")
+        }
         _ => String::new(),
     };
     format!("{words}{rolling}{drift}{id}")
@@ -372,9 +393,20 @@ pub fn summary(plan: &Plan) -> String {
     if !notes.is_empty() {
         let _ = writeln!(out, "Note: {}.", notes.join("; "));
     }
+    // `, N to import` only when there is an import: plans without one read as before.
+    let import = if s.import > 0 {
+        format!(", {} to import", s.import)
+    } else {
+        String::new()
+    };
+    let moved = if s.moved > 0 {
+        format!(", {} to move", s.moved)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "Plan: {} to create, {} to update, {} to replace, {} to destroy.",
+        "Plan: {} to create, {} to update, {} to replace, {} to destroy{import}{moved}.",
         s.create, s.update, s.replace, s.destroy
     );
     out

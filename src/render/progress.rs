@@ -19,6 +19,8 @@ fn verb(action: Action) -> &'static str {
         Action::Update => "update",
         Action::Replace => "replace",
         Action::Destroy => "destroy",
+        Action::Import => "import",
+        Action::Move => "move",
     }
 }
 

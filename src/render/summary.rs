@@ -55,13 +55,19 @@ pub fn region(region: &str) -> String {
 pub fn applied(title: &str, plan: &crate::plan::Plan, report: &crate::apply::Report) -> String {
     use crate::plan::Action;
     let count = |action: Action| report.done.iter().filter(|s| s.action == action).count();
-    let done = format!(
+    let mut done = format!(
         "{} created, {} updated, {} replaced, {} destroyed",
         count(Action::Create),
         count(Action::Update),
         count(Action::Replace),
         count(Action::Destroy)
     );
+    if count(Action::Import) > 0 {
+        done.push_str(&format!(", {} imported", count(Action::Import)));
+    }
+    if count(Action::Move) > 0 {
+        done.push_str(&format!(", {} moved", count(Action::Move)));
+    }
     let seconds = report.elapsed.as_secs_f64();
     if report.succeeded() {
         return format!("\n{title} complete in {seconds:.1}s: {done}.\n");

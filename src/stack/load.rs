@@ -44,6 +44,10 @@ pub(crate) struct RawStack {
     pub secrets: BTreeMap<String, (Span, raw::Secret)>,
     pub resources: Vec<RawResource>,
     pub outputs: Vec<(raw::SpannedStr, raw::SpannedStr)>,
+    /// `[import]` of the env file: (address as written, physical id), spans in the env file.
+    pub imports: Vec<(raw::SpannedStr, raw::SpannedStr)>,
+    /// `[moved]` of `stack.toml`: (old address, new address) as written.
+    pub moved: Vec<(raw::SpannedStr, raw::SpannedStr)>,
 }
 
 /// A declared var and the value it has in this env.
@@ -214,6 +218,8 @@ pub(crate) fn load_raw(
         secrets: BTreeMap::new(),
         resources: Vec::new(),
         outputs: Vec::new(),
+        imports: Vec::new(),
+        moved: Vec::new(),
     };
 
     let stack_span = stack_table.span();
@@ -224,11 +230,23 @@ pub(crate) fn load_raw(
         let span = env_table.span();
         let mut env_top = env_table.into_inner();
         env_vars = take(&mut env_top, "vars").map(|v| (env_file, v));
+        let imports = take(&mut env_top, "import");
         let mut env_loader = Loader {
             sources,
             diags: loader.diags,
             file: env_file,
         };
+        if let Some(imports) = imports {
+            for (k, v) in env_loader.table_entries(imports, "import") {
+                let what = format!("the id imported as `{}`", k.get_ref());
+                if let Some(id) = env_loader.deserialize::<String>(v.clone(), &what) {
+                    out.imports.push((
+                        Spanned::new(k.span(), k.get_ref().to_string()),
+                        Spanned::new(v.span(), id),
+                    ));
+                }
+            }
+        }
         if let Some(env) = env_loader.deserialize::<raw::EnvFile>(
             Spanned::new(span, DeValue::Table(env_top)),
             "the env file",
@@ -255,6 +273,17 @@ pub(crate) fn load_raw(
                     }
                 }
             }
+            "moved" => {
+                for (k, v) in loader.table_entries(value, "moved") {
+                    let what = format!("the new address of `{}`", k.get_ref());
+                    if let Some(to) = loader.deserialize::<String>(v.clone(), &what) {
+                        out.moved.push((
+                            Spanned::new(k.span(), k.get_ref().to_string()),
+                            Spanned::new(v.span(), to),
+                        ));
+                    }
+                }
+            }
             "outputs" => {
                 for (k, mut v) in loader.table_entries(value, "outputs") {
                     loader.substitute(&mut v, &vars);
@@ -274,7 +303,7 @@ pub(crate) fn load_raw(
                     }
                 }
                 None => {
-                    let known = ["stack", "vars", "secrets", "outputs"]
+                    let known = ["stack", "vars", "secrets", "outputs", "moved"]
                         .into_iter()
                         .chain(Kind::ALL.iter().map(|k| k.as_str()));
                     loader.diags.push(

@@ -26,6 +26,14 @@ pub struct Stack {
     pub secrets: BTreeMap<String, String>,
     pub resources: BTreeMap<Address, Resource>,
     pub outputs: BTreeMap<String, Template>,
+    /// `[import]` of the env file: address → the physical id of a resource made outside
+    /// stackwright, adopted (tagged or claimed) by the next apply.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub imports: BTreeMap<Address, String>,
+    /// `[moved]` of `stack.toml`, one entry per replica: old address → new address. What
+    /// refresh finds at the old address is the new address's (apply rewrites its tag).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub moved: BTreeMap<Address, Address>,
 }
 
 impl Stack {

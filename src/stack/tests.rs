@@ -615,3 +615,5 @@ records = ["${instance.app[5].private_ip}"]
         ]
     );
 }
+
+mod imports;

@@ -1,4 +1,4 @@
-//! `validate` and `graph` as a user runs them.
+//! `validate` and `graph` as a user runs them; `generate`'s refusals that need no AWS.
 
 use crate::support::{stackwright, text};
 
@@ -199,4 +199,41 @@ fn plan_against_an_endpoint_that_is_down_is_a_clear_error() {
         "{stderr}"
     );
     assert!(stderr.contains("hint: check the endpoint"), "{stderr}");
+}
+
+/// `generate` refuses what it can see before reading AWS: a bad stack or env name, and a
+/// directory that holds files (no AWS endpoint is configured here: nothing is sent).
+#[test]
+fn generate_refuses_bad_names_and_a_non_empty_directory_before_reading_aws() {
+    let out = stackwright(&[
+        "generate",
+        "fixtures/warnings",
+        "--name",
+        "shop",
+        "--env",
+        "test",
+        "sg-12345678",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("`fixtures/warnings` is not empty") && err.contains("--force"),
+        "{err}"
+    );
+    let out = stackwright(&[
+        "generate",
+        "target/no-such-dir",
+        "--name",
+        "Shop_1",
+        "--env",
+        "test",
+        "sg-12345678",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("error: --name `Shop_1`: use lowercase"),
+        "{err}"
+    );
+    assert!(!std::path::Path::new("target/no-such-dir").exists());
 }

@@ -6,6 +6,8 @@
 //! - `cfn_s3`: a template over 51,200 bytes goes to CloudFormation through S3 (issue 18).
 //! - `cli`: `validate` and `graph` as a user runs them.
 //! - `files`: links out of the stack, FIFOs and oversized files are refused (issue 13).
+//! - `adopt`: `[import]` of resources built by hand through the SDK (emulator).
+//! - `generate`: a stack directory written from a cluster built by hand (emulator).
 //! - `apply`: apply, destroy, output and unlock against the emulator, checked through the SDK.
 //! - `robust`: apply under SIGKILL, faults on the wire and concurrent runs (emulator).
 //! - `rolling`: rolling replacement of balancer members through the delaying proxy.
@@ -13,6 +15,7 @@
 //! - `formats`: `plan --format`, `graph --format` and `--plan`, `completions`.
 //! - `ci`: `scripts/ci-plan-comment` with fake `gh` and `curl`, planning against the emulator.
 
+mod adopt;
 mod apply;
 mod census;
 mod cfn_s3;
@@ -24,6 +27,7 @@ mod files;
 mod fixtures;
 mod fleet;
 mod formats;
+mod generate;
 mod plan;
 mod plan_json;
 mod robust;

@@ -326,13 +326,13 @@ pub(crate) fn tcp_from_group(from: i32, to: i32, group: &str) -> IpPermission {
 }
 
 /// What an instance is launched with.
-struct Launch<'a> {
-    zone: &'a str,
-    instance_type: &'a str,
-    key_name: Option<&'a str>,
-    groups: Vec<&'a str>,
-    user_data: Option<&'a str>,
-    tags: Vec<(String, String)>,
+pub(crate) struct Launch<'a> {
+    pub(crate) zone: &'a str,
+    pub(crate) instance_type: &'a str,
+    pub(crate) key_name: Option<&'a str>,
+    pub(crate) groups: Vec<&'a str>,
+    pub(crate) user_data: Option<&'a str>,
+    pub(crate) tags: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -406,7 +406,7 @@ impl Aws {
             .expect("ImportKeyPair");
     }
 
-    async fn instance(&self, launch: Launch<'_>) -> String {
+    pub(crate) async fn instance(&self, launch: Launch<'_>) -> String {
         let mut request = self
             .ec2
             .run_instances()
@@ -415,8 +415,11 @@ impl Aws {
             .min_count(1)
             .max_count(1)
             .placement(Placement::builder().availability_zone(launch.zone).build())
-            .set_security_group_ids(Some(launch.groups.iter().map(|g| g.to_string()).collect()))
-            .tag_specifications(ec2_tags(ResourceType::Instance, &launch.tags));
+            .set_security_group_ids(Some(launch.groups.iter().map(|g| g.to_string()).collect()));
+        // Untagged, as built by hand (issue 15): AWS refuses an empty tag specification.
+        if !launch.tags.is_empty() {
+            request = request.tag_specifications(ec2_tags(ResourceType::Instance, &launch.tags));
+        }
         if let Some(key) = launch.key_name {
             request = request.key_name(key);
         }
@@ -518,7 +521,12 @@ impl Aws {
     }
 
     /// A MySQL database as [`full_stack`] describes it; its ARN.
-    async fn database(&self, identifier: &str, group: &str, tags: &[(String, String)]) -> String {
+    pub(crate) async fn database(
+        &self,
+        identifier: &str,
+        group: &str,
+        tags: &[(String, String)],
+    ) -> String {
         let out = self
             .rds
             .create_db_instance()

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::support::{dirs, root};
 
-fn validator(name: &str) -> jsonschema::Validator {
+pub(crate) fn validator(name: &str) -> jsonschema::Validator {
     let text = std::fs::read_to_string(root().join("schemas").join(name)).expect("schema");
     let schema: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
     jsonschema::validator_for(&schema).expect("schema is a valid JSON Schema")
@@ -16,7 +16,7 @@ fn as_json(path: &Path) -> serde_json::Value {
     toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn problems(v: &jsonschema::Validator, path: &Path) -> Vec<String> {
+pub(crate) fn problems(v: &jsonschema::Validator, path: &Path) -> Vec<String> {
     v.iter_errors(&as_json(path))
         .map(|e| format!("{}: {e} at {}", path.display(), e.instance_path()))
         .collect()

@@ -167,6 +167,7 @@ pub fn plan(
             applied: None,
             rolling: None,
             dns_switch: Vec::new(),
+            moved_from: None,
         });
     }
     warnings.extend(not_rolled(stack, &out, old));
@@ -352,6 +353,7 @@ pub fn teardown(stack: &Stack, old: &View, ids: &BTreeMap<String, String>) -> Pl
                 applied: None,
                 rolling: None,
                 dns_switch: Vec::new(),
+                moved_from: None,
             }
         })
         .collect();

@@ -97,11 +97,10 @@ impl Aws {
         let mut out = Vec::new();
         for balancer in all {
             let name = balancer.load_balancer_name().unwrap_or_default();
-            let Some(tagged) = tags.remove(name) else {
-                continue;
-            };
-            let Some(address) = tagged.address(scope, name) else {
-                self.note_other_engine(scope, &tagged);
+            // A balancer without tags may be one `[import]` names.
+            let tagged = tags.remove(name).unwrap_or_else(|| Tagged::new([]));
+            let Some(address) = self.claim(scope, crate::stack::Kind::LoadBalancer, &tagged, name)
+            else {
                 continue;
             };
             out.push(RawBalancer {

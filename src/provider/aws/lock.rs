@@ -426,6 +426,7 @@ mod tests {
             secrets: Default::default(),
             cloudformation: false,
             physical_ids: Default::default(),
+            imports: Default::default(),
         }
     }
 

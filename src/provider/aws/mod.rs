@@ -14,6 +14,7 @@ mod claims;
 pub mod cloudformation;
 mod ec2;
 mod elb;
+mod imports;
 pub mod lock;
 mod rds;
 mod route53;
@@ -92,6 +93,8 @@ pub struct Aws {
     other_engine: Arc<Mutex<std::collections::BTreeSet<Address>>>,
     /// The hosted zones tagged as holding the stack's records, and its records in each.
     zones: Arc<tokio::sync::Mutex<route53::Zones>>,
+    /// What the readers of the last refresh found of its `[import]` ids.
+    imports: Arc<Mutex<imports::Seen>>,
 }
 
 impl Aws {
@@ -213,7 +216,17 @@ impl Aws {
             root_devices: Arc::default(),
             other_engine: Arc::default(),
             zones: Arc::default(),
+            imports: Arc::default(),
         })
+    }
+
+    /// The region the standard chain configures (`AWS_REGION`, the profile), if any.
+    pub async fn configured_region() -> Option<String> {
+        aws_config::defaults(BehaviorVersion::latest())
+            .load()
+            .await
+            .region()
+            .map(ToString::to_string)
     }
 
     /// Every call made so far, by operation (retries counted as calls).
@@ -553,6 +566,7 @@ impl Provider for Aws {
         if let Ok(mut seen) = self.other_engine.lock() {
             seen.clear();
         }
+        self.start_claims(scope);
         let (instances, groups, keys, balancers, databases, records) = tokio::try_join!(
             self.read_instances(scope),
             self.read_groups(scope),
@@ -561,6 +575,9 @@ impl Provider for Aws {
             self.read_databases(scope),
             self.read_records(scope),
         )?;
+        let claims = self.take_claims();
+        let imports_seen = &claims.imported;
+        let imported = |a: &Address| imports_seen.contains(a);
         let mut ids = Ids::default();
         for g in &groups {
             ids.groups.insert(g.id.clone(), g.address.clone());
@@ -587,6 +604,8 @@ impl Provider for Aws {
             .filter(|i| i.tagged.retiring())
             .map(|i| i.address.clone())
             .collect();
+        instances
+            .sort_by_key(|i| imported(&i.address) && scope.imports.get(&i.address) == Some(&i.id));
         instances.sort_by_key(|i| !i.tagged.retiring());
         let unfinished =
             |i: &ec2::RawInstance| !i.tagged.retiring() && serving_retiring.contains(&i.address);
@@ -596,13 +615,26 @@ impl Provider for Aws {
             }
         }
         let mut state = LiveState::default();
+        // Where a tagged resource and an imported one claim one address, the tagged one
+        // is the address's (and the import is refused): inserted first, as the first of
+        // two claims wins.
+        let mut groups = groups;
+        groups
+            .sort_by_key(|g| imported(&g.address) && scope.imports.get(&g.address) == Some(&g.id));
         for resource in groups.iter().map(|g| ec2::group_resource(g, &ids)) {
             state.insert(resource);
         }
+        // An imported resource has no tags to compare its per-resource attributes
+        // through: those are read for real (a few calls, once, at adoption).
         let instances = if scope.deep {
             self.read_instances_deep(scope, instances).await?
         } else {
-            instances
+            let (imported, rest): (Vec<_>, Vec<_>) = instances
+                .into_iter()
+                .partition(|i| claims.imported.contains(&i.address));
+            let mut all = rest;
+            all.extend(self.read_instances_deep(scope, imported).await?);
+            all
         };
         for i in &instances {
             let resource = ec2::instance_resource(i, &ids);
@@ -612,26 +644,50 @@ impl Provider for Aws {
                 state.insert(resource);
             }
         }
+        let last =
+            |r: &LiveResource| imported(&r.address) && scope.imports.get(&r.address) == Some(&r.id);
+        let mut keys = keys;
+        keys.sort_by_key(|r| last(r));
         for resource in keys {
             state.insert(resource);
         }
         let balancers = if scope.deep {
             self.read_load_balancers_deep(scope, balancers).await?
         } else {
-            balancers
+            let (imported, rest): (Vec<_>, Vec<_>) = balancers
+                .into_iter()
+                .partition(|b| claims.imported.contains(&b.address));
+            let mut all = rest;
+            all.extend(self.read_load_balancers_deep(scope, imported).await?);
+            all
         };
-        for resource in balancers.iter().map(|b| elb::resource(b, &ids)) {
-            state.insert(resource);
-        }
-        for resource in databases.iter().map(|d| rds::resource(d, &ids)) {
-            state.insert(resource);
-        }
-        for resource in records {
+        let mut balancers: Vec<LiveResource> =
+            balancers.iter().map(|b| elb::resource(b, &ids)).collect();
+        balancers.sort_by_key(|r| last(r));
+        let mut databases: Vec<LiveResource> =
+            databases.iter().map(|d| rds::resource(d, &ids)).collect();
+        databases.sort_by_key(|r| last(r));
+        let mut records = records;
+        records.sort_by_key(|r| last(r));
+        for resource in balancers.into_iter().chain(databases).chain(records) {
             state.insert(resource);
         }
         if let Ok(mut seen) = self.other_engine.lock() {
             state.other_engine = std::mem::take(&mut *seen);
         }
+        // Imports found at their address, untagged; an import id found under another
+        // address (already tagged there) is the plan's to refuse.
+        state.imported = claims
+            .imported
+            .into_iter()
+            .filter(|a| {
+                state
+                    .resources
+                    .get(a)
+                    .is_some_and(|r| scope.imports.get(a) == Some(&r.id))
+            })
+            .collect();
+        state.import_owners = claims.owners;
         Ok(state)
     }
 

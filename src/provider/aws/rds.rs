@@ -45,8 +45,7 @@ impl Aws {
                     .filter_map(|t| Some((t.key()?, t.value()?))),
             );
             let id = db.db_instance_identifier().unwrap_or_default();
-            let Some(address) = tagged.address(scope, id) else {
-                self.note_other_engine(scope, &tagged);
+            let Some(address) = self.claim(scope, crate::stack::Kind::Database, &tagged, id) else {
                 continue;
             };
             out.push(RawDatabase {

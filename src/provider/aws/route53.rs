@@ -48,6 +48,24 @@ impl Aws {
             .map(|z| z.id().trim_start_matches("/hostedzone/").to_string()))
     }
 
+    /// The public hosted zone that holds `fqdn`: the longest suffix of it (itself
+    /// included) that names one in this account. One `ListHostedZonesByName` a suffix
+    /// tried (`generate`).
+    pub async fn hosted_zone_of(
+        &self,
+        scope: &Scope,
+        fqdn: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let labels: Vec<&str> = fqdn.split('.').collect();
+        for start in 0..labels.len().saturating_sub(1) {
+            let candidate = labels[start..].join(".");
+            if self.zone_id(scope, &candidate).await?.is_some() {
+                return Ok(Some(candidate));
+            }
+        }
+        Ok(None)
+    }
+
     pub(super) async fn read_records(
         &self,
         scope: &Scope,
@@ -116,8 +134,92 @@ impl Aws {
                 }
             }
             self.zone_counted(id, ours).await;
+            out.extend(self.imported_records(scope, zone, &by_name));
         }
         Ok(out)
+    }
+
+    /// The records of `zone` that `[import]` names (`"<fqdn> <TYPE>"`) and no stackwright
+    /// claim owns: found at their import address. One another stack or env claims is
+    /// noted with its owner; one this scope claims was found through its claim.
+    fn imported_records(
+        &self,
+        scope: &Scope,
+        zone: &str,
+        by_name: &BTreeMap<(String, String), &ResourceRecordSet>,
+    ) -> Vec<LiveResource> {
+        let mut out = Vec::new();
+        for (address, id) in scope
+            .imports
+            .iter()
+            .filter(|(a, _)| a.kind == crate::stack::Kind::DnsRecord)
+        {
+            let Some((fqdn, record_type)) = id.split_once(' ') else {
+                continue;
+            };
+            if !(fqdn == zone || fqdn.ends_with(&format!(".{zone}"))) {
+                continue;
+            }
+            let key = (fqdn.to_string(), record_type.to_string());
+            let Some(record) = by_name.get(&key) else {
+                continue;
+            };
+            let owner = ownership::name(fqdn, record_type);
+            let claims: Vec<ownership::Claim> = by_name
+                .get(&(owner, "TXT".to_string()))
+                .map(|set| {
+                    set.resource_records()
+                        .iter()
+                        .filter_map(|r| ownership::parse(r.value()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if claims
+                .iter()
+                .any(|c| c.stack == scope.stack && c.env == scope.env)
+            {
+                continue;
+            }
+            if let Some(c) = claims.first() {
+                self.note_import_owner(
+                    address,
+                    crate::provider::Owner {
+                        stack: c.stack.clone(),
+                        env: c.env.clone(),
+                        address: c.address.to_string(),
+                    },
+                );
+                continue;
+            }
+            self.note_imported(address);
+            let attrs = BTreeMap::from([
+                ("fqdn".to_string(), Value::text(fqdn)),
+                ("type".to_string(), Value::text(record_type)),
+                ("zone".to_string(), Value::text(zone)),
+                ("prevent_destroy".to_string(), crate::provider::flag(false)),
+                (
+                    "ttl".to_string(),
+                    Value::text(record.ttl().unwrap_or_default().to_string()),
+                ),
+                (
+                    "records".to_string(),
+                    Value::list(
+                        record
+                            .resource_records()
+                            .iter()
+                            .map(|r| r.value().trim_end_matches('.').to_string()),
+                    ),
+                ),
+            ]);
+            out.push(LiveResource {
+                address: address.clone(),
+                id: id.clone(),
+                attrs,
+                outputs: BTreeMap::from([("fqdn".to_string(), fqdn.to_string())]),
+                applied: None,
+            });
+        }
+        out
     }
 
     /// Every record set of a zone, following Route 53's name/type pagination.

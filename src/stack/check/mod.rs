@@ -7,7 +7,8 @@
 //!    would be printed or stored in the clear and resource attributes where a value must be
 //!    known at plan time.
 //! 3. Expand counted instances into replicas, spread round-robin over their zones.
-//! 4. Check outputs, and warn of vars and secrets nothing uses.
+//! 4. Check outputs and the env file's `[import]` table, and warn of vars and secrets
+//!    nothing uses.
 //!
 //! This module holds the driver (`check` and the `Checker` it runs) and the helpers
 //! every kind shares (spans, zones, bounded integers and ports). The rest is one file per
@@ -21,10 +22,12 @@
 mod common;
 mod database;
 mod dns_record;
+pub(crate) mod imports;
 mod instance;
 mod interpolation;
 mod key_pair;
 mod load_balancer;
+mod moved;
 mod references;
 mod security_group;
 
@@ -164,6 +167,8 @@ impl Checker<'_> {
 
         // 4.
         self.current.clear();
+        let imports = self.imports(&resources);
+        let moved = self.moved(&resources);
         let mut outputs = BTreeMap::new();
         for (name, value) in &raw.outputs {
             let origin = Origin::Token(Span::new(file, value.span()));
@@ -207,6 +212,8 @@ impl Checker<'_> {
             secrets,
             resources,
             outputs,
+            imports,
+            moved,
         }
     }
 

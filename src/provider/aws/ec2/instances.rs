@@ -17,8 +17,8 @@ use crate::provider::aws::{
 use crate::provider::{
     Applied, Desired, LiveResource, Progress, ProviderError, Scope, TAG_RETIRING, Value,
 };
-use crate::stack::Address;
 use crate::stack::model::Spec;
+use crate::stack::{Address, Kind};
 
 /// An instance as read, before ids are mapped to addresses.
 pub(in crate::provider::aws) struct RawInstance {
@@ -46,18 +46,33 @@ impl Aws {
             .name("instance-state-name")
             .set_values(Some(LIVE_STATES.map(String::from).to_vec()))
             .build();
-        let pages = self
-            .ec2
-            .describe_instances()
-            .set_filters(Some(tag_filters(scope)))
-            .filters(state)
-            .max_results(1000)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| self.error(scope, "describe instances", e))?;
+        let imports = crate::provider::aws::imports::ids_of(scope, Kind::Instance);
+        let mut queries = vec![tag_filters(scope)];
+        if !imports.is_empty() {
+            queries.push(vec![
+                Filter::builder()
+                    .name("instance-id")
+                    .set_values(Some(imports))
+                    .build(),
+            ]);
+        }
+        let mut pages = Vec::new();
+        for filters in queries {
+            pages.extend(
+                self.ec2
+                    .describe_instances()
+                    .set_filters(Some(filters))
+                    .filters(state.clone())
+                    .max_results(1000)
+                    .into_paginator()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| self.error(scope, "describe instances", e))?,
+            );
+        }
         let mut out = Vec::new();
+        let mut read = std::collections::BTreeSet::new();
         for instance in pages
             .iter()
             .flat_map(|p| p.reservations())
@@ -67,8 +82,10 @@ impl Aws {
             let Some(id) = instance.instance_id() else {
                 continue;
             };
-            let Some(address) = tagged.address(scope, id) else {
-                self.note_other_engine(scope, &tagged);
+            if !read.insert(id.to_string()) {
+                continue;
+            }
+            let Some(address) = self.claim(scope, Kind::Instance, &tagged, id) else {
                 continue;
             };
             out.push(RawInstance {

@@ -9,30 +9,47 @@ use aws_sdk_ec2::types::ResourceType;
 use super::{address_filters, tag_spec, tagged};
 use crate::provider::aws::{Aws, code, tag_filters};
 use crate::provider::{Applied, Desired, LiveResource, ProviderError, Scope, Value};
-use crate::stack::Address;
 use crate::stack::model::Spec;
+use crate::stack::{Address, Kind};
 
 impl Aws {
     pub(in crate::provider::aws) async fn read_key_pairs(
         &self,
         scope: &Scope,
     ) -> Result<Vec<LiveResource>, ProviderError> {
-        let output = self
-            .ec2
-            .describe_key_pairs()
-            .set_filters(Some(tag_filters(scope)))
-            .include_public_key(true)
-            .send()
-            .await
-            .map_err(|e| self.error(scope, "describe key pairs", e))?;
+        let imports = crate::provider::aws::imports::ids_of(scope, Kind::KeyPair);
+        let mut queries = vec![tag_filters(scope)];
+        if !imports.is_empty() {
+            queries.push(vec![
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("key-name")
+                    .set_values(Some(imports))
+                    .build(),
+            ]);
+        }
+        let mut outputs = Vec::new();
+        for filters in queries {
+            outputs.push(
+                self.ec2
+                    .describe_key_pairs()
+                    .set_filters(Some(filters))
+                    .include_public_key(true)
+                    .send()
+                    .await
+                    .map_err(|e| self.error(scope, "describe key pairs", e))?,
+            );
+        }
         let mut out = Vec::new();
-        for key in output.key_pairs() {
+        let mut read = std::collections::BTreeSet::new();
+        for key in outputs.iter().flat_map(|o| o.key_pairs()) {
             let tagged = tagged(key.tags());
             let Some(name) = key.key_name() else {
                 continue;
             };
-            let Some(address) = tagged.address(scope, name) else {
-                self.note_other_engine(scope, &tagged);
+            if !read.insert(name.to_string()) {
+                continue;
+            }
+            let Some(address) = self.claim(scope, Kind::KeyPair, &tagged, name) else {
                 continue;
             };
             let mut attrs = BTreeMap::from([
@@ -129,10 +146,23 @@ impl Aws {
         live: &LiveResource,
         want: &Desired<'_>,
     ) -> Result<Applied, ProviderError> {
-        // Only tags change in place; EC2 tags a key pair by its `key-…` id.
-        let key = self
-            .find_key(scope, &want.resource.address)
-            .await?
+        // Only tags change in place; EC2 tags a key pair by its `key-…` id, found by the
+        // key's name: an imported key has no address tag yet, a moved one the old address.
+        let output = self
+            .ec2
+            .describe_key_pairs()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("key-name")
+                    .values(&live.id)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| self.error(scope, &format!("look for key pair `{}`", live.id), e))?;
+        let key = output
+            .key_pairs()
+            .first()
             .ok_or_else(|| self.failed(scope, "tag key pair", format!("`{}` is gone", live.id)))?;
         let key_id = key.key_pair_id().unwrap_or_default();
         self.retag(scope, key_id, live, want).await?;

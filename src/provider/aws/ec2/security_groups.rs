@@ -12,8 +12,8 @@ use crate::provider::aws::{
     Aws, HttpResponse, Ids, Tagged, code, error_chain, settle, tag_filters,
 };
 use crate::provider::{Applied, Desired, LiveResource, Progress, ProviderError, Scope, Value};
-use crate::stack::Address;
 use crate::stack::model::{GroupRef, Rule, RuleSource, Spec};
+use crate::stack::{Address, Kind};
 
 /// A security group as read, before ids are mapped to addresses.
 pub(in crate::provider::aws) struct RawGroup {
@@ -28,24 +28,42 @@ impl Aws {
         &self,
         scope: &Scope,
     ) -> Result<Vec<RawGroup>, ProviderError> {
-        let pages = self
-            .ec2
-            .describe_security_groups()
-            .set_filters(Some(tag_filters(scope)))
-            .max_results(1000)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| self.error(scope, "describe security groups", e))?;
+        let imports = crate::provider::aws::imports::ids_of(scope, Kind::SecurityGroup);
+        let mut queries = vec![tag_filters(scope)];
+        if !imports.is_empty() {
+            queries.push(vec![
+                Filter::builder()
+                    .name("group-id")
+                    .set_values(Some(imports))
+                    .build(),
+            ]);
+        }
+        let mut pages = Vec::new();
+        for filters in queries {
+            pages.extend(
+                self.ec2
+                    .describe_security_groups()
+                    .set_filters(Some(filters))
+                    .max_results(1000)
+                    .into_paginator()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| self.error(scope, "describe security groups", e))?,
+            );
+        }
         let mut out = Vec::new();
+        let mut read = std::collections::BTreeSet::new();
         for group in pages.iter().flat_map(|p| p.security_groups()) {
             let tagged = tagged(group.tags());
             let Some(id) = group.group_id() else {
                 continue;
             };
-            let Some(address) = tagged.address(scope, id) else {
-                self.note_other_engine(scope, &tagged);
+            // Tagged and imported both: read twice.
+            if !read.insert(id.to_string()) {
+                continue;
+            }
+            let Some(address) = self.claim(scope, Kind::SecurityGroup, &tagged, id) else {
                 continue;
             };
             out.push(RawGroup {
