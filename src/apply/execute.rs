@@ -19,7 +19,8 @@ use crate::plan::{self, Action, Change, Plan, attrs};
 use crate::provider::Progress;
 use crate::provider::{
     Desired, LiveResource, LiveState, Provider, Scope, Secret, TAG_ADDRESS, TAG_APPLIED,
-    TAG_ATTR_PREFIX, TAG_ENV, TAG_PREVENT_DESTROY, TAG_STACK, Teardown, Value,
+    TAG_ATTR_PREFIX, TAG_ENV, TAG_EXPIRES, TAG_FINAL_SNAPSHOT, TAG_PREVENT_DESTROY, TAG_STACK,
+    Teardown, Value,
 };
 use crate::stack::model::{GroupRef, RuleSource, Spec, format_duration};
 use crate::stack::template::{Part, Template};
@@ -38,6 +39,9 @@ pub struct Job {
     /// Unique to this run: part of every idempotency token.
     pub run: String,
     pub parallelism: usize,
+    /// The `stackwright:expires` time every resource is created (and updated) with, when
+    /// the env expires.
+    pub expires_at: Option<String>,
 }
 
 /// What an apply did, and every resource as it left it.
@@ -94,6 +98,7 @@ struct State<P> {
     changes: BTreeMap<Address, Change>,
     secrets: BTreeMap<String, Secret>,
     run: String,
+    expires_at: Option<String>,
     known: Mutex<BTreeMap<Address, LiveResource>>,
     /// Records a replaced instance's step switched to its successor already.
     switched: Mutex<BTreeSet<Address>>,
@@ -125,6 +130,7 @@ pub async fn execute<P: Provider + 'static>(
         stack: job.stack,
         secrets: job.secrets,
         run: job.run,
+        expires_at: job.expires_at,
         reporter: reporter.clone(),
     });
     let perform = |step: Step| {
@@ -278,6 +284,13 @@ impl<P: Provider> State<P> {
         tags.insert(TAG_APPLIED.into(), applied.clone());
         if resource.prevent_destroy {
             tags.insert(TAG_PREVENT_DESTROY.into(), "true".into());
+        }
+        if let Some(at) = &self.expires_at {
+            tags.insert(TAG_EXPIRES.into(), at.clone());
+        }
+        // What a destroy from tags alone (no stack files) needs to honour the stack.
+        if let Spec::Database(d) = &resource.spec {
+            tags.insert(TAG_FINAL_SNAPSHOT.into(), d.final_snapshot.to_string());
         }
         for m in attrs::meta(address.kind).iter().filter(|m| m.tracked) {
             if let Some(Value::Text(t)) = after.attrs.get(m.name) {

@@ -61,6 +61,9 @@ pub struct DirectProposal {
     teardown: bool,
     /// Made from a saved plan: applied exactly, or refused.
     saved: bool,
+    /// An apply of an env that expires (or no longer does): the `stackwright:expires` tag
+    /// is rewritten on every resource even when nothing else changes.
+    renew: bool,
 }
 
 impl Direct<Aws> {
@@ -200,14 +203,14 @@ impl<P: Provider + Locking + 'static> Direct<P> {
                 self.rotating.clone()
             };
             let again = plan::plan_rotating(&towards, &graph, &live, &rotating);
-            if !again.has_changes() {
+            if !again.has_changes() && !proposal.renew {
                 console.notice(
                     "Nothing left to do: the changes were made while this run waited for the \
                      lock.",
                 );
                 return Ok(None);
             }
-            if !same_changes(&again, &plan) {
+            if again.has_changes() && !same_changes(&again, &plan) {
                 return Err(moved);
             }
             plan = again;
@@ -217,6 +220,13 @@ impl<P: Provider + Locking + 'static> Direct<P> {
             inner: console.reporter(),
             secrets: secret_values,
         });
+        // Apply time plus the env's `expires`: taken once, so every resource of this run
+        // carries the same time.
+        let expires_at = self
+            .stack
+            .expires_secs
+            .filter(|_| proposal.renew)
+            .map(|secs| plan::expiry::expires_at(std::time::SystemTime::now(), secs));
         let job = Job {
             stack: self.stack.clone(),
             plan,
@@ -224,18 +234,38 @@ impl<P: Provider + Locking + 'static> Direct<P> {
             secrets: proposal.secrets,
             run: self.run_id.clone(),
             parallelism: options.parallelism,
+            expires_at: expires_at.clone(),
         };
-        Ok(Some(
-            apply::execute(
-                self.provider.clone(),
-                self.scope.clone(),
-                job,
-                &graph,
-                reporter,
-                cancel,
-            )
-            .await,
-        ))
+        let applied = apply::execute(
+            self.provider.clone(),
+            self.scope.clone(),
+            job,
+            &graph,
+            reporter,
+            cancel,
+        )
+        .await;
+        if proposal.renew {
+            self.renew(&applied, expires_at.as_deref(), console).await;
+        }
+        Ok(Some(applied))
+    }
+
+    /// Rewrite the `stackwright:expires` tag of every resource the env has after the walk
+    /// (those it created carry it already; tagging them again is harmless), or remove it.
+    /// A failure is warned of: the walk's changes stand, and the next apply renews again.
+    async fn renew(&self, applied: &apply::Applied, at: Option<&str>, console: &Arc<dyn Console>) {
+        let resources: Vec<crate::provider::LiveResource> = applied.known.values().cloned().collect();
+        match self.provider.set_expiry(&self.scope, &resources, at).await {
+            Ok(()) => console.notice(&match at {
+                Some(at) => format!("Expires at {at}."),
+                None => "No longer expires.".to_string(),
+            }),
+            Err(e) => console.warning(&format!(
+                "could not renew the expiry of stack `{}` env `{}`: {e}\nhint: apply again",
+                self.scope.stack, self.scope.env
+            )),
+        }
     }
 }
 
@@ -280,12 +310,14 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
             Intent::Apply => secrets::needed(&plan, &self.stack, &self.lookup)?,
             Intent::Plan | Intent::Save => BTreeMap::new(),
         };
+        let renew = intent == Intent::Apply && plan.expires.is_some();
         Ok(DirectProposal {
             plan,
             live,
             secrets,
             teardown: false,
             saved: false,
+            renew,
         })
     }
 
@@ -313,12 +345,14 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         }
         self.names_free(&again).await?;
         let secrets = secrets::needed(&again, &self.stack, &self.lookup)?;
+        let renew = again.expires.is_some();
         Ok(DirectProposal {
             plan: again,
             live,
             secrets,
             teardown: false,
             saved: true,
+            renew,
         })
     }
 
@@ -331,6 +365,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
             secrets: BTreeMap::new(),
             teardown: true,
             saved: false,
+            renew: false,
         })
     }
 
@@ -338,8 +373,10 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         &proposal.plan
     }
 
+    /// An apply that only renews the expiry still has something to do; a `plan` of it
+    /// has no changes ([`plan::expiry`]).
     fn changes(&self, proposal: &DirectProposal) -> bool {
-        proposal.plan.has_changes()
+        proposal.plan.has_changes() || proposal.renew
     }
 
     fn refusals(&self, proposal: &DirectProposal, consent: Consent) -> Vec<String> {

@@ -403,6 +403,14 @@ pub async fn connect<'a>(
             Direct::connect(stack.clone(), graph.clone(), deep).await?,
         )),
         EngineKind::Cloudformation => {
+            if stack.expires_secs.is_some() {
+                return Err(EngineError::Message(
+                    "`expires` is carried out by the direct engine (it tags every resource \
+                     itself); CloudFormation's stacks have no expiry here: drop --engine \
+                     cloudformation, or `expires` from the env file"
+                        .into(),
+                ));
+            }
             if deep {
                 return Err(EngineError::Message(
                     "--deep reads what the direct engine tracks in tags; CloudFormation's change \

@@ -13,6 +13,7 @@
 //!    per-attribute hashes in the `stackwright:applied` tag.
 
 pub mod attrs;
+pub mod expiry;
 pub mod rotate;
 pub mod secrets;
 
@@ -27,6 +28,7 @@ use crate::stack::model::{Rule, Spec};
 use crate::stack::{Address, Kind, Stack};
 
 pub use attrs::Known;
+pub use expiry::Expiry;
 
 /// The version of the plan's JSON form (`schemas/plan.schema.json`).
 pub const FORMAT_VERSION: u32 = 1;
@@ -153,6 +155,10 @@ pub struct Plan {
     pub changes: Vec<Change>,
     pub summary: Summary,
     pub warnings: Vec<String>,
+    /// The env's expiry, renewed by every apply ([`expiry`]): not a change. Absent when
+    /// the env neither expires nor carries the tag (`null`).
+    #[serde(default)]
+    pub expires: Option<Expiry>,
 }
 
 impl Summary {
@@ -295,6 +301,7 @@ pub fn plan_rotating(
         changes,
         summary,
         warnings,
+        expires: expiry::expiry(stack, live),
     }
 }
 
@@ -743,6 +750,7 @@ pub fn after_apply(
         attrs,
         outputs,
         applied: Some(applied_tag(address.kind, desired)),
+        expires: None,
     }
 }
 

@@ -42,8 +42,9 @@ struct Inner {
 }
 
 /// The calls that change something.
-const MUTATING: [&str; 9] = [
+const MUTATING: [&str; 10] = [
     "create",
+    "expire",
     "update",
     "destroy",
     "lock",
@@ -198,6 +199,7 @@ impl Provider for Memory {
                     attrs: want.attrs.clone(),
                     outputs: outputs.clone(),
                     applied: Some(want.applied.clone()),
+                    expires: want.tags.get(super::TAG_EXPIRES).cloned(),
                 },
             );
             Ok(Applied { id, outputs })
@@ -228,10 +230,39 @@ impl Provider for Memory {
                 };
             }
             r.applied = Some(want.applied.clone());
+            if let Some(at) = want.tags.get(super::TAG_EXPIRES) {
+                r.expires = Some(at.clone());
+            }
             Ok(Applied {
                 id: r.id.clone(),
                 outputs: r.outputs.clone(),
             })
+        })
+    }
+
+    async fn set_expiry(
+        &self,
+        _scope: &Scope,
+        resources: &[LiveResource],
+        at: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        self.with(|i| {
+            let mut addresses: Vec<String> = Vec::new();
+            for live in resources {
+                if live.address.kind == crate::stack::Kind::DnsRecord {
+                    continue;
+                }
+                if let Some(r) = i.resources.get_mut(&live.address) {
+                    r.expires = at.map(String::from);
+                    addresses.push(live.address.to_string());
+                }
+            }
+            i.calls.push(format!(
+                "expire {} {}",
+                at.unwrap_or("never"),
+                addresses.join(",")
+            ));
+            Ok(())
         })
     }
 

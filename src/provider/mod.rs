@@ -36,6 +36,14 @@ pub const TAG_ATTR_PREFIX: &str = "stackwright:attr:";
 /// a resource from the stack is refused too.
 pub const TAG_PREVENT_DESTROY: &str = "stackwright:prevent-destroy";
 
+/// `stackwright:expires`: when the env's resources expire (RFC 3339, UTC), written by each
+/// apply of an env whose file sets `expires` (see [`LiveResource::expires`]).
+pub const TAG_EXPIRES: &str = "stackwright:expires";
+/// `stackwright:final-snapshot`: on a database, whether a teardown takes a final snapshot
+/// (`true` or `false`, from the stack's `final_snapshot`), so a destroy from tags alone
+/// does what the stack said.
+pub const TAG_FINAL_SNAPSHOT: &str = "stackwright:final-snapshot";
+
 /// `cloudformation` on resources CloudFormation manages (`--engine cloudformation`): the
 /// direct engine neither reads nor touches them, so the two engines never fight over one.
 pub const TAG_ENGINE: &str = "stackwright:engine";
@@ -103,6 +111,11 @@ pub struct LiveResource {
     pub outputs: BTreeMap<String, String>,
     /// The `stackwright:applied` tag, when stackwright applied this resource.
     pub applied: Option<String>,
+    /// The `stackwright:expires` tag (RFC 3339, UTC), when the resource has one. Not an
+    /// attribute: it is not compared, so it never shows as a change or drift, and not in
+    /// the fingerprint, so renewing it does not make a saved plan stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 /// Everything of one stack and env found in AWS.
@@ -364,6 +377,16 @@ pub trait Provider: Send + Sync {
         scope: &Scope,
         instance: &LiveResource,
         retiring: bool,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
+    /// Set the `stackwright:expires` tag of `resources` to `at` (RFC 3339, UTC), or remove
+    /// it (`None`): batched, as few calls as the APIs allow. Route 53 records, which
+    /// carry no tags, are skipped: their stack's expiry is its other resources'.
+    fn set_expiry(
+        &self,
+        scope: &Scope,
+        resources: &[LiveResource],
+        at: Option<&str>,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 
     /// Every call made so far, by operation (for `--stats`).

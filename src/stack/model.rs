@@ -22,6 +22,10 @@ pub struct Stack {
     pub env: String,
     pub region: String,
     pub endpoint_url: Option<String>,
+    /// `expires` of the env file, in seconds: each apply tags every resource with the time
+    /// this long after it (`stackwright:expires`). Plans saved before expiry read `None`.
+    #[serde(default)]
+    pub expires_secs: Option<u64>,
     /// Secret name → the environment variable it is read from.
     pub secrets: BTreeMap<String, String>,
     pub resources: BTreeMap<Address, Resource>,

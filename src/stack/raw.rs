@@ -34,6 +34,8 @@ pub struct Secret {
 pub struct EnvFile {
     pub region: Option<SpannedStr>,
     pub endpoint_url: Option<SpannedStr>,
+    /// `expires = "72h"`: how long after each apply the env's resources expire.
+    pub expires: Option<SpannedStr>,
     // `[vars]` is taken out of the table first and read as spanned TOML values.
 }
 

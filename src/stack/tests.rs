@@ -615,3 +615,24 @@ records = ["${instance.app[5].private_ip}"]
         ]
     );
 }
+
+// Issue 19: `expires` in an env file, a duration like `rolling.health_timeout`.
+#[test]
+fn expires_is_a_duration_from_the_env_file() {
+    let body = "[security_group.web]\ndescription = \"web\"\n";
+    assert_eq!(ok(body, "").stack.expires_secs, None);
+    assert_eq!(
+        ok(body, "expires = \"72h\"\n").stack.expires_secs,
+        Some(72 * 3600)
+    );
+    assert_eq!(
+        ok(body, "expires = \"14d\"\n").stack.expires_secs,
+        Some(14 * 86_400)
+    );
+    assert_eq!(ok(body, "expires = \"90s\"\n").stack.expires_secs, Some(90));
+    for bad in ["3 days", "72", "0s", "400d", "1.5h"] {
+        let found = errors(body, &format!("expires = \"{bad}\"\n"));
+        assert_eq!(found.len(), 1, "{bad}: {found:?}");
+        assert!(found[0].contains("expires"), "{bad}: {found:?}");
+    }
+}

@@ -327,6 +327,7 @@ fn finish(stack: &Stack, changes: Vec<Change>, warnings: Vec<String>) -> Plan {
         summary: plan::Summary::of(&changes),
         changes,
         warnings,
+        expires: None,
     }
 }
 

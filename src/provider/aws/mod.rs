@@ -14,6 +14,7 @@ mod claims;
 pub mod cloudformation;
 mod ec2;
 mod elb;
+mod expiry;
 pub mod lock;
 mod rds;
 mod route53;
@@ -460,6 +461,10 @@ impl Tagged {
     fn applied(&self) -> Option<String> {
         self.tags.get(super::TAG_APPLIED).cloned()
     }
+
+    fn expires(&self) -> Option<String> {
+        self.tags.get(super::TAG_EXPIRES).cloned()
+    }
 }
 
 /// Ids found in this refresh, to turn references in AWS back into addresses.
@@ -642,6 +647,15 @@ impl Provider for Aws {
         ids: &[String],
     ) -> Result<Vec<MemberHealth>, ProviderError> {
         Aws::member_health(self, scope, balancer, ids).await
+    }
+
+    async fn set_expiry(
+        &self,
+        scope: &Scope,
+        resources: &[LiveResource],
+        at: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        self.expire(scope, resources, at).await
     }
 
     async fn set_retiring(

@@ -112,6 +112,7 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
         attrs,
         outputs,
         applied: raw.tagged.applied(),
+        expires: raw.tagged.expires(),
     }
 }
 

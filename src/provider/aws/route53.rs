@@ -108,6 +108,7 @@ impl Aws {
                         attrs,
                         outputs,
                         applied: claim.applied.clone(),
+                        expires: None,
                     });
                 }
             }

@@ -46,6 +46,9 @@ pub type ReferenceSpans = BTreeMap<(Address, Address), Span>;
 /// The largest `count` accepted: a guard against typos, not an AWS limit.
 const MAX_COUNT: i64 = 1000;
 
+/// The longest `expires`: a year. An occasional stack meant to outlive that is not one.
+const EXPIRES_LIMIT: u64 = 365 * 86_400;
+
 /// How a string field may use `${…}`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Use {
@@ -140,6 +143,7 @@ impl Checker<'_> {
             }
             Some(url)
         });
+        let expires_secs = self.expires();
 
         // 1. Every declared resource, so references resolve in any order.
         for r in &raw.resources {
@@ -204,9 +208,36 @@ impl Checker<'_> {
             env: raw.env.clone(),
             region: self.region.clone(),
             endpoint_url,
+            expires_secs,
             secrets,
             resources,
             outputs,
+        }
+    }
+
+    /// `expires` of the env file: a duration from a minute to a year.
+    fn expires(&mut self) -> Option<u64> {
+        let value = self.raw.expires.as_ref()?;
+        let env_file = FileId(1);
+        let text = self.known(value, env_file, "expires")?;
+        let error = |message: String| {
+            Diagnostic::error(message)
+                .at(Span::new(env_file, value.span()))
+                .hint("a duration is a whole number and a unit: `90s`, `10m`, `72h`, `14d`")
+        };
+        match parse_duration(&text) {
+            Ok(secs) if (1..=EXPIRES_LIMIT).contains(&secs) => Some(secs),
+            Ok(_) => {
+                self.diags.push(error(format!(
+                    "`expires` must be between 1s and 365d, not `{text}`"
+                )));
+                None
+            }
+            Err(why) => {
+                self.diags
+                    .push(error(format!("invalid `expires` `{text}`: {why}")));
+                None
+            }
         }
     }
 
