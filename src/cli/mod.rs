@@ -6,6 +6,7 @@ mod apply;
 mod completions;
 mod export;
 mod graph;
+mod ls;
 mod man;
 mod output;
 mod plan;
@@ -34,6 +35,7 @@ use stackwright::stack::Loaded;
         stackwright apply stacks/paasmaker --env staging\n  \
         stackwright output stacks/paasmaker --env staging\n  \
         stackwright destroy stacks/paasmaker --env staging\n  \
+        stackwright ls --json\n  \
         stackwright apply stacks/paasmaker --env staging --engine cloudformation\n  \
         stackwright completions bash > ~/.local/share/bash-completion/completions/stackwright\n\n\
         The stack format: docs/stack-format.md"
@@ -51,6 +53,7 @@ enum Command {
     Apply(apply::ApplyArgs),
     Destroy(apply::DestroyArgs),
     Output(output::OutputArgs),
+    Ls(ls::LsArgs),
     Unlock(unlock::UnlockArgs),
     Export(export::ExportArgs),
     Completions(completions::CompletionsArgs),
@@ -116,6 +119,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::exec_apply(args),
         Command::Destroy(args) => apply::exec_destroy(args),
         Command::Output(args) => output::exec(args),
+        Command::Ls(args) => ls::exec(args),
         Command::Unlock(args) => unlock::exec(args),
         Command::Export(args) => export::exec(args),
         Command::Completions(args) => completions::exec(args),

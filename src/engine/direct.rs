@@ -255,7 +255,8 @@ impl<P: Provider + Locking + 'static> Direct<P> {
     /// (those it created carry it already; tagging them again is harmless), or remove it.
     /// A failure is warned of: the walk's changes stand, and the next apply renews again.
     async fn renew(&self, applied: &apply::Applied, at: Option<&str>, console: &Arc<dyn Console>) {
-        let resources: Vec<crate::provider::LiveResource> = applied.known.values().cloned().collect();
+        let resources: Vec<crate::provider::LiveResource> =
+            applied.known.values().cloned().collect();
         match self.provider.set_expiry(&self.scope, &resources, at).await {
             Ok(()) => console.notice(&match at {
                 Some(at) => format!("Expires at {at}."),

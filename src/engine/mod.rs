@@ -24,6 +24,7 @@ mod console;
 pub mod direct;
 mod error;
 pub mod gates;
+pub mod inventory;
 mod load;
 pub mod secrets;
 

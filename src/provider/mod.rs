@@ -10,6 +10,7 @@
 
 pub mod aws;
 pub mod cloudformation;
+pub mod inventory;
 pub mod memory;
 
 pub use aws::lock::{Holder, Lock, LockError};

@@ -41,7 +41,13 @@ async fn apply_tags_every_resource_with_its_expiry_and_a_plan_stays_clean() {
     let finish = apply(&mut direct, &go_ahead(), Recording::in_ci())
         .await
         .unwrap();
-    assert!(matches!(finish, Finish::Carried { succeeded: true, .. }));
+    assert!(matches!(
+        finish,
+        Finish::Carried {
+            succeeded: true,
+            ..
+        }
+    ));
     let tagged = expiries(&memory, &scope).await;
     assert_eq!(tagged.len(), 3);
     let first = tagged[0].clone().expect("every resource carries the tag");
@@ -70,11 +76,19 @@ async fn apply_tags_every_resource_with_its_expiry_and_a_plan_stays_clean() {
     let finish = apply(&mut direct, &go_ahead(), Recording::in_ci())
         .await
         .unwrap();
-    assert!(matches!(finish, Finish::Carried { succeeded: true, .. }));
+    assert!(matches!(
+        finish,
+        Finish::Carried {
+            succeeded: true,
+            ..
+        }
+    ));
     let new: Vec<String> = memory.mutating()[mutating_before..].to_vec();
     assert!(
         new.iter().filter(|c| c.starts_with("expire ")).count() == 1
-            && !new.iter().any(|c| c.starts_with("create") || c.starts_with("update")),
+            && !new
+                .iter()
+                .any(|c| c.starts_with("create") || c.starts_with("update")),
         "{new:?}"
     );
 }

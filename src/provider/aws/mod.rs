@@ -15,6 +15,7 @@ pub mod cloudformation;
 mod ec2;
 mod elb;
 mod expiry;
+mod inventory;
 pub mod lock;
 mod rds;
 mod route53;
@@ -75,6 +76,8 @@ pub struct Aws {
     route53: aws_sdk_route53::Client,
     cfn: aws_sdk_cloudformation::Client,
     endpoint: String,
+    /// The region the clients talk to (the stack's, else the configured one).
+    region: String,
     stats: Arc<CallStats>,
     /// Root device names of AMIs, looked up once per AMI.
     root_devices: Arc<Mutex<BTreeMap<String, String>>>,
@@ -125,6 +128,10 @@ impl Aws {
                 detail: e.to_string(),
             });
         }
+        let region = config
+            .region()
+            .map(|r| r.as_ref().to_string())
+            .unwrap_or_default();
         let stats = Arc::new(CallStats::default());
         let interceptor = stats::Counter(stats.clone());
         let ec2 = aws_sdk_ec2::Client::from_conf(
@@ -164,10 +171,32 @@ impl Aws {
             route53,
             cfn,
             endpoint,
+            region,
             stats,
             root_devices: Arc::default(),
             other_engine: Arc::default(),
         })
+    }
+
+    /// Connect to one region (`None`: the configured one) for what is not one stack's:
+    /// `stackwright ls` and `destroy --expired`.
+    pub async fn connect_region(region: Option<&str>) -> Result<Aws, ProviderError> {
+        let stack = Stack {
+            name: String::new(),
+            env: String::new(),
+            region: region.unwrap_or_default().to_string(),
+            endpoint_url: None,
+            expires_secs: None,
+            secrets: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+        };
+        Aws::connect(&stack).await
+    }
+
+    /// The region the clients talk to.
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
     /// Every call made so far, by operation (retries counted as calls).

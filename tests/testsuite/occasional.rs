@@ -1,0 +1,192 @@
+//! Occasional stacks (issue 19) against the emulator: `expires` tags every resource, a
+//! plan stays clean and an apply extends it; `stackwright ls` finds every stack and env
+//! from an empty directory, marks only the expired one, and costs a handful of calls
+//! per region (counted at the proxy, and printed).
+//!
+//! Where these lean on the emulator rather than on AWS: moto makes instances `running`
+//! and databases `available` at once, and keeps every test's resources in one account,
+//! so `ls` here lists other tests' stacks too (the assertions pick this test's by name).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::emulator::{self, Proxy};
+use crate::plan::{AMI, PUBLIC_KEY, PW_VAR, aws_env_at, last_line};
+use crate::support::text;
+
+const REGION: &str = "us-east-1";
+
+/// One of each kind that carries tags: a group, a key pair, an instance, a balancer and
+/// a database.
+fn stack_toml(name: &str) -> String {
+    format!(
+        r#"[stack]
+name = "{name}"
+region = "{REGION}"
+
+[secrets]
+pw = {{ env = "{PW_VAR}" }}
+
+[security_group.web]
+description = "web"
+ingress = [ {{ protocol = "tcp", ports = "80", cidr = "0.0.0.0/0" }} ]
+
+[key_pair.main]
+public_key = "{PUBLIC_KEY}"
+
+[instance.web]
+ami = "{AMI}"
+instance_type = "t2.micro"
+key_name = "${{key_pair.main.name}}"
+security_groups = ["web"]
+
+[load_balancer.web]
+availability_zones = ["us-east-1a"]
+listeners = [ {{ port = 80, protocol = "http", instance_port = 80, instance_protocol = "http" }} ]
+instances = ["web"]
+
+[database.main]
+engine = "mysql"
+instance_class = "db.t3.micro"
+storage_gb = 10
+master_username = "root"
+master_password = "${{secret.pw}}"
+"#
+    )
+}
+
+/// How many resources of [`stack_toml`] carry tags.
+const TAGGED: u64 = 5;
+
+/// `stackwright ARGS` in `dir`, against `endpoint`: (exit code, stdout, stderr).
+fn run(dir: &Path, endpoint: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_stackwright"))
+        .args(args)
+        .current_dir(dir)
+        .envs(aws_env_at(endpoint))
+        .env_remove("AWS_PROFILE")
+        .env("AWS_REGION", REGION)
+        .env(PW_VAR, "occasional-pw-7c1d")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run stackwright");
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let (code, stdout, stderr) = run(dir, emulator::endpoint(), args);
+    assert_eq!(code, Some(0), "{args:?}\n{stdout}\n{stderr}");
+    stdout
+}
+
+/// This stack's rows of `ls --json`, by env.
+fn rows(listing: &str, stack: &str) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(listing).expect("ls --json");
+    v["stacks"]
+        .as_array()
+        .expect("stacks")
+        .iter()
+        .filter(|r| r["stack"] == stack)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn expiring_envs_are_tagged_listed_from_anywhere_and_renewed_by_apply() {
+    let name = emulator::unique("occ");
+    let dir = tempfile::tempdir().expect("stack directory");
+    std::fs::create_dir(dir.path().join("env")).expect("env directory");
+    std::fs::write(dir.path().join("stack.toml"), stack_toml(&name)).expect("stack");
+    std::fs::write(dir.path().join("env/review.toml"), "expires = \"2s\"\n").expect("env");
+    std::fs::write(dir.path().join("env/staging.toml"), "expires = \"72h\"\n").expect("env");
+    let stack = dir.path().to_str().expect("utf-8 path");
+    for env in ["review", "staging"] {
+        ok(
+            dir.path(),
+            &["apply", stack, "--env", env, "--yes", "--allow-open"],
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+
+    // From an empty directory, through the counting proxy: both envs, only one expired.
+    let empty = tempfile::tempdir().expect("empty directory");
+    let proxy = Proxy::start(emulator::endpoint(), &[]);
+    let (code, listing, stderr) = run(
+        empty.path(),
+        &proxy.endpoint,
+        &["ls", "--json", "--region", REGION],
+    );
+    assert_eq!(code, Some(0), "{listing}\n{stderr}");
+    let calls = proxy.stats();
+    eprintln!(
+        "ls in one region ({} stacks in the emulator): {} calls {}",
+        serde_json::from_str::<serde_json::Value>(&listing).unwrap()["stacks"]
+            .as_array()
+            .map_or(0, Vec::len),
+        calls["total"],
+        calls["by_operation"]
+    );
+    let found = rows(&listing, &name);
+    let envs: Vec<(&str, bool, u64)> = found
+        .iter()
+        .map(|r| {
+            (
+                r["env"].as_str().unwrap(),
+                r["expired"].as_bool().unwrap(),
+                r["resources"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        envs,
+        [("review", true, TAGGED), ("staging", false, TAGGED)],
+        "{listing}"
+    );
+    for r in &found {
+        assert_eq!(r["region"], REGION);
+        assert_eq!(r["locked"], false);
+        assert!(r["created"].is_string(), "{r}");
+    }
+    let staging_expires = found[1]["expires"].as_str().unwrap().to_string();
+    let at = humantime::parse_rfc3339(&staging_expires).expect("RFC 3339");
+    let in_72h = std::time::SystemTime::now() + std::time::Duration::from_secs(72 * 3600);
+    assert!(
+        at <= in_72h && at + std::time::Duration::from_secs(120) >= in_72h,
+        "{staging_expires}"
+    );
+
+    // The table, for people.
+    let table = ok(empty.path(), &["ls", "--region", REGION]);
+    assert!(table.starts_with("STACK "), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&format!("{name} ")) && l.contains(" review ")),
+        "{table}"
+    );
+
+    // The tag is not an attribute: the plan is clean, and says when the env expires.
+    let plan = ok(
+        dir.path(),
+        &["plan", stack, "--env", "staging", "--detailed-exitcode"],
+    );
+    assert_eq!(last_line(&plan), "No changes.", "{plan}");
+    assert!(
+        plan.contains(&format!(
+            "Expires: 72h after apply (now {staging_expires})."
+        )),
+        "{plan}"
+    );
+
+    // Applying again extends it, on every resource.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let applied = ok(dir.path(), &["apply", stack, "--env", "staging", "--yes"]);
+    let listing = ok(empty.path(), &["ls", "--json", "--region", REGION]);
+    let staging = rows(&listing, &name)
+        .into_iter()
+        .find(|r| r["env"] == "staging")
+        .expect("staging");
+    let renewed = staging["expires"].as_str().unwrap();
+    assert!(renewed > staging_expires.as_str(), "{renewed}\n{applied}");
+    assert_eq!(staging["resources"].as_u64(), Some(TAGGED));
+}
