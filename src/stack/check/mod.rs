@@ -220,25 +220,23 @@ impl Checker<'_> {
         let value = self.raw.expires.as_ref()?;
         let env_file = FileId(1);
         let text = self.known(value, env_file, "expires")?;
-        let error = |message: String| {
+        let (message, hint) = match parse_duration(&text) {
+            Ok(secs) if (1..=EXPIRES_LIMIT).contains(&secs) => return Some(secs),
+            Ok(_) => (
+                format!("`expires` must be between 1s and 365d, not `{text}`"),
+                "an occasional stack lives a year at most; drop `expires` for one that stays",
+            ),
+            Err(why) => (
+                format!("invalid `expires` `{text}`: {why}"),
+                "for example `expires = \"72h\"` or `expires = \"14d\"`",
+            ),
+        };
+        self.diags.push(
             Diagnostic::error(message)
                 .at(Span::new(env_file, value.span()))
-                .hint("a duration is a whole number and a unit: `90s`, `10m`, `72h`, `14d`")
-        };
-        match parse_duration(&text) {
-            Ok(secs) if (1..=EXPIRES_LIMIT).contains(&secs) => Some(secs),
-            Ok(_) => {
-                self.diags.push(error(format!(
-                    "`expires` must be between 1s and 365d, not `{text}`"
-                )));
-                None
-            }
-            Err(why) => {
-                self.diags
-                    .push(error(format!("invalid `expires` `{text}`: {why}")));
-                None
-            }
-        }
+                .hint(hint),
+        );
+        None
     }
 
     fn region(&mut self, file: FileId) -> String {
