@@ -81,12 +81,14 @@ pub fn secrets_needed(plan: &Plan, stack: &Stack) -> BTreeSet<String> {
     names
 }
 
-/// How each database is torn down: with a final snapshot unless the stack says not.
-fn teardown(stack: &Stack, address: &Address) -> Teardown {
+/// How each database is torn down: with a final snapshot unless the stack says not. A
+/// database the stack no longer has (a teardown from tags alone, or one taken out of the
+/// stack) goes as its `stackwright:final-snapshot` tag says, with a snapshot without one.
+fn teardown(stack: &Stack, address: &Address, live: &LiveResource) -> Teardown {
     Teardown {
         final_snapshot: match stack.resource(address).map(|r| &r.spec) {
             Some(Spec::Database(d)) => d.final_snapshot,
-            _ => true,
+            _ => live.attrs.get("final_snapshot") != Some(&Value::text("false")),
         },
     }
 }
@@ -182,7 +184,7 @@ impl<P: Provider> State<P> {
                 .destroy(
                     &self.scope,
                     &live,
-                    teardown(&self.stack, address),
+                    teardown(&self.stack, address, &live),
                     &progress,
                 )
                 .await
@@ -422,7 +424,12 @@ impl<P: Provider> State<P> {
             }
             if let Err(e) = self
                 .provider
-                .destroy(&self.scope, &new, teardown(&self.stack, address), progress)
+                .destroy(
+                    &self.scope,
+                    &new,
+                    teardown(&self.stack, address, &new),
+                    progress,
+                )
                 .await
             {
                 undone.push(e.to_string());
@@ -452,7 +459,12 @@ impl<P: Provider> State<P> {
             }
             progress(&format!("terminating `{}`", old.id));
             self.provider
-                .destroy(&self.scope, old, teardown(&self.stack, address), progress)
+                .destroy(
+                    &self.scope,
+                    old,
+                    teardown(&self.stack, address, old),
+                    progress,
+                )
                 .await
                 .map_err(err)?;
         }
@@ -507,7 +519,12 @@ impl<P: Provider> State<P> {
             if let Err(why) = switched {
                 let undone = self
                     .provider
-                    .destroy(&self.scope, &new, teardown(&self.stack, address), progress)
+                    .destroy(
+                        &self.scope,
+                        &new,
+                        teardown(&self.stack, address, &new),
+                        progress,
+                    )
                     .await
                     .err()
                     .map(|e| format!(" (terminating it failed: {e})"))
@@ -527,7 +544,12 @@ impl<P: Provider> State<P> {
         if let Some(old) = &old {
             progress(&format!("terminating `{}`", old.id));
             self.provider
-                .destroy(&self.scope, old, teardown(&self.stack, address), progress)
+                .destroy(
+                    &self.scope,
+                    old,
+                    teardown(&self.stack, address, old),
+                    progress,
+                )
                 .await
                 .map_err(err)?;
         }

@@ -904,4 +904,4 @@ async fn replacing_an_instance_a_record_names_switches_the_record_before_the_old
     );
 }
 
-mod expiry;
+mod occasional;

@@ -190,3 +190,87 @@ fn expiring_envs_are_tagged_listed_from_anywhere_and_renewed_by_apply() {
     assert!(renewed > staging_expires.as_str(), "{renewed}\n{applied}");
     assert_eq!(staging["resources"].as_u64(), Some(TAGGED));
 }
+
+/// `destroy --stack NAME --env ENV` from an empty directory: the gates refuse without
+/// consent (nothing changed), then everything of that env goes, the other env stays, and
+/// the database leaves its final snapshot. Leans on moto deleting a database at once and
+/// taking the final snapshot it is asked for.
+#[test]
+fn destroy_by_tags_alone_keeps_the_final_snapshot_and_the_other_env() {
+    let name = emulator::unique("occd");
+    let dir = tempfile::tempdir().expect("stack directory");
+    std::fs::create_dir(dir.path().join("env")).expect("env directory");
+    std::fs::write(dir.path().join("stack.toml"), stack_toml(&name)).expect("stack");
+    for env in ["review", "keep"] {
+        std::fs::write(dir.path().join(format!("env/{env}.toml")), "").expect("env");
+        let stack = dir.path().to_str().expect("utf-8 path");
+        ok(
+            dir.path(),
+            &["apply", stack, "--env", env, "--yes", "--allow-open"],
+        );
+    }
+    let empty = tempfile::tempdir().expect("empty directory");
+    let by_tags = [
+        "destroy", "--stack", &name, "--env", "review", "--region", REGION,
+    ];
+
+    // Without a terminal and without --yes; then without --allow-data-loss: refused.
+    for extra in [&[][..], &["--yes"][..]] {
+        let args: Vec<&str> = by_tags
+            .iter()
+            .copied()
+            .chain(extra.iter().copied())
+            .collect();
+        let (code, stdout, stderr) = run(empty.path(), emulator::endpoint(), &args);
+        assert_eq!(code, Some(1), "{args:?}\n{stdout}\n{stderr}");
+        assert!(stdout.contains("- database.main"), "{stdout}");
+    }
+    let listing = ok(empty.path(), &["ls", "--json", "--region", REGION]);
+    let counts: Vec<(String, u64)> = rows(&listing, &name)
+        .iter()
+        .map(|r| {
+            (
+                r["env"].as_str().unwrap().to_string(),
+                r["resources"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [("keep".to_string(), TAGGED), ("review".to_string(), TAGGED)]
+    );
+
+    let args: Vec<&str> = by_tags
+        .iter()
+        .copied()
+        .chain(["--yes", "--allow-data-loss"])
+        .collect();
+    let destroyed = ok(empty.path(), &args);
+    assert!(destroyed.contains("Destroy complete"), "{destroyed}");
+    let listing = ok(empty.path(), &["ls", "--json", "--region", REGION]);
+    let envs: Vec<String> = rows(&listing, &name)
+        .iter()
+        .map(|r| r["env"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(envs, ["keep"], "{listing}");
+
+    let snapshots = crate::plan::runtime().block_on(async {
+        let aws = crate::plan::Aws::connect().await;
+        aws.rds
+            .describe_db_snapshots()
+            .db_instance_identifier(format!("{name}-review-main"))
+            .send()
+            .await
+            .expect("describe snapshots")
+            .db_snapshots()
+            .iter()
+            .filter_map(|s| s.db_snapshot_identifier().map(String::from))
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        snapshots
+            .iter()
+            .any(|s| s.starts_with(&format!("{name}-review-main-final-"))),
+        "{snapshots:?}"
+    );
+}

@@ -69,7 +69,7 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
             Value::text(v.map(|n| n.to_string()).unwrap_or_default()),
         )
     };
-    let attrs = BTreeMap::from([
+    let mut attrs = BTreeMap::from([
         text("identifier", Some(&identifier)),
         text("engine", d.engine().map(str::to_ascii_lowercase).as_deref()),
         text("engine_version", d.engine_version()),
@@ -105,6 +105,11 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
         ("tags".to_string(), raw.tagged.user_tags()),
         ("prevent_destroy".to_string(), raw.tagged.prevent_destroy()),
     ]);
+    // Only where the tag is (databases created before it have none): what a teardown
+    // from tags alone does about a final snapshot.
+    if let Some(v) = raw.tagged.tags.get(crate::provider::TAG_FINAL_SNAPSHOT) {
+        attrs.insert("final_snapshot".to_string(), Value::text(v.clone()));
+    }
     let outputs = db_outputs(d);
     LiveResource {
         address: raw.address.clone(),

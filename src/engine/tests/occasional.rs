@@ -1,6 +1,8 @@
-//! `expires` (issue 19): every apply tags every resource with its expiry, a plan of a
-//! converged env is still `No changes`, applying again extends the expiry, and an env
-//! that drops `expires` has the tag removed.
+//! Occasional stacks (issue 19): every apply tags every resource with its expiry, a plan
+//! of a converged env is still `No changes`, applying again extends the expiry, and an
+//! env that drops `expires` has the tag removed; a teardown by tags alone (a stack with
+//! no resources, as `destroy --stack` makes) is refused by a `prevent_destroy` it only
+//! knows from AWS.
 
 use std::time::{Duration, SystemTime};
 
@@ -128,4 +130,47 @@ async fn a_plan_of_an_env_that_never_expired_has_no_expiry() {
         .await
         .unwrap();
     assert_eq!(plan_of(&mut direct).await.plan.expires, None);
+}
+
+#[tokio::test]
+async fn a_teardown_by_tags_alone_is_refused_by_prevent_destroy_before_any_change() {
+    let memory = Arc::new(Memory::new());
+    let kept = STACK.replace(
+        "description = \"web\"\n",
+        "description = \"web\"\nprevent_destroy = true\n",
+    );
+    let loaded = load_text(&kept, "").unwrap();
+    let lookup = secrets::fixed(pw_set());
+    let scope = secrets::scope(&loaded.stack, false, &lookup).unwrap();
+    let graph = Graph::build(&loaded.stack).unwrap();
+    let mut direct = Direct::new(memory.clone(), loaded.stack.clone(), graph, scope, lookup);
+    apply(&mut direct, &go_ahead(), Recording::in_ci())
+        .await
+        .unwrap();
+    let before = memory.mutating();
+
+    // What `destroy --stack t --env test` builds: the name, env and region, nothing else.
+    let (nothing, graph) =
+        super::super::tags::nothing_of(&loaded.stack.name, &loaded.stack.env, Some("us-east-1"))
+            .unwrap();
+    let lookup = secrets::fixed(BTreeMap::new());
+    let scope = secrets::scope(&nothing, false, &lookup).unwrap();
+    let mut by_tags = Direct::new(memory.clone(), nothing, graph, scope, lookup);
+    let options = RunOptions {
+        allow_data_loss: true,
+        ..go_ahead()
+    };
+    let err = run(
+        &mut by_tags,
+        Operation::Destroy,
+        None,
+        &options,
+        Recording::in_ci(),
+        never_cancelled(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("prevent_destroy"), "{err}");
+    assert_eq!(memory.mutating(), before, "nothing changed, no lock taken");
+    assert!(super::super::tags::nothing_of("Bad Name", "test", None).is_err());
 }
