@@ -61,7 +61,7 @@ pub struct ApplyArgs {
     protection refuse.")]
 pub struct DestroyArgs {
     /// The stack directory (holding `stack.toml` and `env/<env>.toml`); or `--stack NAME`
-    #[arg(value_name = "STACK", required_unless_present = "stack_name")]
+    #[arg(value_name = "STACK", required_unless_present_any = ["stack_name", "expired"])]
     dir: Option<PathBuf>,
     /// The env: `env/<ENV>.toml` in the stack directory (required with --stack)
     #[arg(long, short, value_name = "ENV")]
@@ -74,9 +74,16 @@ pub struct DestroyArgs {
         requires = "env"
     )]
     stack_name: Option<String>,
-    /// With --stack: the region (else the configured one)
-    #[arg(long, value_name = "REGION", requires = "stack_name")]
-    region: Option<String>,
+    /// Tear down, one after another, every stack and env whose `expires` has passed
+    #[arg(long, conflicts_with_all = ["dir", "stack_name", "env"])]
+    expired: bool,
+    /// With --expired: show what would be torn down, and change nothing
+    #[arg(long, requires = "expired")]
+    dry_run: bool,
+    /// With --stack or --expired: the region (else the configured one); repeatable with
+    /// --expired
+    #[arg(long, value_name = "REGION")]
+    region: Vec<String>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -170,14 +177,24 @@ pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn exec_destroy(args: DestroyArgs) -> anyhow::Result<ExitCode> {
+    if args.expired {
+        return destroy_expired(&args.region, args.dry_run, &args.run);
+    }
     let Some(dir) = args.dir else {
+        if args.region.len() > 1 {
+            bail!("--stack tears down one stack and env: give one --region");
+        }
+        let region = args.region.into_iter().next();
         return destroy_by_tags(
             args.stack_name.unwrap_or_default(),
             args.env,
-            args.region,
+            region,
             &args.run,
         );
     };
+    if !args.region.is_empty() {
+        bail!("--region goes with --stack or --expired; a stack directory says its region");
+    }
     let stack_args = StackArgs {
         stack: dir,
         env: args.env,
@@ -240,6 +257,54 @@ fn destroy_by_tags(
     });
     runtime.shutdown_background();
     Ok(exit(Operation::Destroy, finish?))
+}
+
+/// `destroy --expired [--dry-run]`: every expired stack and env in turn; exit 1 when one
+/// was left (or not all of it went).
+fn destroy_expired(
+    regions: &[String],
+    dry_run: bool,
+    run_args: &RunArgs,
+) -> anyhow::Result<ExitCode> {
+    if run_args.engine.kind() != EngineKind::Direct {
+        bail!("--expired tears down what the direct engine's tags find: drop --engine");
+    }
+    let options = run_args.options(false, "--stack NAME".into());
+    let console: Arc<dyn Console> = Arc::new(Terminal);
+    let runtime = engine::runtime()?;
+    let swept = runtime.block_on(async {
+        let cancel = engine::on_ctrl_c(console.clone());
+        engine::sweep::sweep(regions, dry_run, &options, console.clone(), cancel).await
+    });
+    runtime.shutdown_background();
+    let swept = swept?;
+    let mut left = Vec::new();
+    for (listed, outcome) in &swept {
+        let which = format!(
+            "stack `{}` env `{}` ({})",
+            listed.stack, listed.env, listed.region
+        );
+        match outcome {
+            engine::sweep::Swept::WouldDestroy(_) => {}
+            engine::sweep::Swept::Carried {
+                plan,
+                report,
+                succeeded,
+            } => {
+                render::stdout(&render::summary::applied("Destroy", plan, report));
+                if !succeeded {
+                    left.push(format!("{which}: not all of it was destroyed (see above)"));
+                }
+            }
+            engine::sweep::Swept::Left(why) => left.push(format!("{which}: {why}")),
+        }
+    }
+    render::stdout(&render::summary::swept(&swept, dry_run, &left));
+    Ok(if left.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// What to apply: a stack and its graph, and the saved plan of it, if any.

@@ -27,6 +27,7 @@ pub mod gates;
 pub mod inventory;
 mod load;
 pub mod secrets;
+pub mod sweep;
 pub mod tags;
 
 #[cfg(test)]

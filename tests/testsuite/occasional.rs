@@ -1,7 +1,9 @@
 //! Occasional stacks (issue 19) against the emulator: `expires` tags every resource, a
 //! plan stays clean and an apply extends it; `stackwright ls` finds every stack and env
 //! from an empty directory, marks only the expired one, and costs a handful of calls
-//! per region (counted at the proxy, and printed).
+//! per region (counted at the proxy, and printed); `destroy --expired --dry-run` changes
+//! nothing and `destroy --expired` removes only the expired env; `destroy --stack/--env`
+//! from an empty directory removes one env and keeps its database's final snapshot.
 //!
 //! Where these lean on the emulator rather than on AWS: moto makes instances `running`
 //! and databases `available` at once, and keeps every test's resources in one account,
@@ -164,6 +166,43 @@ fn expiring_envs_are_tagged_listed_from_anywhere_and_renewed_by_apply() {
             .any(|l| l.starts_with(&format!("{name} ")) && l.contains(" review ")),
         "{table}"
     );
+
+    // The sweep: a dry run changes nothing; then only the expired env goes.
+    let expired = ["destroy", "--expired", "--region", REGION];
+    let dry: Vec<&str> = expired.iter().copied().chain(["--dry-run"]).collect();
+    let (code, stdout, stderr) = run(empty.path(), emulator::endpoint(), &dry);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "Stack `{name}` env `review` ({REGION}) expired at"
+        )),
+        "{stderr}"
+    );
+    assert!(stdout.contains("- database.main"), "{stdout}");
+    assert!(
+        stdout.contains("would be destroyed (--dry-run: nothing was changed)"),
+        "{stdout}"
+    );
+    let listing = ok(empty.path(), &["ls", "--json", "--region", REGION]);
+    let counts: Vec<u64> = rows(&listing, &name)
+        .iter()
+        .map(|r| r["resources"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [TAGGED, TAGGED], "{listing}");
+
+    let sweep: Vec<&str> = expired
+        .iter()
+        .copied()
+        .chain(["--yes", "--allow-data-loss"])
+        .collect();
+    let swept = ok(empty.path(), &sweep);
+    assert!(swept.contains("destroyed, 0 left."), "{swept}");
+    let listing = ok(empty.path(), &["ls", "--json", "--region", REGION]);
+    let envs: Vec<String> = rows(&listing, &name)
+        .iter()
+        .map(|r| r["env"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(envs, ["staging"], "{listing}");
 
     // The tag is not an attribute: the plan is clean, and says when the env expires.
     let plan = ok(
