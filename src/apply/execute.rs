@@ -332,6 +332,13 @@ impl<P: Provider> State<P> {
             master_password,
             token,
             attrs: desired.clone(),
+            // Only a create restores: a replacement starts empty, as it always did.
+            restore: self
+                .changes
+                .get(address)
+                .filter(|c| live.is_none() && c.action == Action::Create)
+                .and_then(|c| c.restored_from.as_ref())
+                .map(|r| r.snapshot.clone()),
         };
         let result = match live {
             Some(live) => {

@@ -202,7 +202,8 @@ impl<P: Provider + Locking + 'static> Direct<P> {
             } else {
                 self.rotating.clone()
             };
-            let again = plan::plan_rotating(&towards, &graph, &live, &rotating);
+            let mut again = plan::plan_rotating(&towards, &graph, &live, &rotating);
+            super::restore::carry(&towards, &plan, &mut again);
             if !again.has_changes() && !proposal.renew {
                 console.notice(
                     "Nothing left to do: the changes were made while this run waited for the \
@@ -305,8 +306,9 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         _cancel: watch::Receiver<bool>,
     ) -> Result<DirectProposal, EngineError> {
         let live = self.provider.refresh(&self.scope).await?;
-        let plan = plan::plan_rotating(&self.stack, &self.graph, &live, &self.rotating);
+        let mut plan = plan::plan_rotating(&self.stack, &self.graph, &live, &self.rotating);
         self.names_free(&plan).await?;
+        super::restore::find(&*self.provider, &self.scope, &self.stack, &mut plan).await?;
         let secrets = match intent {
             Intent::Apply => secrets::needed(&plan, &self.stack, &self.lookup)?,
             Intent::Plan | Intent::Save => BTreeMap::new(),
@@ -337,7 +339,8 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         still_current(&saved.plan, &live)?;
         // The plan must follow from the stack saved with it, against the same live state:
         // an edit to either (a mark taken out, an attribute changed) is refused.
-        let again = plan::plan(&self.stack, &self.graph, &live);
+        let mut again = plan::plan(&self.stack, &self.graph, &live);
+        super::restore::carry(&self.stack, &saved.plan, &mut again);
         if again.changes != saved.plan.changes {
             fail!(
                 "the saved plan does not follow from the stack saved with it (the file was \
@@ -345,6 +348,8 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
             );
         }
         self.names_free(&again).await?;
+        // Restored from the snapshot shown, which must still be there.
+        super::restore::still_there(&*self.provider, &self.scope, &again).await?;
         let secrets = secrets::needed(&again, &self.stack, &self.lookup)?;
         let renew = again.expires.is_some();
         Ok(DirectProposal {

@@ -26,6 +26,7 @@ mod error;
 pub mod gates;
 pub mod inventory;
 mod load;
+pub mod restore;
 pub mod secrets;
 pub mod sweep;
 pub mod tags;

@@ -106,6 +106,18 @@ pub struct Change {
     /// old one is terminated. Empty (and left out of JSON) for everything else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns_switch: Vec<Address>,
+    /// A database created from another env's snapshot (`restore_from_env`): which one.
+    /// Found by the engine at plan time (the planner does no I/O); left out of JSON
+    /// for everything else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<Restore>,
+}
+
+/// The snapshot a new database is restored from, and the env it was taken of.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restore {
+    pub snapshot: String,
+    pub env: String,
 }
 
 /// How the replacement of an instance registered with balancers of the stack is carried
@@ -464,6 +476,7 @@ fn compare(
             applied,
             rolling: None,
             dns_switch: Vec::new(),
+            restored_from: None,
         });
     };
     let applied_codes = live.applied.as_deref().map(decode_applied);
@@ -536,6 +549,7 @@ fn compare(
         applied,
         rolling: None,
         dns_switch: Vec::new(),
+        restored_from: None,
     })
 }
 
@@ -574,6 +588,7 @@ fn destroys(stack: &Stack, live: &LiveState) -> Vec<Change> {
                 applied: None,
                 rolling: None,
                 dns_switch: Vec::new(),
+                restored_from: None,
             }
         })
         .collect()

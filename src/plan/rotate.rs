@@ -121,6 +121,7 @@ pub fn rotate(
         applied: Some(super::applied_tag(address.kind, desired)),
         rolling: None,
         dns_switch: Vec::new(),
+        restored_from: None,
     });
     match change.attrs.iter_mut().find(|a| a.name == name) {
         Some(attr) => {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::{
     Applied, Desired, Holder, LiveResource, LiveState, Lock, LockError, Locking, MemberHealth,
-    Progress, Provider, ProviderError, Scope, Teardown,
+    Progress, Provider, ProviderError, Scope, Snapshot, SnapshotSource, Teardown,
 };
 use crate::stack::{Address, Kind};
 
@@ -39,6 +39,10 @@ struct Inner {
     retiring: BTreeMap<String, LiveResource>,
     /// The master password each database was last sent (created or updated with).
     passwords: BTreeMap<Address, String>,
+    /// Database snapshots: (env, address, snapshot).
+    snapshots: Vec<(String, Address, Snapshot)>,
+    /// The snapshot each database was created from.
+    restored: BTreeMap<Address, String>,
 }
 
 /// The calls that change something.
@@ -111,6 +115,31 @@ impl Memory {
     /// The master password the database at `address` was last sent.
     pub fn password_of(&self, address: &Address) -> Option<String> {
         self.with(|i| i.passwords.get(address).cloned())
+    }
+
+    /// A snapshot of the database at `address` of env `env`, taken at `created`.
+    pub fn add_snapshot(&self, env: &str, address: &Address, id: &str, created: &str) {
+        self.with(|i| {
+            i.snapshots.push((
+                env.to_string(),
+                address.clone(),
+                Snapshot {
+                    id: id.to_string(),
+                    engine: "mysql".to_string(),
+                    created: created.to_string(),
+                },
+            ))
+        });
+    }
+
+    /// Remove a snapshot (deleted by someone between plan and apply).
+    pub fn delete_snapshot(&self, id: &str) {
+        self.with(|i| i.snapshots.retain(|(_, _, s)| s.id != id));
+    }
+
+    /// The snapshot the database at `address` was created from.
+    pub fn restored_from(&self, address: &Address) -> Option<String> {
+        self.with(|i| i.restored.get(address).cloned())
     }
 
     /// The addresses that exist.
@@ -188,6 +217,9 @@ impl Provider for Memory {
             if let Some(p) = &want.master_password {
                 i.passwords.insert(address.clone(), p.expose().to_string());
             }
+            if let Some(snapshot) = &want.restore {
+                i.restored.insert(address.clone(), snapshot.clone());
+            }
             i.next_id += 1;
             let id = format!("{}-{:04}", address.kind, i.next_id);
             let outputs = outputs(address.kind, &id, &want.resource.physical_name);
@@ -237,6 +269,29 @@ impl Provider for Memory {
                 id: r.id.clone(),
                 outputs: r.outputs.clone(),
             })
+        })
+    }
+
+    async fn newest_snapshot(
+        &self,
+        _scope: &Scope,
+        source: &SnapshotSource,
+    ) -> Result<Option<Snapshot>, ProviderError> {
+        self.with(|i| {
+            i.calls.push(format!("snapshots {} {}", source.env, source.address));
+            Ok(i.snapshots
+                .iter()
+                .filter(|(env, address, _)| *env == source.env && *address == source.address)
+                .map(|(_, _, s)| s)
+                .max_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)))
+                .cloned())
+        })
+    }
+
+    async fn snapshot_available(&self, _scope: &Scope, id: &str) -> Result<bool, ProviderError> {
+        self.with(|i| {
+            i.calls.push(format!("snapshot {id}"));
+            Ok(i.snapshots.iter().any(|(_, _, s)| s.id == id))
         })
     }
 

@@ -208,6 +208,8 @@ pub struct Desired<'a> {
     pub master_password: Option<Secret>,
     /// An idempotency token for creates where AWS takes one (RunInstances' ClientToken).
     pub token: String,
+    /// A database created from this snapshot (`restore_from_env`) rather than empty.
+    pub restore: Option<String>,
 }
 
 impl Desired<'_> {
@@ -405,6 +407,49 @@ pub trait Provider: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Taken>, ProviderError>> + Send {
         async { Ok(Vec::new()) }
     }
+
+    /// The newest available snapshot (final, manual or automated) of the database
+    /// `source` describes: read at plan time for `restore_from_env`. `None`: there is none.
+    fn newest_snapshot(
+        &self,
+        _scope: &Scope,
+        _source: &SnapshotSource,
+    ) -> impl Future<Output = Result<Option<Snapshot>, ProviderError>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Whether the snapshot `id` is still there and available (a saved plan's, before
+    /// anything is changed).
+    fn snapshot_available(
+        &self,
+        _scope: &Scope,
+        _id: &str,
+    ) -> impl Future<Output = Result<bool, ProviderError>> + Send {
+        async { Ok(false) }
+    }
+}
+
+/// Whose snapshots `restore_from_env` looks for: the database at `address` of the
+/// scope's stack in `env`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotSource {
+    pub address: Address,
+    pub env: String,
+    /// The identifier that database has (or had) in `env`, when its name follows from the
+    /// stack and env (no explicit `name`): snapshots are then looked up by it, and those
+    /// without stackwright's tags (taken before they were copied) are found too. `None`:
+    /// by tags alone.
+    pub identifier: Option<String>,
+}
+
+/// A database snapshot a restore can start from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub id: String,
+    /// Lower case, as the stack writes it.
+    pub engine: String,
+    /// When it was taken (RFC 3339), for the newest.
+    pub created: String,
 }
 
 /// A physical name a create would take, and who holds it now.

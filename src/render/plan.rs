@@ -99,7 +99,7 @@ pub fn expiry(plan: &Plan) -> Option<String> {
 
 /// A duration as an env file writes it: `14d`, `72h`, `10m`, `90s`.
 fn duration(secs: u64) -> String {
-    if secs > 0 && secs % 86_400 == 0 && secs / 86_400 > 3 {
+    if secs > 0 && secs.is_multiple_of(86_400) && secs / 86_400 > 3 {
         format!("{}d", secs / 86_400)
     } else {
         crate::stack::model::format_duration(secs)
@@ -196,11 +196,15 @@ pub(crate) fn words(change: &Change) -> String {
         }
         None => String::new(),
     };
+    let restored = match &change.restored_from {
+        Some(r) => format!(", restored from {} (env {})", r.snapshot, r.env),
+        None => String::new(),
+    };
     let id = match (&change.id, change.action) {
         (Some(id), Action::Update | Action::Replace | Action::Destroy) => format!(" [{id}]"),
         _ => String::new(),
     };
-    format!("{words}{rolling}{drift}{id}")
+    format!("{words}{restored}{rolling}{drift}{id}")
 }
 
 fn attribute(out: &mut String, action: Action, attr: &AttrChange, width: usize, paint: &Paint) {

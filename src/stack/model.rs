@@ -155,6 +155,12 @@ pub struct Database {
     pub publicly_accessible: bool,
     pub deletion_protection: bool,
     pub final_snapshot: bool,
+    /// `restore_from_env`: when the database is created, it is restored from the newest
+    /// available snapshot of the same stack's database (same address) in this env. Only
+    /// at create: it is not an attribute, so it never changes a running database. Plans
+    /// saved before it read `None`.
+    #[serde(default)]
+    pub restore_from_env: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -119,6 +119,7 @@ pub struct Database {
     pub publicly_accessible: Option<bool>,
     pub deletion_protection: Option<bool>,
     pub final_snapshot: Option<bool>,
+    pub restore_from_env: Option<SpannedStr>,
 }
 
 #[derive(Debug, Deserialize)]

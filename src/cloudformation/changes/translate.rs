@@ -167,6 +167,7 @@ pub fn plan(
             applied: None,
             rolling: None,
             dns_switch: Vec::new(),
+            restored_from: None,
         });
     }
     warnings.extend(not_rolled(stack, &out, old));
@@ -353,6 +354,7 @@ pub fn teardown(stack: &Stack, old: &View, ids: &BTreeMap<String, String>) -> Pl
                 applied: None,
                 rolling: None,
                 dns_switch: Vec::new(),
+                restored_from: None,
             }
         })
         .collect();

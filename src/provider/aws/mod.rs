@@ -19,6 +19,7 @@ mod inventory;
 pub mod lock;
 mod rds;
 mod route53;
+mod snapshots;
 pub mod stats;
 
 use std::collections::BTreeMap;
@@ -528,6 +529,18 @@ impl Provider for Aws {
         wanted: &[(Address, String)],
     ) -> Result<Vec<crate::provider::Taken>, ProviderError> {
         self.names_taken(scope, wanted).await
+    }
+
+    async fn newest_snapshot(
+        &self,
+        scope: &Scope,
+        source: &crate::provider::SnapshotSource,
+    ) -> Result<Option<crate::provider::Snapshot>, ProviderError> {
+        self.newest_db_snapshot(scope, source).await
+    }
+
+    async fn snapshot_available(&self, scope: &Scope, id: &str) -> Result<bool, ProviderError> {
+        self.db_snapshot_available(scope, id).await
     }
 
     async fn refresh(&self, scope: &Scope) -> Result<LiveState, ProviderError> {

@@ -235,6 +235,11 @@ impl Aws {
             .master_password
             .as_ref()
             .ok_or_else(|| self.failed(scope, &what, "no master password".into()))?;
+        if let Some(snapshot) = &want.restore {
+            return self
+                .restore_database(scope, want, snapshot, groups, progress)
+                .await;
+        }
         let created = self
             .rds
             .create_db_instance()
@@ -255,35 +260,130 @@ impl Aws {
             // AWS's default depends on the subnet group: always say.
             .publicly_accessible(d.publicly_accessible)
             .deletion_protection(d.deletion_protection)
+            // Snapshots carry the stack's tags: `restore_from_env` finds them by those.
+            .copy_tags_to_snapshot(true)
             .set_tags(Some(rds_tags(&want.tags)))
             .send()
             .await;
         match created {
             Ok(_) => {}
             Err(e) if code(&e) == Some("DBInstanceAlreadyExists") => {
-                let ours = self
-                    .describe_database(scope, identifier)
-                    .await?
-                    .is_some_and(|db| {
-                        let tagged = Tagged::new(
-                            db.tag_list()
-                                .iter()
-                                .filter_map(|t| Some((t.key()?, t.value()?))),
-                        );
-                        let id = db.db_instance_identifier().unwrap_or_default();
-                        tagged.address(scope, id).as_ref() == Some(&want.resource.address)
-                    });
-                if !ours {
-                    return Err(self.failed(
-                        scope,
-                        &what,
-                        "a database with that identifier exists and is not part of this stack"
-                            .into(),
-                    ));
-                }
+                self.adopt_database(scope, want, &what).await?;
             }
             Err(e) => return Err(self.error(scope, &what, e)),
         }
+        self.database_available(scope, identifier, progress).await
+    }
+
+    /// A create repeated after a crash finds its database there: ours (tagged with the
+    /// address) is carried on with; anything else is refused.
+    async fn adopt_database(
+        &self,
+        scope: &Scope,
+        want: &Desired<'_>,
+        what: &str,
+    ) -> Result<(), ProviderError> {
+        let identifier = want.resource.physical_name.as_str();
+        let ours = self
+            .describe_database(scope, identifier)
+            .await?
+            .is_some_and(|db| {
+                let tagged = Tagged::new(
+                    db.tag_list()
+                        .iter()
+                        .filter_map(|t| Some((t.key()?, t.value()?))),
+                );
+                let id = db.db_instance_identifier().unwrap_or_default();
+                tagged.address(scope, id).as_ref() == Some(&want.resource.address)
+            });
+        if ours {
+            Ok(())
+        } else {
+            Err(self.failed(
+                scope,
+                what,
+                "a database with that identifier exists and is not part of this stack".into(),
+            ))
+        }
+    }
+
+    /// `restore_from_env`: RestoreDBInstanceFromDBSnapshot with the stack's settings that
+    /// a restore takes, then, once it is available, ModifyDBInstance for those it does not
+    /// (the master password from the secret, backups, storage beyond the snapshot's).
+    async fn restore_database(
+        &self,
+        scope: &Scope,
+        want: &Desired<'_>,
+        snapshot: &str,
+        groups: Vec<String>,
+        progress: &Progress<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let Spec::Database(d) = &want.resource.spec else {
+            return Err(self.failed(scope, "restore database", "not a database".into()));
+        };
+        let identifier = want.resource.physical_name.as_str();
+        let what = format!("restore database `{identifier}` from snapshot `{snapshot}`");
+        let password = want
+            .master_password
+            .as_ref()
+            .ok_or_else(|| self.failed(scope, &what, "no master password".into()))?;
+        progress(&format!("restoring from snapshot `{snapshot}`"));
+        let restored = self
+            .rds
+            .restore_db_instance_from_db_snapshot()
+            .db_instance_identifier(identifier)
+            .db_snapshot_identifier(snapshot)
+            .db_instance_class(&d.instance_class)
+            .set_storage_type(d.storage_type.clone())
+            .set_port(d.port.map(i32::from))
+            .set_vpc_security_group_ids((!groups.is_empty()).then_some(groups.clone()))
+            .set_availability_zone(d.availability_zone.clone())
+            .multi_az(d.multi_az)
+            // AWS's default depends on the subnet group: always say.
+            .publicly_accessible(d.publicly_accessible)
+            .deletion_protection(d.deletion_protection)
+            .copy_tags_to_snapshot(true)
+            // The snapshot's own tags (its env's) are not wanted: this database's are
+            // given, so the restore is tagged in the create call itself.
+            .set_tags(Some(rds_tags(&want.tags)))
+            .send()
+            .await;
+        match restored {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("DBInstanceAlreadyExists") => {
+                self.adopt_database(scope, want, &what).await?;
+            }
+            Err(e) => return Err(self.error(scope, &what, e)),
+        }
+        self.database_available(scope, identifier, progress).await?;
+        let db = self
+            .describe_database(scope, identifier)
+            .await?
+            .ok_or_else(|| self.failed(scope, &what, "the database is gone".into()))?;
+        // The snapshot's password, backups and size are the other env's: the stack's now.
+        let mut modify = self
+            .rds
+            .modify_db_instance()
+            .db_instance_identifier(identifier)
+            .apply_immediately(true)
+            .master_user_password(password.expose())
+            .backup_retention_period(int(d.backup_retention_days))
+            .publicly_accessible(d.publicly_accessible)
+            .deletion_protection(d.deletion_protection);
+        if db.allocated_storage().unwrap_or(0) < int(d.storage_gb) {
+            modify = modify.allocated_storage(int(d.storage_gb));
+        }
+        if !groups.is_empty() {
+            modify = modify.set_vpc_security_group_ids(Some(groups));
+        }
+        if d.engine_version.is_some() && d.engine_version.as_deref() != db.engine_version() {
+            modify = modify.set_engine_version(d.engine_version.clone());
+        }
+        progress("giving it the stack's settings");
+        modify
+            .send()
+            .await
+            .map_err(|e| self.error(scope, &what, e))?;
         self.database_available(scope, identifier, progress).await
     }
 
