@@ -905,3 +905,4 @@ async fn replacing_an_instance_a_record_names_switches_the_record_before_the_old
 }
 
 mod occasional;
+mod restore;
