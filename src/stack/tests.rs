@@ -636,3 +636,26 @@ fn expires_is_a_duration_from_the_env_file() {
         assert!(found[0].contains("expires"), "{bad}: {found:?}");
     }
 }
+
+// Issue 19: `restore_from_env` names an env (interpolation allowed); empty means none.
+#[test]
+fn restore_from_env_names_an_env_and_an_empty_one_means_none() {
+    let body = |value: &str| {
+        format!(
+            "[vars]\nsource = \"production\"\n[secrets]\npw = {{ env = \"PW\" }}\n\
+             [database.main]\nengine = \"mysql\"\ninstance_class = \"db.t3.micro\"\n\
+             storage_gb = 10\nmaster_username = \"root\"\nmaster_password = \"${{secret.pw}}\"\n\
+             restore_from_env = \"{value}\"\n"
+        )
+    };
+    let restore = |l: &Loaded| match &l.stack.resources[&"database.main".parse::<Address>().unwrap()].spec {
+        Spec::Database(d) => d.restore_from_env.clone(),
+        other => panic!("not a database: {other:?}"),
+    };
+    assert_eq!(restore(&ok(&body("staging"), "")).as_deref(), Some("staging"));
+    assert_eq!(restore(&ok(&body("${var.source}"), "")).as_deref(), Some("production"));
+    assert_eq!(restore(&ok(&body("${var.source}"), "[vars]\nsource = \"\"\n")), None);
+    assert_eq!(restore(&ok(&body(""), "")), None);
+    let found = errors(&body("Prod env"), "");
+    assert_eq!(found, ["invalid env name `Prod env`"]);
+}

@@ -3,7 +3,10 @@
 //! from an empty directory, marks only the expired one, and costs a handful of calls
 //! per region (counted at the proxy, and printed); `destroy --expired --dry-run` changes
 //! nothing and `destroy --expired` removes only the expired env; `destroy --stack/--env`
-//! from an empty directory removes one env and keeps its database's final snapshot.
+//! from an empty directory removes one env and keeps its database's final snapshot; a
+//! third env with `restore_from_env` starts from that snapshot (RestoreDBInstanceFromDBSnapshot
+//! at the proxy, no CreateDBInstance) and plans clean after; one naming an env without a
+//! snapshot is refused with nothing sent.
 //!
 //! Where these lean on the emulator rather than on AWS: moto makes instances `running`
 //! and databases `available` at once, and keeps every test's resources in one account,
@@ -25,6 +28,9 @@ fn stack_toml(name: &str) -> String {
         r#"[stack]
 name = "{name}"
 region = "{REGION}"
+
+[vars]
+source = ""     # the env whose database a new one is restored from; "" for none
 
 [secrets]
 pw = {{ env = "{PW_VAR}" }}
@@ -53,6 +59,7 @@ instance_class = "db.t3.micro"
 storage_gb = 10
 master_username = "root"
 master_password = "${{secret.pw}}"
+restore_from_env = "${{var.source}}"
 "#
     )
 }
@@ -230,6 +237,21 @@ fn expiring_envs_are_tagged_listed_from_anywhere_and_renewed_by_apply() {
     assert_eq!(staging["resources"].as_u64(), Some(TAGGED));
 }
 
+/// The operations in proxy stats that change something (anything but a read).
+fn writes(stats: &serde_json::Value) -> Vec<String> {
+    stats["by_operation"]
+        .as_object()
+        .expect("by_operation")
+        .keys()
+        .filter(|op| {
+            !["Describe", "List", "Get", "route53:GET"]
+                .iter()
+                .any(|read| op.starts_with(read))
+        })
+        .cloned()
+        .collect()
+}
+
 /// `destroy --stack NAME --env ENV` from an empty directory: the gates refuse without
 /// consent (nothing changed), then everything of that env goes, the other env stays, and
 /// the database leaves its final snapshot. Leans on moto deleting a database at once and
@@ -306,10 +328,113 @@ fn destroy_by_tags_alone_keeps_the_final_snapshot_and_the_other_env() {
             .filter_map(|s| s.db_snapshot_identifier().map(String::from))
             .collect::<Vec<_>>()
     });
-    assert!(
-        snapshots
-            .iter()
-            .any(|s| s.starts_with(&format!("{name}-review-main-final-"))),
-        "{snapshots:?}"
+    let finals: Vec<&String> = snapshots
+        .iter()
+        .filter(|s| s.starts_with(&format!("{name}-review-main-final-")))
+        .collect();
+    assert_eq!(finals.len(), 1, "{snapshots:?}");
+    let final_snapshot = finals[0].clone();
+
+    // A third env starts from that snapshot: named in the plan (text and JSON), restored
+    // by RestoreDBInstanceFromDBSnapshot, never created empty, and clean afterwards.
+    // (Through the proxy, which counts every call by operation.)
+    let stack = dir.path().to_str().expect("utf-8 path");
+    std::fs::write(
+        dir.path().join("env/copy.toml"),
+        "[vars]\nsource = \"review\"\n",
+    )
+    .expect("env");
+    let proxy = Proxy::start(emulator::endpoint(), &[]);
+    let (code, planned, stderr) = run(
+        dir.path(),
+        &proxy.endpoint,
+        &["plan", stack, "--env", "copy"],
     );
+    assert_eq!(code, Some(0), "{planned}\n{stderr}");
+    assert!(
+        planned.contains(&format!(
+            "+ database.main  will be created, restored from {final_snapshot} (env review)"
+        )),
+        "{planned}"
+    );
+    let (code, json, stderr) = run(
+        dir.path(),
+        &proxy.endpoint,
+        &["plan", stack, "--env", "copy", "--json"],
+    );
+    assert_eq!(code, Some(0), "{json}\n{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&json).expect("plan --json");
+    let db = json["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["address"] == "database.main")
+        .expect("database.main")
+        .clone();
+    assert_eq!(
+        db["restored_from"],
+        serde_json::json!({"snapshot": final_snapshot, "env": "review"})
+    );
+    assert_eq!(writes(&proxy.stats()), Vec::<String>::new(), "plans send nothing");
+    proxy.reset();
+    let (code, applied, stderr) = run(
+        dir.path(),
+        &proxy.endpoint,
+        &["apply", stack, "--env", "copy", "--yes", "--allow-open"],
+    );
+    assert_eq!(code, Some(0), "{applied}\n{stderr}");
+    let stats = proxy.stats();
+    assert_eq!(
+        stats["by_operation"]["RestoreDBInstanceFromDBSnapshot"], 1,
+        "{stats}"
+    );
+    assert!(
+        stats["by_operation"].get("CreateDBInstance").is_none(),
+        "{stats}"
+    );
+    assert_eq!(stats["by_operation"]["ModifyDBInstance"], 1, "{stats}");
+    let (code, again, stderr) = run(
+        dir.path(),
+        emulator::endpoint(),
+        &["plan", stack, "--env", "copy", "--detailed-exitcode"],
+    );
+    assert_eq!(code, Some(0), "{again}\n{stderr}");
+    assert_eq!(last_line(&again), "No changes.", "{again}");
+    // The restored database is the copy env's, by its tags (not the snapshot's env's).
+    let listing = ok(empty.path(), &["ls", "--json", "--region", REGION]);
+    let envs: Vec<(String, u64)> = rows(&listing, &name)
+        .iter()
+        .map(|r| {
+            (
+                r["env"].as_str().unwrap().to_string(),
+                r["resources"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        envs,
+        [("copy".to_string(), TAGGED), ("keep".to_string(), TAGGED)],
+        "{listing}"
+    );
+
+    // An env whose source has no snapshot: refused at plan time, naming the env, and
+    // nothing sent (neither by plan nor by apply).
+    std::fs::write(
+        dir.path().join("env/orphan.toml"),
+        "[vars]\nsource = \"nowhere\"\n",
+    )
+    .expect("env");
+    proxy.reset();
+    for args in [
+        &["plan", stack, "--env", "orphan"][..],
+        &["apply", stack, "--env", "orphan", "--yes", "--allow-open"][..],
+    ] {
+        let (code, stdout, stderr) = run(dir.path(), &proxy.endpoint, args);
+        assert_eq!(code, Some(1), "{args:?}\n{stdout}\n{stderr}");
+        assert!(stderr.contains("env `nowhere`"), "{stderr}");
+        assert!(stderr.contains("nothing was sent to AWS"), "{stderr}");
+    }
+    let stats = proxy.stats();
+    assert_eq!(writes(&stats), Vec::<String>::new(), "{stats}");
+    assert!(stats["by_operation"]["DescribeDBSnapshots"].as_u64() >= Some(2), "{stats}");
 }
