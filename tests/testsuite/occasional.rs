@@ -135,6 +135,32 @@ fn expiring_envs_are_tagged_listed_from_anywhere_and_renewed_by_apply() {
         calls["total"],
         calls["by_operation"]
     );
+    // A handful of calls per region, however many stacks: one of each of six reads.
+    assert_eq!(calls["total"], 6, "{calls}");
+    proxy.reset();
+    let (code, two, stderr) = run(
+        empty.path(),
+        &proxy.endpoint,
+        &["ls", "--json", "--region", REGION, "--region", "us-west-2"],
+    );
+    assert_eq!(code, Some(0), "{two}\n{stderr}");
+    let calls = proxy.stats();
+    eprintln!(
+        "ls in two regions: {} calls {}",
+        calls["total"], calls["by_operation"]
+    );
+    // The same per region (DescribeTags only where there are balancers: none here in the
+    // second region, so 6 + 5).
+    assert_eq!(calls["total"], 11, "{calls}");
+    assert_eq!(calls["by_operation"]["DescribeTags"], 1, "{calls}");
+    assert!(
+        calls["by_operation"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|n| n.as_u64() <= Some(2)),
+        "{calls}"
+    );
     let found = rows(&listing, &name);
     let envs: Vec<(&str, bool, u64)> = found
         .iter()
@@ -325,15 +351,25 @@ fn destroy_by_tags_alone_keeps_the_final_snapshot_and_the_other_env() {
             .expect("describe snapshots")
             .db_snapshots()
             .iter()
-            .filter_map(|s| s.db_snapshot_identifier().map(String::from))
+            .filter_map(|s| {
+                let env = s
+                    .tag_list()
+                    .iter()
+                    .find(|t| t.key() == Some("stackwright:env"))
+                    .and_then(|t| t.value().map(String::from));
+                Some((s.db_snapshot_identifier()?.to_string(), env))
+            })
             .collect::<Vec<_>>()
     });
-    let finals: Vec<&String> = snapshots
+    let finals: Vec<&(String, Option<String>)> = snapshots
         .iter()
-        .filter(|s| s.starts_with(&format!("{name}-review-main-final-")))
+        .filter(|(s, _)| s.starts_with(&format!("{name}-review-main-final-")))
         .collect();
     assert_eq!(finals.len(), 1, "{snapshots:?}");
-    let final_snapshot = finals[0].clone();
+    // Databases copy their tags to their snapshots (CopyTagsToSnapshot): that is how
+    // `restore_from_env` knows whose a snapshot is, whatever the database was called.
+    assert_eq!(finals[0].1.as_deref(), Some("review"), "{snapshots:?}");
+    let final_snapshot = finals[0].0.clone();
 
     // A third env starts from that snapshot: named in the plan (text and JSON), restored
     // by RestoreDBInstanceFromDBSnapshot, never created empty, and clean afterwards.
