@@ -8,7 +8,8 @@
 //!    to carry it out. A saved plan ([`crate::planfile`]) is checked against live state
 //!    first; a teardown proposes to destroy everything the stack's tags (or its
 //!    CloudFormation stack) hold. Every read that can refuse (a lock held by someone else,
-//!    a secret not set, a stale saved plan) happens in this step.
+//!    a secret not set, a stale saved plan, a database to restore from another env that
+//!    has no snapshot: [`restore`]) happens in this step.
 //! 3. The plan is shown, then the gates: [`gates::refusals`] (prevent_destroy, deletion
 //!    protection, data loss, opening access) and the engine's own, then confirmation.
 //!    Every refusal is decided here, before any call that changes AWS.

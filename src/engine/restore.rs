@@ -36,8 +36,7 @@ fn sources(stack: &Stack, plan: &Plan) -> Vec<(usize, SnapshotSource, String)> {
             let default = |env: &str| {
                 names::default_name(Kind::Database, &stack.name, env, &c.address.name, None)
             };
-            let identifier =
-                (resource.physical_name == default(&stack.env)).then(|| default(&env));
+            let identifier = (resource.physical_name == default(&stack.env)).then(|| default(&env));
             let source = SnapshotSource {
                 address: c.address.clone(),
                 env,

@@ -278,7 +278,8 @@ impl Provider for Memory {
         source: &SnapshotSource,
     ) -> Result<Option<Snapshot>, ProviderError> {
         self.with(|i| {
-            i.calls.push(format!("snapshots {} {}", source.env, source.address));
+            i.calls
+                .push(format!("snapshots {} {}", source.env, source.address));
             Ok(i.snapshots
                 .iter()
                 .filter(|(env, address, _)| *env == source.env && *address == source.address)

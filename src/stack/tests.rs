@@ -648,13 +648,23 @@ fn restore_from_env_names_an_env_and_an_empty_one_means_none() {
              restore_from_env = \"{value}\"\n"
         )
     };
-    let restore = |l: &Loaded| match &l.stack.resources[&"database.main".parse::<Address>().unwrap()].spec {
-        Spec::Database(d) => d.restore_from_env.clone(),
-        other => panic!("not a database: {other:?}"),
-    };
-    assert_eq!(restore(&ok(&body("staging"), "")).as_deref(), Some("staging"));
-    assert_eq!(restore(&ok(&body("${var.source}"), "")).as_deref(), Some("production"));
-    assert_eq!(restore(&ok(&body("${var.source}"), "[vars]\nsource = \"\"\n")), None);
+    let restore =
+        |l: &Loaded| match &l.stack.resources[&"database.main".parse::<Address>().unwrap()].spec {
+            Spec::Database(d) => d.restore_from_env.clone(),
+            other => panic!("not a database: {other:?}"),
+        };
+    assert_eq!(
+        restore(&ok(&body("staging"), "")).as_deref(),
+        Some("staging")
+    );
+    assert_eq!(
+        restore(&ok(&body("${var.source}"), "")).as_deref(),
+        Some("production")
+    );
+    assert_eq!(
+        restore(&ok(&body("${var.source}"), "[vars]\nsource = \"\"\n")),
+        None
+    );
     assert_eq!(restore(&ok(&body(""), "")), None);
     let found = errors(&body("Prod env"), "");
     assert_eq!(found, ["invalid env name `Prod env`"]);

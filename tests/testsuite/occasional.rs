@@ -411,7 +411,11 @@ fn destroy_by_tags_alone_keeps_the_final_snapshot_and_the_other_env() {
         db["restored_from"],
         serde_json::json!({"snapshot": final_snapshot, "env": "review"})
     );
-    assert_eq!(writes(&proxy.stats()), Vec::<String>::new(), "plans send nothing");
+    assert_eq!(
+        writes(&proxy.stats()),
+        Vec::<String>::new(),
+        "plans send nothing"
+    );
     proxy.reset();
     let (code, applied, stderr) = run(
         dir.path(),
@@ -472,5 +476,8 @@ fn destroy_by_tags_alone_keeps_the_final_snapshot_and_the_other_env() {
     }
     let stats = proxy.stats();
     assert_eq!(writes(&stats), Vec::<String>::new(), "{stats}");
-    assert!(stats["by_operation"]["DescribeDBSnapshots"].as_u64() >= Some(2), "{stats}");
+    assert!(
+        stats["by_operation"]["DescribeDBSnapshots"].as_u64() >= Some(2),
+        "{stats}"
+    );
 }

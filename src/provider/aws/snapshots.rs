@@ -43,7 +43,12 @@ impl Aws {
             .filter(|s| s.status() == Some("available"))
             .filter(|s| of_source(scope, source, s))
             .max_by(|a, b| {
-                let key = |s: &DbSnapshot| (s.snapshot_create_time().copied(), s.db_snapshot_identifier().map(String::from));
+                let key = |s: &DbSnapshot| {
+                    (
+                        s.snapshot_create_time().copied(),
+                        s.db_snapshot_identifier().map(String::from),
+                    )
+                };
                 key(a).cmp(&key(b))
             });
         Ok(newest.map(|s| Snapshot {
