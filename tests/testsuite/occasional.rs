@@ -400,6 +400,8 @@ fn destroy_by_tags_alone_keeps_the_final_snapshot_and_the_other_env() {
     );
     assert_eq!(code, Some(0), "{json}\n{stderr}");
     let json: serde_json::Value = serde_json::from_str(&json).expect("plan --json");
+    let invalid = crate::plan_json::errors(&crate::plan_json::validator(), &json);
+    assert!(invalid.is_empty(), "{invalid:?}");
     let db = json["changes"]
         .as_array()
         .expect("changes")
