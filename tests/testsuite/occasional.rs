@@ -6,7 +6,8 @@
 //! from an empty directory removes one env and keeps its database's final snapshot; a
 //! third env with `restore_from_env` starts from that snapshot (RestoreDBInstanceFromDBSnapshot
 //! at the proxy, no CreateDBInstance) and plans clean after; one naming an env without a
-//! snapshot is refused with nothing sent.
+//! snapshot is refused with nothing sent; a saved plan whose snapshot (a manual one, newer
+//! than the automated backup) was deleted since is refused at apply with nothing sent.
 //!
 //! Where these lean on the emulator rather than on AWS: moto makes instances `running`
 //! and databases `available` at once, and keeps every test's resources in one account,
@@ -482,4 +483,67 @@ fn destroy_by_tags_alone_keeps_the_final_snapshot_and_the_other_env() {
         stats["by_operation"]["DescribeDBSnapshots"].as_u64() >= Some(2),
         "{stats}"
     );
+
+    // A saved plan restores from the snapshot it names, checked again at apply: a manual
+    // snapshot of the running `keep` env (newer than its automated one) is named, then
+    // deleted, and `apply FILE` is refused with nothing changed.
+    let manual = format!("{name}-keep-main-manual");
+    let rds = |delete: bool| {
+        let manual = manual.clone();
+        let instance = format!("{name}-keep-main");
+        crate::plan::runtime().block_on(async move {
+            let aws = crate::plan::Aws::connect().await;
+            if delete {
+                aws.rds
+                    .delete_db_snapshot()
+                    .db_snapshot_identifier(manual)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("{e:?}"))
+            } else {
+                aws.rds
+                    .create_db_snapshot()
+                    .db_instance_identifier(instance)
+                    .db_snapshot_identifier(manual)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("{e:?}"))
+            }
+            .expect("snapshot call")
+        })
+    };
+    rds(false);
+    std::fs::write(
+        dir.path().join("env/copy2.toml"),
+        "[vars]\nsource = \"keep\"\n",
+    )
+    .expect("env");
+    let plan_file = dir.path().join("copy2.plan");
+    let plan_path = plan_file.to_str().expect("utf-8 path");
+    let planned = ok(
+        dir.path(),
+        &["plan", stack, "--env", "copy2", "--out", plan_path],
+    );
+    assert!(
+        planned.contains(&format!("restored from {manual} (env keep)")),
+        "{planned}"
+    );
+    rds(true);
+    proxy.reset();
+    let (code, stdout, stderr) = run(
+        dir.path(),
+        &proxy.endpoint,
+        &["apply", plan_path, "--yes", "--allow-open"],
+    );
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "snapshot `{manual}` (env `keep`) is no longer available"
+        )),
+        "{stderr}"
+    );
+    let stats = proxy.stats();
+    assert_eq!(writes(&stats), Vec::<String>::new(), "{stats}");
 }

@@ -104,3 +104,65 @@ fn of_source(scope: &Scope, source: &SnapshotSource, s: &DbSnapshot) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_rds::types::{DbSnapshot, Tag};
+
+    use super::*;
+
+    fn snapshot(instance: &str, tags: &[(&str, &str)]) -> DbSnapshot {
+        DbSnapshot::builder()
+            .db_snapshot_identifier(format!("{instance}-final"))
+            .db_instance_identifier(instance)
+            .set_tag_list(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                    .collect(),
+            ))
+            .build()
+    }
+
+    fn tags<'a>(stack: &'a str, env: &'a str, address: &'a str) -> [(&'a str, &'a str); 3] {
+        [(TAG_STACK, stack), (TAG_ENV, env), (TAG_ADDRESS, address)]
+    }
+
+    #[test]
+    fn a_snapshot_is_the_databases_by_its_tags_or_by_its_default_identifier() {
+        let scope = Scope {
+            stack: "app".into(),
+            env: "review".into(),
+            ..Scope::default()
+        };
+        let by_name = SnapshotSource {
+            address: "database.main".parse().unwrap(),
+            env: "production".into(),
+            identifier: Some("app-production-main".into()),
+        };
+        let by_tags = SnapshotSource {
+            identifier: None,
+            ..by_name.clone()
+        };
+        let ours = snapshot("renamed-db", &tags("app", "production", "database.main"));
+        assert!(of_source(&scope, &by_tags, &ours));
+        assert!(of_source(&scope, &by_name, &ours));
+        // Tagged for another env, address or stack: never, whatever its identifier.
+        for other in [
+            tags("app", "staging", "database.main"),
+            tags("app", "production", "database.other"),
+            tags("other", "production", "database.main"),
+        ] {
+            let s = snapshot("app-production-main", &other);
+            assert!(!of_source(&scope, &by_name, &s), "{other:?}");
+        }
+        // Without stackwright's tags: by the default identifier only.
+        let untagged = snapshot("app-production-main", &[("team", "web")]);
+        assert!(of_source(&scope, &by_name, &untagged));
+        assert!(!of_source(&scope, &by_tags, &untagged));
+        assert!(!of_source(
+            &scope,
+            &by_name,
+            &snapshot("app-production-mainx", &[])
+        ));
+    }
+}
