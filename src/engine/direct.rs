@@ -309,6 +309,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         let mut plan = plan::plan_rotating(&self.stack, &self.graph, &live, &self.rotating);
         self.names_free(&plan).await?;
         super::restore::find(&*self.provider, &self.scope, &self.stack, &mut plan).await?;
+        super::restore::unfinished(&self.stack, &live, &mut plan);
         let secrets = match intent {
             Intent::Apply => secrets::needed(&plan, &self.stack, &self.lookup)?,
             Intent::Plan | Intent::Save => BTreeMap::new(),

@@ -7,6 +7,10 @@
 //!    error naming the env, before anything is sent.
 //! 2. A saved plan is applied with the snapshot it names, not a newer one: before anything
 //!    is changed, that snapshot must still be there.
+//! 3. A restore is two steps in AWS (the restore, then the stack's password and backups,
+//!    which a restore cannot take). A run killed in between leaves the database with the
+//!    source env's password, marked `stackwright:restoring`: the plan warns of it, and
+//!    `apply --rotate-secret` sets the stack's password and clears the mark.
 //!
 //! Only creates restore. A database that exists is never replaced or touched because the
 //! stack asks for a restore: the setting is not an attribute, so adding it to a running
@@ -14,7 +18,7 @@
 
 use super::EngineError;
 use crate::plan::{Action, Plan, Restore};
-use crate::provider::{Provider, Scope, SnapshotSource};
+use crate::provider::{LiveState, Provider, Scope, SnapshotSource};
 use crate::stack::model::Spec;
 use crate::stack::{Kind, Stack, names};
 
@@ -128,5 +132,39 @@ pub fn carry(stack: &Stack, from: &Plan, to: &mut Plan) {
             .find(|c| c.address == source.address && c.action == Action::Create)
             .and_then(|c| c.restored_from.clone())
             .filter(|r| r.env == source.env);
+    }
+}
+
+/// Warn of databases a killed run left restored but without the stack's password.
+pub fn unfinished(stack: &Stack, live: &LiveState, plan: &mut Plan) {
+    for r in live.resources.values() {
+        let Some(crate::provider::Value::Text(snapshot)) = r.attrs.get("restoring") else {
+            continue;
+        };
+        let secrets: Vec<String> = match stack.resource(&r.address).map(|r| &r.spec) {
+            Some(Spec::Database(d)) => d
+                .master_password
+                .parts
+                .iter()
+                .filter_map(|p| match p {
+                    crate::stack::template::Part::Secret(name) => Some(name.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let hint = match secrets.first() {
+            Some(name) => format!(
+                "`stackwright apply STACK --env {} --rotate-secret {name}` sets it",
+                stack.env
+            ),
+            None => "set the master password by hand, then apply".to_string(),
+        };
+        plan.warnings.push(format!(
+            "`{}` was restored from snapshot `{snapshot}`, but the run stopped before its \
+             master password was set: it still has the password of the env the snapshot was \
+             taken of\nhint: {hint}",
+            r.address
+        ));
     }
 }

@@ -45,6 +45,12 @@ pub const TAG_EXPIRES: &str = "stackwright:expires";
 /// does what the stack said.
 pub const TAG_FINAL_SNAPSHOT: &str = "stackwright:final-snapshot";
 
+/// `stackwright:restoring = <snapshot>`: on a database restored from a snapshot
+/// (`restore_from_env`) until the stack's settings that a restore cannot take (the master
+/// password above all) have been applied to it. Found on a running database, it says a
+/// run stopped in between: the plan warns that the password is still the source env's.
+pub const TAG_RESTORING: &str = "stackwright:restoring";
+
 /// `cloudformation` on resources CloudFormation manages (`--engine cloudformation`): the
 /// direct engine neither reads nor touches them, so the two engines never fight over one.
 pub const TAG_ENGINE: &str = "stackwright:engine";

@@ -436,6 +436,10 @@ fn destroy_by_tags_alone_keeps_the_final_snapshot_and_the_other_env() {
         "{stats}"
     );
     assert_eq!(stats["by_operation"]["ModifyDBInstance"], 1, "{stats}");
+    assert_eq!(
+        stats["by_operation"]["RemoveTagsFromResource"], 1,
+        "{stats}"
+    );
     let (code, again, stderr) = run(
         dir.path(),
         emulator::endpoint(),
@@ -443,6 +447,29 @@ fn destroy_by_tags_alone_keeps_the_final_snapshot_and_the_other_env() {
     );
     assert_eq!(code, Some(0), "{again}\n{stderr}");
     assert_eq!(last_line(&again), "No changes.", "{again}");
+    assert!(!again.contains("warning:"), "{again}");
+    // Tagged as the copy env's (not the snapshot's env's), and the restore finished: the
+    // `stackwright:restoring` mark is gone once the password was set.
+    let tags: std::collections::BTreeMap<String, String> = crate::plan::runtime().block_on(async {
+        let aws = crate::plan::Aws::connect().await;
+        aws.rds
+            .describe_db_instances()
+            .db_instance_identifier(format!("{name}-copy-main"))
+            .send()
+            .await
+            .expect("describe the restored database")
+            .db_instances()[0]
+            .tag_list()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect()
+    });
+    assert_eq!(
+        tags.get("stackwright:env").map(String::as_str),
+        Some("copy"),
+        "{tags:?}"
+    );
+    assert!(!tags.contains_key("stackwright:restoring"), "{tags:?}");
     // The restored database is the copy env's, by its tags (not the snapshot's env's).
     let listing = ok(empty.path(), &["ls", "--json", "--region", REGION]);
     let envs: Vec<(String, u64)> = rows(&listing, &name)

@@ -272,3 +272,45 @@ fn the_cloudformation_engine_refuses_restore_from_env_before_anything_is_sent() 
     let (plain, _) = stack(STACK);
     assert!(cloudformation::no_clashes(&plain).is_ok());
 }
+
+#[tokio::test]
+async fn a_restore_a_killed_run_left_without_the_stacks_password_is_warned_of() {
+    let memory = Arc::new(Memory::new());
+    let db = a("database.main");
+    memory.add_snapshot(
+        "production",
+        &db,
+        "t-production-main-1",
+        "2026-01-01T00:00:00Z",
+    );
+    let mut direct = engine_of(&memory, &restoring_stack());
+    apply(&mut direct, &go_ahead(), Recording::in_ci())
+        .await
+        .unwrap();
+    let planned = plan_with(&mut direct, None).await.unwrap();
+    assert_eq!(planned.plan.warnings, Vec::<String>::new());
+    // What the AWS provider reads from `stackwright:restoring` when the run was killed
+    // between the restore and the ModifyDBInstance that sets the password.
+    memory.set_attr(
+        &db,
+        "restoring",
+        crate::provider::Value::text("t-production-main-1"),
+    );
+    let planned = plan_with(&mut direct, None).await.unwrap();
+    assert!(!planned.changes, "not an attribute: no change by itself");
+    assert_eq!(
+        planned.plan.warnings.len(),
+        1,
+        "{:?}",
+        planned.plan.warnings
+    );
+    let warning = &planned.plan.warnings[0];
+    assert!(
+        warning.contains("`database.main` was restored from snapshot `t-production-main-1`"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("`stackwright apply STACK --env test --rotate-secret pw` sets it"),
+        "{warning}"
+    );
+}

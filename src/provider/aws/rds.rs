@@ -8,7 +8,8 @@ use aws_sdk_rds::types::{DbInstance, Tag};
 
 use super::{Aws, Ids, Tagged, code, wait_for};
 use crate::provider::{
-    Applied, Desired, LiveResource, Progress, ProviderError, Scope, Teardown, Value, flag,
+    Applied, Desired, LiveResource, Progress, ProviderError, Scope, TAG_RESTORING, Teardown, Value,
+    flag,
 };
 use crate::stack::Address;
 use crate::stack::model::Spec;
@@ -109,6 +110,10 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
     // from tags alone does about a final snapshot.
     if let Some(v) = raw.tagged.tags.get(crate::provider::TAG_FINAL_SNAPSHOT) {
         attrs.insert("final_snapshot".to_string(), Value::text(v.clone()));
+    }
+    // Not compared (not in the kind's attributes): the plan warns of it.
+    if let Some(v) = raw.tagged.tags.get(crate::provider::TAG_RESTORING) {
+        attrs.insert("restoring".to_string(), Value::text(v.clone()));
     }
     let outputs = db_outputs(d);
     LiveResource {
@@ -328,6 +333,8 @@ impl Aws {
             .as_ref()
             .ok_or_else(|| self.failed(scope, &what, "no master password".into()))?;
         progress(&format!("restoring from snapshot `{snapshot}`"));
+        let mut restoring_tags = want.tags.clone();
+        restoring_tags.insert(TAG_RESTORING.to_string(), snapshot.to_string());
         let restored = self
             .rds
             .restore_db_instance_from_db_snapshot()
@@ -344,8 +351,10 @@ impl Aws {
             .deletion_protection(d.deletion_protection)
             .copy_tags_to_snapshot(true)
             // The snapshot's own tags (its env's) are not wanted: this database's are
-            // given, so the restore is tagged in the create call itself.
-            .set_tags(Some(rds_tags(&want.tags)))
+            // given, so the restore is tagged in the create call itself; and marked as
+            // restoring until its password is the stack's (a run killed in between is
+            // then seen).
+            .set_tags(Some(rds_tags(&restoring_tags)))
             .send()
             .await;
         match restored {
@@ -384,7 +393,18 @@ impl Aws {
             .send()
             .await
             .map_err(|e| self.error(scope, &what, e))?;
-        self.database_available(scope, identifier, progress).await
+        let applied = self.database_available(scope, identifier, progress).await?;
+        let arn = db
+            .db_instance_arn()
+            .ok_or_else(|| self.failed(scope, &what, "the database has no ARN".into()))?;
+        self.rds
+            .remove_tags_from_resource()
+            .resource_name(arn)
+            .tag_keys(TAG_RESTORING)
+            .send()
+            .await
+            .map_err(|e| self.error(scope, &what, e))?;
+        Ok(applied)
     }
 
     pub(super) async fn update_database(
@@ -472,7 +492,11 @@ impl Aws {
             .await?
             .and_then(|db| db.db_instance_arn().map(String::from))
             .ok_or_else(|| self.failed(scope, &what, "the database is gone".into()))?;
-        let stale = super::stale_tags(live, want);
+        let mut stale = super::stale_tags(live, want);
+        // A restore a killed run left unfinished is finished once the password is set.
+        if changed("master_password") && live.attrs.contains_key("restoring") {
+            stale.push(TAG_RESTORING.to_string());
+        }
         if !stale.is_empty() {
             self.rds
                 .remove_tags_from_resource()
