@@ -470,6 +470,70 @@ fn destroy_by_tags_alone_keeps_the_final_snapshot_and_the_other_env() {
         "{tags:?}"
     );
     assert!(!tags.contains_key("stackwright:restoring"), "{tags:?}");
+
+    // A run killed between the restore and the password (the mark put back by hand, as
+    // such a run leaves it): the plan warns and names the fix, which clears the mark.
+    let copy_tags = |add: bool| {
+        let instance = format!("{name}-copy-main");
+        crate::plan::runtime().block_on(async move {
+            let aws = crate::plan::Aws::connect().await;
+            let db = aws
+                .rds
+                .describe_db_instances()
+                .db_instance_identifier(instance)
+                .send()
+                .await
+                .expect("describe the restored database");
+            let db = &db.db_instances()[0];
+            if add {
+                let tag = aws_sdk_rds::types::Tag::builder()
+                    .key("stackwright:restoring")
+                    .value("a-snapshot")
+                    .build();
+                aws.rds
+                    .add_tags_to_resource()
+                    .resource_name(db.db_instance_arn().expect("arn"))
+                    .tags(tag)
+                    .send()
+                    .await
+                    .expect("tag");
+            }
+            db.tag_list()
+                .iter()
+                .filter_map(|t| t.key().map(String::from))
+                .collect::<Vec<_>>()
+        })
+    };
+    copy_tags(true);
+    let (code, warned, stderr) = run(
+        dir.path(),
+        emulator::endpoint(),
+        &["plan", stack, "--env", "copy"],
+    );
+    assert_eq!(code, Some(0), "{warned}\n{stderr}");
+    let shown = format!("{warned}{stderr}");
+    assert!(
+        shown.contains("`database.main` was restored from snapshot `a-snapshot`"),
+        "{shown}"
+    );
+    assert!(shown.contains("--rotate-secret pw` sets it"), "{shown}");
+    ok(
+        dir.path(),
+        &[
+            "apply",
+            stack,
+            "--env",
+            "copy",
+            "--rotate-secret",
+            "pw",
+            "--yes",
+        ],
+    );
+    let keys = copy_tags(false);
+    assert!(
+        !keys.iter().any(|k| k == "stackwright:restoring"),
+        "{keys:?}"
+    );
     // The restored database is the copy env's, by its tags (not the snapshot's env's).
     let listing = ok(empty.path(), &["ls", "--json", "--region", REGION]);
     let envs: Vec<(String, u64)> = rows(&listing, &name)
