@@ -638,3 +638,102 @@ fn destroy_by_tags_alone_keeps_the_final_snapshot_and_the_other_env() {
     let stats = proxy.stats();
     assert_eq!(writes(&stats), Vec::<String>::new(), "{stats}");
 }
+
+/// A database with an explicit `name` (`${env}` in it): its snapshots are found by their
+/// tags alone (every snapshot of the region listed), and the restore works the same.
+/// Leans on moto copying a database's tags to its final snapshot, as AWS does with
+/// `CopyTagsToSnapshot`.
+#[test]
+fn a_renamed_database_is_restored_from_a_snapshot_found_by_its_tags() {
+    let name = emulator::unique("occn");
+    let dir = tempfile::tempdir().expect("stack directory");
+    std::fs::create_dir(dir.path().join("env")).expect("env directory");
+    std::fs::write(
+        dir.path().join("stack.toml"),
+        format!(
+            r#"[stack]
+name = "{name}"
+region = "{REGION}"
+
+[vars]
+source = ""
+
+[secrets]
+pw = {{ env = "{PW_VAR}" }}
+
+[database.main]
+name = "data-${{env}}-{name}"
+engine = "mysql"
+instance_class = "db.t3.micro"
+storage_gb = 10
+master_username = "root"
+master_password = "${{secret.pw}}"
+restore_from_env = "${{var.source}}"
+"#
+        ),
+    )
+    .expect("stack");
+    std::fs::write(dir.path().join("env/src.toml"), "").expect("env");
+    std::fs::write(
+        dir.path().join("env/dst.toml"),
+        "[vars]\nsource = \"src\"\n",
+    )
+    .expect("env");
+    let stack = dir.path().to_str().expect("utf-8 path");
+    ok(dir.path(), &["apply", stack, "--env", "src", "--yes"]);
+    ok(
+        dir.path(),
+        &[
+            "destroy",
+            stack,
+            "--env",
+            "src",
+            "--yes",
+            "--allow-data-loss",
+        ],
+    );
+    let proxy = Proxy::start(emulator::endpoint(), &[]);
+    let (code, planned, stderr) = run(
+        dir.path(),
+        &proxy.endpoint,
+        &["plan", stack, "--env", "dst"],
+    );
+    assert_eq!(code, Some(0), "{planned}\n{stderr}");
+    let prefix = format!("+ database.main  will be created, restored from data-src-{name}-final-");
+    assert!(
+        planned.contains(&prefix) && planned.contains("(env src)"),
+        "{planned}"
+    );
+    proxy.reset();
+    let (code, applied, stderr) = run(
+        dir.path(),
+        &proxy.endpoint,
+        &["apply", stack, "--env", "dst", "--yes"],
+    );
+    assert_eq!(code, Some(0), "{applied}\n{stderr}");
+    let stats = proxy.stats();
+    assert_eq!(
+        stats["by_operation"]["RestoreDBInstanceFromDBSnapshot"], 1,
+        "{stats}"
+    );
+    assert!(
+        stats["by_operation"].get("CreateDBInstance").is_none(),
+        "{stats}"
+    );
+    let again = ok(
+        dir.path(),
+        &["plan", stack, "--env", "dst", "--detailed-exitcode"],
+    );
+    assert_eq!(last_line(&again), "No changes.", "{again}");
+    ok(
+        dir.path(),
+        &[
+            "destroy",
+            stack,
+            "--env",
+            "dst",
+            "--yes",
+            "--allow-data-loss",
+        ],
+    );
+}
