@@ -81,6 +81,11 @@ async fn the_plan_names_the_newest_snapshot_of_that_env_and_the_create_starts_fr
         "{}",
         crate::render::plan::words(change)
     );
+    let comment = crate::render::markdown::render(&planned.plan, "stackwright plan");
+    assert!(
+        comment.contains("restored from t-production-main-new (env production)"),
+        "{comment}"
+    );
     let json = serde_json::to_value(&planned.plan).unwrap();
     let restored = json["changes"]
         .as_array()
