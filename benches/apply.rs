@@ -89,6 +89,7 @@ fn main() {
                 ]),
                 run: format!("bench-{parallelism}"),
                 parallelism,
+                expires_at: None,
             };
             let applied = apply::execute(
                 aws.clone(),
@@ -116,6 +117,7 @@ fn main() {
                 secrets: BTreeMap::new(),
                 run: format!("bench-destroy-{parallelism}"),
                 parallelism,
+                expires_at: None,
             };
             let destroyed =
                 apply::execute(aws, scope, job, &empty, Arc::new(Timer::default()), cancel).await;

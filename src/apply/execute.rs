@@ -19,7 +19,8 @@ use crate::plan::{self, Action, Change, Plan, attrs};
 use crate::provider::Progress;
 use crate::provider::{
     Desired, LiveResource, LiveState, Provider, Scope, Secret, TAG_ADDRESS, TAG_APPLIED,
-    TAG_ATTR_PREFIX, TAG_ENV, TAG_PREVENT_DESTROY, TAG_STACK, Teardown, Value,
+    TAG_ATTR_PREFIX, TAG_ENV, TAG_EXPIRES, TAG_FINAL_SNAPSHOT, TAG_PREVENT_DESTROY, TAG_STACK,
+    Teardown, Value,
 };
 use crate::stack::model::{GroupRef, RuleSource, Spec, format_duration};
 use crate::stack::template::{Part, Template};
@@ -38,6 +39,9 @@ pub struct Job {
     /// Unique to this run: part of every idempotency token.
     pub run: String,
     pub parallelism: usize,
+    /// The `stackwright:expires` time every resource is created (and updated) with, when
+    /// the env expires.
+    pub expires_at: Option<String>,
 }
 
 /// What an apply did, and every resource as it left it.
@@ -77,12 +81,14 @@ pub fn secrets_needed(plan: &Plan, stack: &Stack) -> BTreeSet<String> {
     names
 }
 
-/// How each database is torn down: with a final snapshot unless the stack says not.
-fn teardown(stack: &Stack, address: &Address) -> Teardown {
+/// How each database is torn down: with a final snapshot unless the stack says not. A
+/// database the stack no longer has (a teardown from tags alone, or one taken out of the
+/// stack) goes as its `stackwright:final-snapshot` tag says, with a snapshot without one.
+fn teardown(stack: &Stack, address: &Address, live: &LiveResource) -> Teardown {
     Teardown {
         final_snapshot: match stack.resource(address).map(|r| &r.spec) {
             Some(Spec::Database(d)) => d.final_snapshot,
-            _ => true,
+            _ => live.attrs.get("final_snapshot") != Some(&Value::text("false")),
         },
     }
 }
@@ -94,6 +100,7 @@ struct State<P> {
     changes: BTreeMap<Address, Change>,
     secrets: BTreeMap<String, Secret>,
     run: String,
+    expires_at: Option<String>,
     known: Mutex<BTreeMap<Address, LiveResource>>,
     /// Records a replaced instance's step switched to its successor already.
     switched: Mutex<BTreeSet<Address>>,
@@ -135,6 +142,7 @@ pub async fn execute<P: Provider + 'static>(
         stack: job.stack,
         secrets: job.secrets,
         run: job.run,
+        expires_at: job.expires_at,
         reporter: reporter.clone(),
     });
     let perform = |step: Step| {
@@ -186,7 +194,7 @@ impl<P: Provider> State<P> {
                 .destroy(
                     &self.scope,
                     &live,
-                    teardown(&self.stack, address),
+                    teardown(&self.stack, address, &live),
                     &progress,
                 )
                 .await
@@ -292,6 +300,13 @@ impl<P: Provider> State<P> {
         if resource.prevent_destroy {
             tags.insert(TAG_PREVENT_DESTROY.into(), "true".into());
         }
+        if let Some(at) = &self.expires_at {
+            tags.insert(TAG_EXPIRES.into(), at.clone());
+        }
+        // What a destroy from tags alone (no stack files) needs to honour the stack.
+        if let Spec::Database(d) = &resource.spec {
+            tags.insert(TAG_FINAL_SNAPSHOT.into(), d.final_snapshot.to_string());
+        }
         for m in attrs::meta(address.kind).iter().filter(|m| m.tracked) {
             if let Some(Value::Text(t)) = after.attrs.get(m.name) {
                 tags.insert(format!("{TAG_ATTR_PREFIX}{}", m.name), t.clone());
@@ -330,6 +345,13 @@ impl<P: Provider> State<P> {
             master_password,
             token,
             attrs: desired.clone(),
+            // Only a create restores: a replacement starts empty, as it always did.
+            restore: self
+                .changes
+                .get(address)
+                .filter(|c| live.is_none() && c.action == Action::Create)
+                .and_then(|c| c.restored_from.as_ref())
+                .map(|r| r.snapshot.clone()),
         };
         let result = match live {
             Some(live) => {
@@ -422,7 +444,12 @@ impl<P: Provider> State<P> {
             }
             if let Err(e) = self
                 .provider
-                .destroy(&self.scope, &new, teardown(&self.stack, address), progress)
+                .destroy(
+                    &self.scope,
+                    &new,
+                    teardown(&self.stack, address, &new),
+                    progress,
+                )
                 .await
             {
                 undone.push(e.to_string());
@@ -452,7 +479,12 @@ impl<P: Provider> State<P> {
             }
             progress(&format!("terminating `{}`", old.id));
             self.provider
-                .destroy(&self.scope, old, teardown(&self.stack, address), progress)
+                .destroy(
+                    &self.scope,
+                    old,
+                    teardown(&self.stack, address, old),
+                    progress,
+                )
                 .await
                 .map_err(err)?;
         }
@@ -507,7 +539,12 @@ impl<P: Provider> State<P> {
             if let Err(why) = switched {
                 let undone = self
                     .provider
-                    .destroy(&self.scope, &new, teardown(&self.stack, address), progress)
+                    .destroy(
+                        &self.scope,
+                        &new,
+                        teardown(&self.stack, address, &new),
+                        progress,
+                    )
                     .await
                     .err()
                     .map(|e| format!(" (terminating it failed: {e})"))
@@ -527,7 +564,12 @@ impl<P: Provider> State<P> {
         if let Some(old) = &old {
             progress(&format!("terminating `{}`", old.id));
             self.provider
-                .destroy(&self.scope, old, teardown(&self.stack, address), progress)
+                .destroy(
+                    &self.scope,
+                    old,
+                    teardown(&self.stack, address, old),
+                    progress,
+                )
                 .await
                 .map_err(err)?;
         }

@@ -227,6 +227,7 @@ records = ["${instance.web.public_ip}"]
             attrs: Default::default(),
             outputs: Default::default(),
             applied: None,
+            expires: None,
         });
     }
     let plan = crate::plan::plan(&loaded.stack, &graph, &live);

@@ -57,13 +57,37 @@ pub struct ApplyArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     stackwright destroy stacks/paasmaker --env review-42\n  \
-    stackwright destroy stacks/paasmaker --env review-42 --yes --allow-data-loss\n\n\
-    Resources are found by their tags, so this works from a fresh checkout. Databases\n\
-    get a final snapshot unless the stack sets final_snapshot = false; prevent_destroy\n\
-    and deletion protection refuse.")]
+    stackwright destroy stacks/paasmaker --env review-42 --yes --allow-data-loss\n  \
+    stackwright destroy --stack paasmaker --env review-42 --region ap-southeast-2   # no files\n\n\
+    Resources are found by their tags, so this works from a fresh checkout, and with\n\
+    --stack from any directory. Databases get a final snapshot unless the stack sets\n\
+    final_snapshot = false (kept in a tag for --stack); prevent_destroy and deletion\n\
+    protection refuse.")]
 pub struct DestroyArgs {
-    #[command(flatten)]
-    stack: StackArgs,
+    /// The stack directory (holding `stack.toml` and `env/<env>.toml`); or `--stack NAME`
+    #[arg(value_name = "STACK", required_unless_present_any = ["stack_name", "expired"])]
+    dir: Option<PathBuf>,
+    /// The env: `env/<ENV>.toml` in the stack directory (required with --stack)
+    #[arg(long, short, value_name = "ENV")]
+    env: Option<String>,
+    /// Tear down stack NAME by its tags alone, without its files (needs --env)
+    #[arg(
+        long = "stack",
+        value_name = "NAME",
+        conflicts_with = "dir",
+        requires = "env"
+    )]
+    stack_name: Option<String>,
+    /// Tear down, one after another, every stack and env whose `expires` has passed
+    #[arg(long, conflicts_with_all = ["dir", "stack_name", "env"])]
+    expired: bool,
+    /// With --expired: show what would be torn down, and change nothing
+    #[arg(long, requires = "expired")]
+    dry_run: bool,
+    /// With --stack or --expired: the region (else the configured one); repeatable with
+    /// --expired
+    #[arg(long, value_name = "REGION")]
+    region: Vec<String>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -160,12 +184,34 @@ pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn exec_destroy(args: DestroyArgs) -> anyhow::Result<ExitCode> {
-    let Some((loaded, graph)) = super::load_and_graph(&args.stack) else {
+    if args.expired {
+        return destroy_expired(&args.region, args.dry_run, &args.run);
+    }
+    let Some(dir) = args.dir else {
+        if args.region.len() > 1 {
+            bail!("--stack tears down one stack and env: give one --region");
+        }
+        let region = args.region.into_iter().next();
+        return destroy_by_tags(
+            args.stack_name.unwrap_or_default(),
+            args.env,
+            region,
+            &args.run,
+        );
+    };
+    if !args.region.is_empty() {
+        bail!("--region goes with --stack or --expired; a stack directory says its region");
+    }
+    let stack_args = StackArgs {
+        stack: dir,
+        env: args.env,
+    };
+    let Some((loaded, graph)) = super::load_and_graph(&stack_args) else {
         return Ok(ExitCode::FAILURE);
     };
     let options = args
         .run
-        .options(false, args.stack.stack.display().to_string());
+        .options(false, stack_args.stack.display().to_string());
     let target = Target {
         stack: &loaded.stack,
         graph: &graph,
@@ -178,6 +224,94 @@ pub fn exec_destroy(args: DestroyArgs) -> anyhow::Result<ExitCode> {
         &options,
         args.run.stats,
     )
+}
+
+/// `destroy --stack NAME --env ENV`: the direct engine's teardown of what the tags find.
+fn destroy_by_tags(
+    name: String,
+    env: Option<String>,
+    region: Option<String>,
+    run_args: &RunArgs,
+) -> anyhow::Result<ExitCode> {
+    if run_args.engine.kind() != EngineKind::Direct {
+        bail!(
+            "--stack tears down what the direct engine's tags find; a CloudFormation stack \
+             is deleted from its files: `stackwright destroy STACK --env ENV --engine \
+             cloudformation`"
+        );
+    }
+    let env = env.unwrap_or_default();
+    let (stack, graph) = engine::tags::nothing_of(&name, &env, region.as_deref())?;
+    let options = run_args.options(false, format!("--stack {name}"));
+    let console: Arc<dyn Console> = Arc::new(Terminal);
+    let runtime = engine::runtime()?;
+    let finish = runtime.block_on(async {
+        let cancel = engine::on_ctrl_c(console.clone());
+        let mut direct = engine::Direct::connect_by_tags(stack, graph).await?;
+        let finish = engine::run(
+            &mut direct,
+            Operation::Destroy,
+            None,
+            &options,
+            console.clone(),
+            cancel,
+        )
+        .await;
+        if run_args.stats {
+            render::stderr(&render::summary::calls(&direct.calls()));
+        }
+        finish
+    });
+    runtime.shutdown_background();
+    Ok(exit(Operation::Destroy, finish?))
+}
+
+/// `destroy --expired [--dry-run]`: every expired stack and env in turn; exit 1 when one
+/// was left (or not all of it went).
+fn destroy_expired(
+    regions: &[String],
+    dry_run: bool,
+    run_args: &RunArgs,
+) -> anyhow::Result<ExitCode> {
+    if run_args.engine.kind() != EngineKind::Direct {
+        bail!("--expired tears down what the direct engine's tags find: drop --engine");
+    }
+    let options = run_args.options(false, "--stack NAME".into());
+    let console: Arc<dyn Console> = Arc::new(Terminal);
+    let runtime = engine::runtime()?;
+    let swept = runtime.block_on(async {
+        let cancel = engine::on_ctrl_c(console.clone());
+        engine::sweep::sweep(regions, dry_run, &options, console.clone(), cancel).await
+    });
+    runtime.shutdown_background();
+    let swept = swept?;
+    let mut left = Vec::new();
+    for (listed, outcome) in &swept {
+        let which = format!(
+            "stack `{}` env `{}` ({})",
+            listed.stack, listed.env, listed.region
+        );
+        match outcome {
+            engine::sweep::Swept::WouldDestroy(_) => {}
+            engine::sweep::Swept::Carried {
+                plan,
+                report,
+                succeeded,
+            } => {
+                render::stdout(&render::summary::applied("Destroy", plan, report));
+                if !succeeded {
+                    left.push(format!("{which}: not all of it was destroyed (see above)"));
+                }
+            }
+            engine::sweep::Swept::Left(why) => left.push(format!("{which}: {why}")),
+        }
+    }
+    render::stdout(&render::summary::swept(&swept, dry_run, &left));
+    Ok(if left.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// What to apply: a stack and its graph, and the saved plan of it, if any.
@@ -213,7 +347,12 @@ fn run(
     });
     // Not waiting for a question nobody answered (a Ctrl-C at the prompt).
     runtime.shutdown_background();
-    Ok(match finish? {
+    Ok(exit(operation, finish?))
+}
+
+/// Render how a run finished; its exit code.
+fn exit(operation: Operation, finish: Finish) -> ExitCode {
+    match finish {
         Finish::NoChanges => ExitCode::SUCCESS,
         Finish::Declined => ExitCode::FAILURE,
         Finish::Carried {
@@ -232,5 +371,5 @@ fn run(
                 ExitCode::FAILURE
             }
         }
-    })
+    }
 }

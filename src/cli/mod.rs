@@ -7,6 +7,7 @@ mod completions;
 mod export;
 mod generate;
 mod graph;
+mod ls;
 mod man;
 mod output;
 mod plan;
@@ -35,6 +36,7 @@ use stackwright::stack::Loaded;
         stackwright apply stacks/paasmaker --env staging\n  \
         stackwright output stacks/paasmaker --env staging\n  \
         stackwright destroy stacks/paasmaker --env staging\n  \
+        stackwright ls --json\n  \
         stackwright apply stacks/paasmaker --env staging --engine cloudformation\n  \
         stackwright generate stacks/shop --name shop --env production sg-0a1b2c3d i-0123456789abcdef0\n  \
         stackwright completions bash > ~/.local/share/bash-completion/completions/stackwright\n\n\
@@ -53,6 +55,7 @@ enum Command {
     Apply(apply::ApplyArgs),
     Destroy(apply::DestroyArgs),
     Output(output::OutputArgs),
+    Ls(ls::LsArgs),
     Unlock(unlock::UnlockArgs),
     Export(export::ExportArgs),
     Generate(generate::GenerateArgs),
@@ -119,6 +122,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::exec_apply(args),
         Command::Destroy(args) => apply::exec_destroy(args),
         Command::Output(args) => output::exec(args),
+        Command::Ls(args) => ls::exec(args),
         Command::Unlock(args) => unlock::exec(args),
         Command::Export(args) => export::exec(args),
         Command::Generate(args) => generate::exec(args),

@@ -63,6 +63,9 @@ pub struct DirectProposal {
     teardown: bool,
     /// Made from a saved plan: applied exactly, or refused.
     saved: bool,
+    /// An apply of an env that expires (or no longer does): the `stackwright:expires` tag
+    /// is rewritten on every resource even when nothing else changes.
+    renew: bool,
 }
 
 impl Direct<Aws> {
@@ -219,15 +222,16 @@ impl<P: Provider + Locking + 'static> Direct<P> {
             } else {
                 self.rotating.clone()
             };
-            let again = plan::plan_rotating(&towards, &graph, &live, &rotating);
-            if !again.has_changes() {
+            let mut again = plan::plan_rotating(&towards, &graph, &live, &rotating);
+            super::restore::carry(&towards, &plan, &mut again);
+            if !again.has_changes() && !proposal.renew {
                 console.notice(
                     "Nothing left to do: the changes were made while this run waited for the \
                      lock.",
                 );
                 return Ok(None);
             }
-            if !same_changes(&again, &plan) {
+            if again.has_changes() && !same_changes(&again, &plan) {
                 return Err(moved);
             }
             plan = again;
@@ -237,6 +241,13 @@ impl<P: Provider + Locking + 'static> Direct<P> {
             inner: console.reporter(),
             secrets: secret_values,
         });
+        // Apply time plus the env's `expires`: taken once, so every resource of this run
+        // carries the same time.
+        let expires_at = self
+            .stack
+            .expires_secs
+            .filter(|_| proposal.renew)
+            .map(|secs| plan::expiry::expires_at(std::time::SystemTime::now(), secs));
         let job = Job {
             stack: self.stack.clone(),
             plan,
@@ -244,18 +255,39 @@ impl<P: Provider + Locking + 'static> Direct<P> {
             secrets: proposal.secrets,
             run: self.run_id.clone(),
             parallelism: options.parallelism,
+            expires_at: expires_at.clone(),
         };
-        Ok(Some(
-            apply::execute(
-                self.provider.clone(),
-                self.scope.clone(),
-                job,
-                &graph,
-                reporter,
-                cancel,
-            )
-            .await,
-        ))
+        let applied = apply::execute(
+            self.provider.clone(),
+            self.scope.clone(),
+            job,
+            &graph,
+            reporter,
+            cancel,
+        )
+        .await;
+        if proposal.renew {
+            self.renew(&applied, expires_at.as_deref(), console).await;
+        }
+        Ok(Some(applied))
+    }
+
+    /// Rewrite the `stackwright:expires` tag of every resource the env has after the walk
+    /// (those it created carry it already; tagging them again is harmless), or remove it.
+    /// A failure is warned of: the walk's changes stand, and the next apply renews again.
+    async fn renew(&self, applied: &apply::Applied, at: Option<&str>, console: &Arc<dyn Console>) {
+        let resources: Vec<crate::provider::LiveResource> =
+            applied.known.values().cloned().collect();
+        match self.provider.set_expiry(&self.scope, &resources, at).await {
+            Ok(()) => console.notice(&match at {
+                Some(at) => format!("Expires at {at}."),
+                None => "No longer expires.".to_string(),
+            }),
+            Err(e) => console.warning(&format!(
+                "could not renew the expiry of stack `{}` env `{}`: {e}\nhint: apply again",
+                self.scope.stack, self.scope.env
+            )),
+        }
     }
 }
 
@@ -298,19 +330,23 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         _cancel: watch::Receiver<bool>,
     ) -> Result<DirectProposal, EngineError> {
         let live = self.refresh().await?;
-        let plan = plan::plan_rotating(&self.stack, &self.graph, &live, &self.rotating);
+        let mut plan = plan::plan_rotating(&self.stack, &self.graph, &live, &self.rotating);
         self.imports_allowed(&live, &plan)?;
         self.names_free(&plan).await?;
+        super::restore::find(&*self.provider, &self.scope, &self.stack, &mut plan).await?;
+        super::restore::unfinished(&self.stack, &live, &mut plan);
         let secrets = match intent {
             Intent::Apply => secrets::needed(&plan, &self.stack, &self.lookup)?,
             Intent::Plan | Intent::Save => BTreeMap::new(),
         };
+        let renew = intent == Intent::Apply && plan.expires.is_some();
         Ok(DirectProposal {
             plan,
             live,
             secrets,
             teardown: false,
             saved: false,
+            renew,
         })
     }
 
@@ -329,7 +365,8 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         still_current(&saved.plan, &live)?;
         // The plan must follow from the stack saved with it, against the same live state:
         // an edit to either (a mark taken out, an attribute changed) is refused.
-        let again = plan::plan(&self.stack, &self.graph, &live);
+        let mut again = plan::plan(&self.stack, &self.graph, &live);
+        super::restore::carry(&self.stack, &saved.plan, &mut again);
         if again.changes != saved.plan.changes {
             fail!(
                 "the saved plan does not follow from the stack saved with it (the file was \
@@ -338,13 +375,17 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         }
         self.imports_allowed(&live, &again)?;
         self.names_free(&again).await?;
+        // Restored from the snapshot shown, which must still be there.
+        super::restore::still_there(&*self.provider, &self.scope, &again).await?;
         let secrets = secrets::needed(&again, &self.stack, &self.lookup)?;
+        let renew = again.expires.is_some();
         Ok(DirectProposal {
             plan: again,
             live,
             secrets,
             teardown: false,
             saved: true,
+            renew,
         })
     }
 
@@ -357,6 +398,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
             secrets: BTreeMap::new(),
             teardown: true,
             saved: false,
+            renew: false,
         })
     }
 
@@ -364,8 +406,10 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         &proposal.plan
     }
 
+    /// An apply that only renews the expiry still has something to do; a `plan` of it
+    /// has no changes ([`plan::expiry`]).
     fn changes(&self, proposal: &DirectProposal) -> bool {
-        proposal.plan.has_changes()
+        proposal.plan.has_changes() || proposal.renew
     }
 
     fn refusals(&self, proposal: &DirectProposal, consent: Consent) -> Vec<String> {

@@ -8,7 +8,8 @@
 //!    to carry it out. A saved plan ([`crate::planfile`]) is checked against live state
 //!    first; a teardown proposes to destroy everything the stack's tags (or its
 //!    CloudFormation stack) hold. Every read that can refuse (a lock held by someone else,
-//!    a secret not set, a stale saved plan) happens in this step.
+//!    a secret not set, a stale saved plan, a database to restore from another env that
+//!    has no snapshot: [`restore`]) happens in this step.
 //! 3. The plan is shown, then the gates: [`gates::refusals`] (prevent_destroy, deletion
 //!    protection, data loss, opening access) and the engine's own, then confirmation.
 //!    Every refusal is decided here, before any call that changes AWS.
@@ -24,8 +25,12 @@ mod console;
 pub mod direct;
 mod error;
 pub mod gates;
+pub mod inventory;
 mod load;
+pub mod restore;
 pub mod secrets;
+pub mod sweep;
+pub mod tags;
 
 #[cfg(test)]
 mod tests;
@@ -423,6 +428,14 @@ pub async fn connect<'a>(
                      `[import]` table out",
                     stack.imports.len()
                 )));
+            }
+            if stack.expires_secs.is_some() {
+                return Err(EngineError::Message(
+                    "`expires` is carried out by the direct engine (it tags every resource \
+                     itself); CloudFormation's stacks have no expiry here: drop --engine \
+                     cloudformation, or `expires` from the env file"
+                        .into(),
+                ));
             }
             if deep {
                 return Err(EngineError::Message(

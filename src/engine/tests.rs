@@ -537,6 +537,7 @@ fn a_saved_plan_whose_stack_was_edited_is_refused_against_its_directory() {
             changes: Vec::new(),
             summary: crate::plan::Summary::default(),
             warnings: Vec::new(),
+            expires: None,
         },
         stack: loaded.stack,
         change_set: None,
@@ -799,6 +800,7 @@ async fn rotating_with_a_saved_plan_is_refused() {
             changes: Vec::new(),
             summary: crate::plan::Summary::default(),
             warnings: Vec::new(),
+            expires: None,
         },
         stack,
         change_set: None,
@@ -906,3 +908,5 @@ async fn replacing_an_instance_a_record_names_switches_the_record_before_the_old
 mod imports;
 
 mod moves;
+mod occasional;
+mod restore;

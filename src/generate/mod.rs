@@ -54,6 +54,7 @@ pub fn target(request: &Request) -> crate::stack::Stack {
         env: request.env.clone(),
         region: request.region.clone(),
         endpoint_url: None,
+        expires_secs: None,
         secrets: BTreeMap::new(),
         resources: BTreeMap::new(),
         outputs: BTreeMap::new(),

@@ -28,6 +28,7 @@ fn live(
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
             .collect(),
         applied: None,
+        expires: None,
     }
 }
 

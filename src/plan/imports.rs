@@ -50,6 +50,7 @@ pub fn adopt(
             rolling: None,
             dns_switch: Vec::new(),
             moved_from: None,
+            restored_from: None,
         },
     }
 }

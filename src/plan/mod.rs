@@ -15,6 +15,7 @@
 pub mod attrs;
 pub mod imports;
 pub mod moves;
+pub mod expiry;
 pub mod rotate;
 pub mod secrets;
 
@@ -29,6 +30,7 @@ use crate::stack::model::{Rule, Spec};
 use crate::stack::{Address, Kind, Stack};
 
 pub use attrs::Known;
+pub use expiry::Expiry;
 
 /// The version of the plan's JSON form (`schemas/plan.schema.json`).
 pub const FORMAT_VERSION: u32 = 1;
@@ -116,6 +118,18 @@ pub struct Change {
     /// resource). Left out of JSON for everything else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved_from: Option<Address>,
+    /// A database created from another env's snapshot (`restore_from_env`): which one.
+    /// Found by the engine at plan time (the planner does no I/O); left out of JSON
+    /// for everything else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<Restore>,
+}
+
+/// The snapshot a new database is restored from, and the env it was taken of.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restore {
+    pub snapshot: String,
+    pub env: String,
 }
 
 /// How the replacement of an instance registered with balancers of the stack is carried
@@ -173,6 +187,10 @@ pub struct Plan {
     pub changes: Vec<Change>,
     pub summary: Summary,
     pub warnings: Vec<String>,
+    /// The env's expiry, renewed by every apply ([`expiry`]): not a change. Absent when
+    /// the env neither expires nor carries the tag (`null`).
+    #[serde(default)]
+    pub expires: Option<Expiry>,
 }
 
 impl Summary {
@@ -329,6 +347,7 @@ pub fn plan_rotating(
         changes,
         summary,
         warnings,
+        expires: expiry::expiry(stack, live),
     }
 }
 
@@ -492,6 +511,7 @@ fn compare(
             rolling: None,
             dns_switch: Vec::new(),
             moved_from: None,
+            restored_from: None,
         });
     };
     let applied_codes = live.applied.as_deref().map(decode_applied);
@@ -565,6 +585,7 @@ fn compare(
         rolling: None,
         dns_switch: Vec::new(),
         moved_from: None,
+        restored_from: None,
     })
 }
 
@@ -606,6 +627,7 @@ fn destroys(stack: &Stack, live: &LiveState) -> Vec<Change> {
                 rolling: None,
                 dns_switch: Vec::new(),
                 moved_from: None,
+                restored_from: None,
             }
         })
         .collect()
@@ -782,6 +804,7 @@ pub fn after_apply(
         attrs,
         outputs,
         applied: Some(applied_tag(address.kind, desired)),
+        expires: None,
     }
 }
 

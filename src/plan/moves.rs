@@ -57,6 +57,7 @@ pub fn moved(
             rolling: None,
             dns_switch: Vec::new(),
             moved_from: None,
+            restored_from: None,
         },
     };
     change.moved_from = Some(old.clone());

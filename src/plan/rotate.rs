@@ -122,6 +122,7 @@ pub fn rotate(
         rolling: None,
         dns_switch: Vec::new(),
         moved_from: None,
+        restored_from: None,
     });
     match change.attrs.iter_mut().find(|a| a.name == name) {
         Some(attr) => {

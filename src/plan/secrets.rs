@@ -255,6 +255,7 @@ mod tests {
             attrs: BTreeMap::new(),
             outputs: [("name".to_string(), "key-1".to_string())].into(),
             applied: None,
+            expires: None,
         };
         let known: Known<'_> = [(target.clone(), Some(&live_key))].into();
         let attr = Part::Attr {

@@ -19,6 +19,7 @@ fn saved() -> SavedPlan {
             changes: Vec::new(),
             summary: Summary::default(),
             warnings: Vec::new(),
+            expires: None,
         },
         stack: loaded.stack,
         change_set: None,

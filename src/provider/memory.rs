@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::{
     Applied, Desired, Holder, LiveResource, LiveState, Lock, LockError, Locking, MemberHealth,
-    Progress, Provider, ProviderError, Scope, Teardown,
+    Progress, Provider, ProviderError, Scope, Snapshot, SnapshotSource, Teardown,
 };
 use crate::stack::{Address, Kind};
 
@@ -42,11 +42,16 @@ struct Inner {
     /// Resources made outside stackwright, by kind and id (what `[import]` adopts), and
     /// whose tags they carry, if anyone's.
     by_hand: BTreeMap<(Kind, String), (LiveResource, Option<super::Owner>)>,
+    /// Database snapshots: (env, address, snapshot).
+    snapshots: Vec<(String, Address, Snapshot)>,
+    /// The snapshot each database was created from.
+    restored: BTreeMap<Address, String>,
 }
 
 /// The calls that change something.
-const MUTATING: [&str; 9] = [
+const MUTATING: [&str; 10] = [
     "create",
+    "expire",
     "update",
     "destroy",
     "lock",
@@ -115,6 +120,31 @@ impl Memory {
         self.with(|i| i.passwords.get(address).cloned())
     }
 
+    /// A snapshot of the database at `address` of env `env`, taken at `created`.
+    pub fn add_snapshot(&self, env: &str, address: &Address, id: &str, created: &str) {
+        self.with(|i| {
+            i.snapshots.push((
+                env.to_string(),
+                address.clone(),
+                Snapshot {
+                    id: id.to_string(),
+                    engine: "mysql".to_string(),
+                    created: created.to_string(),
+                },
+            ))
+        });
+    }
+
+    /// Remove a snapshot (deleted by someone between plan and apply).
+    pub fn delete_snapshot(&self, id: &str) {
+        self.with(|i| i.snapshots.retain(|(_, _, s)| s.id != id));
+    }
+
+    /// The snapshot the database at `address` was created from.
+    pub fn restored_from(&self, address: &Address) -> Option<String> {
+        self.with(|i| i.restored.get(address).cloned())
+    }
+
     /// The addresses that exist.
     pub fn addresses(&self) -> Vec<Address> {
         self.with(|i| i.resources.keys().cloned().collect())
@@ -140,6 +170,7 @@ impl Memory {
             attrs,
             outputs: outputs(kind, id, id),
             applied: None,
+            expires: None,
         };
         self.with(|i| i.by_hand.insert((kind, id.to_string()), (resource, owner)));
     }
@@ -227,6 +258,9 @@ impl Provider for Memory {
             if let Some(p) = &want.master_password {
                 i.passwords.insert(address.clone(), p.expose().to_string());
             }
+            if let Some(snapshot) = &want.restore {
+                i.restored.insert(address.clone(), snapshot.clone());
+            }
             i.next_id += 1;
             let id = format!("{}-{:04}", address.kind, i.next_id);
             let outputs = outputs(address.kind, &id, &want.resource.physical_name);
@@ -238,6 +272,7 @@ impl Provider for Memory {
                     attrs: want.attrs.clone(),
                     outputs: outputs.clone(),
                     applied: Some(want.applied.clone()),
+                    expires: want.tags.get(super::TAG_EXPIRES).cloned(),
                 },
             );
             Ok(Applied { id, outputs })
@@ -273,10 +308,63 @@ impl Provider for Memory {
                 };
             }
             r.applied = Some(want.applied.clone());
+            if let Some(at) = want.tags.get(super::TAG_EXPIRES) {
+                r.expires = Some(at.clone());
+            }
             Ok(Applied {
                 id: r.id.clone(),
                 outputs: r.outputs.clone(),
             })
+        })
+    }
+
+    async fn newest_snapshot(
+        &self,
+        _scope: &Scope,
+        source: &SnapshotSource,
+    ) -> Result<Option<Snapshot>, ProviderError> {
+        self.with(|i| {
+            i.calls
+                .push(format!("snapshots {} {}", source.env, source.address));
+            Ok(i.snapshots
+                .iter()
+                .filter(|(env, address, _)| *env == source.env && *address == source.address)
+                .map(|(_, _, s)| s)
+                .max_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)))
+                .cloned())
+        })
+    }
+
+    async fn snapshot_available(&self, _scope: &Scope, id: &str) -> Result<bool, ProviderError> {
+        self.with(|i| {
+            i.calls.push(format!("snapshot {id}"));
+            Ok(i.snapshots.iter().any(|(_, _, s)| s.id == id))
+        })
+    }
+
+    async fn set_expiry(
+        &self,
+        _scope: &Scope,
+        resources: &[LiveResource],
+        at: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        self.with(|i| {
+            let mut addresses: Vec<String> = Vec::new();
+            for live in resources {
+                if live.address.kind == crate::stack::Kind::DnsRecord {
+                    continue;
+                }
+                if let Some(r) = i.resources.get_mut(&live.address) {
+                    r.expires = at.map(String::from);
+                    addresses.push(live.address.to_string());
+                }
+            }
+            i.calls.push(format!(
+                "expire {} {}",
+                at.unwrap_or("never"),
+                addresses.join(",")
+            ));
+            Ok(())
         })
     }
 

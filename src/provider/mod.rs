@@ -10,6 +10,7 @@
 
 pub mod aws;
 pub mod cloudformation;
+pub mod inventory;
 pub mod memory;
 
 pub use aws::lock::{Holder, Lock, LockError};
@@ -35,6 +36,20 @@ pub const TAG_ATTR_PREFIX: &str = "stackwright:attr:";
 /// Present (`true`) on resources with `prevent_destroy`: kept in AWS so that removing such
 /// a resource from the stack is refused too.
 pub const TAG_PREVENT_DESTROY: &str = "stackwright:prevent-destroy";
+
+/// `stackwright:expires`: when the env's resources expire (RFC 3339, UTC), written by each
+/// apply of an env whose file sets `expires` (see [`LiveResource::expires`]).
+pub const TAG_EXPIRES: &str = "stackwright:expires";
+/// `stackwright:final-snapshot`: on a database, whether a teardown takes a final snapshot
+/// (`true` or `false`, from the stack's `final_snapshot`), so a destroy from tags alone
+/// does what the stack said.
+pub const TAG_FINAL_SNAPSHOT: &str = "stackwright:final-snapshot";
+
+/// `stackwright:restoring = <snapshot>`: on a database restored from a snapshot
+/// (`restore_from_env`) until the stack's settings that a restore cannot take (the master
+/// password above all) have been applied to it. Found on a running database, it says a
+/// run stopped in between: the plan warns that the password is still the source env's.
+pub const TAG_RESTORING: &str = "stackwright:restoring";
 
 /// `cloudformation` on resources CloudFormation manages (`--engine cloudformation`): the
 /// direct engine neither reads nor touches them, so the two engines never fight over one.
@@ -106,6 +121,11 @@ pub struct LiveResource {
     pub outputs: BTreeMap<String, String>,
     /// The `stackwright:applied` tag, when stackwright applied this resource.
     pub applied: Option<String>,
+    /// The `stackwright:expires` tag (RFC 3339, UTC), when the resource has one. Not an
+    /// attribute: it is not compared, so it never shows as a change or drift, and not in
+    /// the fingerprint, so renewing it does not make a saved plan stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 /// Everything of one stack and env found in AWS.
@@ -209,6 +229,8 @@ pub struct Desired<'a> {
     pub master_password: Option<Secret>,
     /// An idempotency token for creates where AWS takes one (RunInstances' ClientToken).
     pub token: String,
+    /// A database created from this snapshot (`restore_from_env`) rather than empty.
+    pub restore: Option<String>,
 }
 
 impl Desired<'_> {
@@ -381,6 +403,16 @@ pub trait Provider: Send + Sync {
         retiring: bool,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 
+    /// Set the `stackwright:expires` tag of `resources` to `at` (RFC 3339, UTC), or remove
+    /// it (`None`): batched, as few calls as the APIs allow. Route 53 records, which
+    /// carry no tags, are skipped: their stack's expiry is its other resources'.
+    fn set_expiry(
+        &self,
+        scope: &Scope,
+        resources: &[LiveResource],
+        at: Option<&str>,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
     /// Every call made so far, by operation (for `--stats`).
     fn calls(&self) -> BTreeMap<String, u64> {
         BTreeMap::new()
@@ -396,6 +428,49 @@ pub trait Provider: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Taken>, ProviderError>> + Send {
         async { Ok(Vec::new()) }
     }
+
+    /// The newest available snapshot (final, manual or automated) of the database
+    /// `source` describes: read at plan time for `restore_from_env`. `None`: there is none.
+    fn newest_snapshot(
+        &self,
+        _scope: &Scope,
+        _source: &SnapshotSource,
+    ) -> impl Future<Output = Result<Option<Snapshot>, ProviderError>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Whether the snapshot `id` is still there and available (a saved plan's, before
+    /// anything is changed).
+    fn snapshot_available(
+        &self,
+        _scope: &Scope,
+        _id: &str,
+    ) -> impl Future<Output = Result<bool, ProviderError>> + Send {
+        async { Ok(false) }
+    }
+}
+
+/// Whose snapshots `restore_from_env` looks for: the database at `address` of the
+/// scope's stack in `env`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotSource {
+    pub address: Address,
+    pub env: String,
+    /// The identifier that database has (or had) in `env`, when its name follows from the
+    /// stack and env (no explicit `name`): snapshots are then looked up by it, and those
+    /// without stackwright's tags (taken before they were copied) are found too. `None`:
+    /// by tags alone.
+    pub identifier: Option<String>,
+}
+
+/// A database snapshot a restore can start from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub id: String,
+    /// Lower case, as the stack writes it.
+    pub engine: String,
+    /// When it was taken (RFC 3339), for the newest.
+    pub created: String,
 }
 
 /// A physical name a create would take, and who holds it now.

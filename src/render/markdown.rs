@@ -263,17 +263,24 @@ fn row(change: &Change) -> String {
     };
     let mut notes = Vec::new();
     if change.marks.iter().any(|m| matches!(m, Mark::DataLoss(_))) {
-        notes.push("**data loss**");
+        notes.push("**data loss**".to_string());
     }
     if change
         .marks
         .iter()
         .any(|m| matches!(m, Mark::SecuritySensitive(_)))
     {
-        notes.push("**security-sensitive**");
+        notes.push("**security-sensitive**".to_string());
     }
     if change.drift {
-        notes.push("drift");
+        notes.push("drift".to_string());
+    }
+    if let Some(r) = &change.restored_from {
+        notes.push(format!(
+            "restored from {} (env {})",
+            inline(&r.snapshot),
+            inline(&r.env)
+        ));
     }
     format!(
         "| {} {action} | {} | {} | {} |\n",

@@ -76,9 +76,36 @@ pub fn render(plan: &Plan, colour: bool) -> String {
         heading(&mut out, change, &paint);
         body(&mut out, change, &paint);
     }
+    if let Some(line) = expiry(plan) {
+        let _ = write!(out, "\n{line}\n");
+    }
     out.push('\n');
     out.push_str(&summary(plan));
     out
+}
+
+/// `Expires: 72h after apply (now 2026-12-06T03:40:00Z).`: what an apply does to the env's
+/// expiry. Not a change: it does not count in the summary line.
+pub fn expiry(plan: &Plan) -> Option<String> {
+    let e = plan.expires.as_ref()?;
+    let now = e
+        .current
+        .as_ref()
+        .map(|c| format!(" (now {c})"))
+        .unwrap_or_default();
+    Some(match e.after_secs {
+        Some(secs) => format!("Expires: {} after apply{now}.", duration(secs)),
+        None => format!("Expires: never{now}: apply removes the expiry."),
+    })
+}
+
+/// A duration as an env file writes it: `14d`, `72h`, `10m`, `90s`.
+fn duration(secs: u64) -> String {
+    if secs > 0 && secs.is_multiple_of(86_400) && secs / 86_400 > 3 {
+        format!("{}d", secs / 86_400)
+    } else {
+        crate::stack::model::format_duration(secs)
+    }
 }
 
 /// One change's marks and attributes, as the text plan prints them under its heading,
@@ -185,6 +212,10 @@ pub(crate) fn words(change: &Change) -> String {
         }
         None => String::new(),
     };
+    let restored = match &change.restored_from {
+        Some(r) => format!(", restored from {} (env {})", r.snapshot, r.env),
+        None => String::new(),
+    };
     let id = match (&change.id, change.action) {
         (
             Some(id),
@@ -194,7 +225,7 @@ pub(crate) fn words(change: &Change) -> String {
         }
         _ => String::new(),
     };
-    format!("{words}{rolling}{drift}{id}")
+    format!("{words}{restored}{rolling}{drift}{id}")
 }
 
 fn attribute(out: &mut String, action: Action, attr: &AttrChange, width: usize, paint: &Paint) {

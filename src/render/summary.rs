@@ -109,3 +109,34 @@ pub fn outputs(outputs: &std::collections::BTreeMap<String, Option<String>>) -> 
     }
     out
 }
+
+/// The closing lines of `destroy --expired`: how many expired stacks went (or would), and
+/// each one left, with why.
+pub fn swept(
+    swept: &[(
+        crate::provider::inventory::Listed,
+        crate::engine::sweep::Swept,
+    )],
+    dry_run: bool,
+    left: &[String],
+) -> String {
+    if swept.is_empty() {
+        return "No expired stacks.\n".to_string();
+    }
+    let n = swept.len();
+    let stacks = if n == 1 { "stack" } else { "stacks" };
+    if dry_run {
+        return format!(
+            "\n{n} expired {stacks} would be destroyed (--dry-run: nothing was changed).\n"
+        );
+    }
+    let mut out = format!(
+        "\nExpired: {n} {stacks}, {} destroyed, {} left.\n",
+        n - left.len(),
+        left.len()
+    );
+    for why in left {
+        out.push_str(&format!("  left {why}\n"));
+    }
+    out
+}

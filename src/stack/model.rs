@@ -22,6 +22,10 @@ pub struct Stack {
     pub env: String,
     pub region: String,
     pub endpoint_url: Option<String>,
+    /// `expires` of the env file, in seconds: each apply tags every resource with the time
+    /// this long after it (`stackwright:expires`). Plans saved before expiry read `None`.
+    #[serde(default)]
+    pub expires_secs: Option<u64>,
     /// Secret name → the environment variable it is read from.
     pub secrets: BTreeMap<String, String>,
     pub resources: BTreeMap<Address, Resource>,
@@ -159,6 +163,12 @@ pub struct Database {
     pub publicly_accessible: bool,
     pub deletion_protection: bool,
     pub final_snapshot: bool,
+    /// `restore_from_env`: when the database is created, it is restored from the newest
+    /// available snapshot of the same stack's database (same address) in this env. Only
+    /// at create: it is not an attribute, so it never changes a running database. Plans
+    /// saved before it read `None`.
+    #[serde(default)]
+    pub restore_from_env: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -34,6 +34,8 @@ pub struct Secret {
 pub struct EnvFile {
     pub region: Option<SpannedStr>,
     pub endpoint_url: Option<SpannedStr>,
+    /// `expires = "72h"`: how long after each apply the env's resources expire.
+    pub expires: Option<SpannedStr>,
     // `[vars]` is taken out of the table first and read as spanned TOML values.
 }
 
@@ -117,6 +119,7 @@ pub struct Database {
     pub publicly_accessible: Option<bool>,
     pub deletion_protection: Option<bool>,
     pub final_snapshot: Option<bool>,
+    pub restore_from_env: Option<SpannedStr>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -617,3 +617,56 @@ records = ["${instance.app[5].private_ip}"]
 }
 
 mod imports;
+// Issue 19: `expires` in an env file, a duration like `rolling.health_timeout`.
+#[test]
+fn expires_is_a_duration_from_the_env_file() {
+    let body = "[security_group.web]\ndescription = \"web\"\n";
+    assert_eq!(ok(body, "").stack.expires_secs, None);
+    assert_eq!(
+        ok(body, "expires = \"72h\"\n").stack.expires_secs,
+        Some(72 * 3600)
+    );
+    assert_eq!(
+        ok(body, "expires = \"14d\"\n").stack.expires_secs,
+        Some(14 * 86_400)
+    );
+    assert_eq!(ok(body, "expires = \"90s\"\n").stack.expires_secs, Some(90));
+    for bad in ["3 days", "72", "0s", "400d", "1.5h"] {
+        let found = errors(body, &format!("expires = \"{bad}\"\n"));
+        assert_eq!(found.len(), 1, "{bad}: {found:?}");
+        assert!(found[0].contains("expires"), "{bad}: {found:?}");
+    }
+}
+
+// Issue 19: `restore_from_env` names an env (interpolation allowed); empty means none.
+#[test]
+fn restore_from_env_names_an_env_and_an_empty_one_means_none() {
+    let body = |value: &str| {
+        format!(
+            "[vars]\nsource = \"production\"\n[secrets]\npw = {{ env = \"PW\" }}\n\
+             [database.main]\nengine = \"mysql\"\ninstance_class = \"db.t3.micro\"\n\
+             storage_gb = 10\nmaster_username = \"root\"\nmaster_password = \"${{secret.pw}}\"\n\
+             restore_from_env = \"{value}\"\n"
+        )
+    };
+    let restore =
+        |l: &Loaded| match &l.stack.resources[&"database.main".parse::<Address>().unwrap()].spec {
+            Spec::Database(d) => d.restore_from_env.clone(),
+            other => panic!("not a database: {other:?}"),
+        };
+    assert_eq!(
+        restore(&ok(&body("staging"), "")).as_deref(),
+        Some("staging")
+    );
+    assert_eq!(
+        restore(&ok(&body("${var.source}"), "")).as_deref(),
+        Some("production")
+    );
+    assert_eq!(
+        restore(&ok(&body("${var.source}"), "[vars]\nsource = \"\"\n")),
+        None
+    );
+    assert_eq!(restore(&ok(&body(""), "")), None);
+    let found = errors(&body("Prod env"), "");
+    assert_eq!(found, ["invalid env name `Prod env`"]);
+}

@@ -13,6 +13,7 @@
 //! - `rolling`: rolling replacement of balancer members through the delaying proxy.
 //! - `schema`: the JSON Schemas accept every shipped stack and refuse bad ones.
 //! - `formats`: `plan --format`, `graph --format` and `--plan`, `completions`.
+//! - `occasional`: `expires`, `ls` from an empty directory (issue 19; emulator).
 //! - `ci`: `scripts/ci-plan-comment` with fake `gh` and `curl`, planning against the emulator.
 
 mod adopt;
@@ -28,6 +29,7 @@ mod fixtures;
 mod fleet;
 mod formats;
 mod generate;
+mod occasional;
 mod plan;
 mod plan_json;
 mod robust;

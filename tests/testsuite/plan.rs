@@ -731,6 +731,7 @@ fn outputs(address: &str, pairs: &[(&str, &str)]) -> LiveResource {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         applied: None,
+        expires: None,
     }
 }
 

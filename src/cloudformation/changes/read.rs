@@ -219,6 +219,7 @@ impl View {
                 attrs: attrs.clone(),
                 outputs: BTreeMap::new(),
                 applied: None,
+                expires: None,
             });
         }
         state

@@ -168,6 +168,7 @@ pub fn plan(
             rolling: None,
             dns_switch: Vec::new(),
             moved_from: None,
+            restored_from: None,
         });
     }
     warnings.extend(not_rolled(stack, &out, old));
@@ -328,6 +329,7 @@ fn finish(stack: &Stack, changes: Vec<Change>, warnings: Vec<String>) -> Plan {
         summary: plan::Summary::of(&changes),
         changes,
         warnings,
+        expires: None,
     }
 }
 
@@ -354,6 +356,7 @@ pub fn teardown(stack: &Stack, old: &View, ids: &BTreeMap<String, String>) -> Pl
                 rolling: None,
                 dns_switch: Vec::new(),
                 moved_from: None,
+                restored_from: None,
             }
         })
         .collect();

@@ -42,6 +42,7 @@ use crate::provider::aws::cloudformation::{ChangeSet, ChangeSetRequest, Template
 use crate::provider::aws::s3;
 use crate::provider::{Provider, Scope, Secret};
 use crate::stack::Stack;
+use crate::stack::model::Spec;
 
 type Result<T> = std::result::Result<T, EngineError>;
 
@@ -539,7 +540,7 @@ fn sha256_hex(body: &str) -> String {
 pub fn no_clashes(stack: &Stack) -> Result<()> {
     let clashes = cloudformation::clashes(stack);
     if clashes.is_empty() {
-        return Ok(());
+        return no_restores(stack);
     }
     fail!(
         "stack `{}` cannot be a CloudFormation template; nothing was sent to AWS:\n{}",
@@ -548,6 +549,29 @@ pub fn no_clashes(stack: &Stack) -> Result<()> {
             .iter()
             .map(|c| format!("  - {c}\n"))
             .collect::<String>()
+    )
+}
+
+/// `restore_from_env` is the direct engine's: CloudFormation's `DBSnapshotIdentifier`
+/// would have to name one snapshot for the database's whole life (changing it replaces
+/// the database), and the newest snapshot changes every day. Refused before anything is
+/// sent, rather than a database that silently starts empty.
+fn no_restores(stack: &Stack) -> Result<()> {
+    let restoring: Vec<String> = stack
+        .resources
+        .values()
+        .filter(|r| matches!(&r.spec, Spec::Database(d) if d.restore_from_env.is_some()))
+        .map(|r| format!("`{}`", r.address))
+        .collect();
+    if restoring.is_empty() {
+        return Ok(());
+    }
+    fail!(
+        "{} {} `restore_from_env`, which the cloudformation engine does not support; nothing \
+         was sent to AWS\n\nhint: apply this stack with the direct engine (without \
+         --engine cloudformation), or take `restore_from_env` out",
+        restoring.join(", "),
+        if restoring.len() == 1 { "sets" } else { "set" }
     )
 }
 

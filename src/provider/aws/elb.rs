@@ -217,6 +217,7 @@ pub(super) fn resource(raw: &RawBalancer, ids: &Ids) -> LiveResource {
         attrs,
         outputs,
         applied: raw.tagged.applied(),
+        expires: raw.tagged.expires(),
     }
 }
 

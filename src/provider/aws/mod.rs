@@ -15,10 +15,13 @@ pub mod cloudformation;
 mod ec2;
 mod elb;
 mod imports;
+mod expiry;
+mod inventory;
 pub mod lock;
 mod rds;
 mod route53;
 pub mod s3;
+mod snapshots;
 pub mod stats;
 mod throttle;
 
@@ -227,6 +230,29 @@ impl Aws {
             .await
             .region()
             .map(ToString::to_string)
+    }
+
+    /// Connect to one region (`None`: the configured one) for what is not one stack's:
+    /// `stackwright ls` and `destroy --expired`.
+    pub async fn connect_region(region: Option<&str>) -> Result<Aws, ProviderError> {
+        let stack = Stack {
+            name: String::new(),
+            env: String::new(),
+            region: region.unwrap_or_default().to_string(),
+            endpoint_url: None,
+            expires_secs: None,
+            imports: BTreeMap::new(),
+            moved: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+        };
+        Aws::connect(&stack).await
+    }
+
+    /// The region the clients talk to.
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
     /// Every call made so far, by operation (retries counted as calls).
@@ -520,6 +546,10 @@ impl Tagged {
     fn applied(&self) -> Option<String> {
         self.tags.get(super::TAG_APPLIED).cloned()
     }
+
+    fn expires(&self) -> Option<String> {
+        self.tags.get(super::TAG_EXPIRES).cloned()
+    }
 }
 
 /// Ids found in this refresh, to turn references in AWS back into addresses.
@@ -560,6 +590,18 @@ impl Provider for Aws {
         wanted: &[(Address, String)],
     ) -> Result<Vec<crate::provider::Taken>, ProviderError> {
         self.names_taken(scope, wanted).await
+    }
+
+    async fn newest_snapshot(
+        &self,
+        scope: &Scope,
+        source: &crate::provider::SnapshotSource,
+    ) -> Result<Option<crate::provider::Snapshot>, ProviderError> {
+        self.newest_db_snapshot(scope, source).await
+    }
+
+    async fn snapshot_available(&self, scope: &Scope, id: &str) -> Result<bool, ProviderError> {
+        self.db_snapshot_available(scope, id).await
     }
 
     async fn refresh(&self, scope: &Scope) -> Result<LiveState, ProviderError> {
@@ -757,6 +799,15 @@ impl Provider for Aws {
         ids: &[String],
     ) -> Result<Vec<MemberHealth>, ProviderError> {
         Aws::member_health(self, scope, balancer, ids).await
+    }
+
+    async fn set_expiry(
+        &self,
+        scope: &Scope,
+        resources: &[LiveResource],
+        at: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        self.expire(scope, resources, at).await
     }
 
     async fn set_retiring(

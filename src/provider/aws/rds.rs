@@ -8,7 +8,8 @@ use aws_sdk_rds::types::{DbInstance, Tag};
 
 use super::{Aws, Ids, Tagged, code, wait_for};
 use crate::provider::{
-    Applied, Desired, LiveResource, Progress, ProviderError, Scope, Teardown, Value, flag,
+    Applied, Desired, LiveResource, Progress, ProviderError, Scope, TAG_RESTORING, Teardown, Value,
+    flag,
 };
 use crate::stack::Address;
 use crate::stack::model::Spec;
@@ -68,7 +69,7 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
             Value::text(v.map(|n| n.to_string()).unwrap_or_default()),
         )
     };
-    let attrs = BTreeMap::from([
+    let mut attrs = BTreeMap::from([
         text("identifier", Some(&identifier)),
         text("engine", d.engine().map(str::to_ascii_lowercase).as_deref()),
         text("engine_version", d.engine_version()),
@@ -104,6 +105,15 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
         ("tags".to_string(), raw.tagged.user_tags()),
         ("prevent_destroy".to_string(), raw.tagged.prevent_destroy()),
     ]);
+    // Only where the tag is (databases created before it have none): what a teardown
+    // from tags alone does about a final snapshot.
+    if let Some(v) = raw.tagged.tags.get(crate::provider::TAG_FINAL_SNAPSHOT) {
+        attrs.insert("final_snapshot".to_string(), Value::text(v.clone()));
+    }
+    // Not compared (not in the kind's attributes): the plan warns of it.
+    if let Some(v) = raw.tagged.tags.get(crate::provider::TAG_RESTORING) {
+        attrs.insert("restoring".to_string(), Value::text(v.clone()));
+    }
     let outputs = db_outputs(d);
     LiveResource {
         address: raw.address.clone(),
@@ -111,6 +121,7 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
         attrs,
         outputs,
         applied: raw.tagged.applied(),
+        expires: raw.tagged.expires(),
     }
 }
 
@@ -228,6 +239,11 @@ impl Aws {
             .master_password
             .as_ref()
             .ok_or_else(|| self.failed(scope, &what, "no master password".into()))?;
+        if let Some(snapshot) = &want.restore {
+            return self
+                .restore_database(scope, want, snapshot, groups, progress)
+                .await;
+        }
         let created = self
             .rds
             .create_db_instance()
@@ -248,36 +264,146 @@ impl Aws {
             // AWS's default depends on the subnet group: always say.
             .publicly_accessible(d.publicly_accessible)
             .deletion_protection(d.deletion_protection)
+            // Snapshots carry the stack's tags: `restore_from_env` finds them by those.
+            .copy_tags_to_snapshot(true)
             .set_tags(Some(rds_tags(&want.tags)))
             .send()
             .await;
         match created {
             Ok(_) => {}
             Err(e) if code(&e) == Some("DBInstanceAlreadyExists") => {
-                let ours = self
-                    .describe_database(scope, identifier)
-                    .await?
-                    .is_some_and(|db| {
-                        let tagged = Tagged::new(
-                            db.tag_list()
-                                .iter()
-                                .filter_map(|t| Some((t.key()?, t.value()?))),
-                        );
-                        let id = db.db_instance_identifier().unwrap_or_default();
-                        tagged.address(scope, id).as_ref() == Some(&want.resource.address)
-                    });
-                if !ours {
-                    return Err(self.failed(
-                        scope,
-                        &what,
-                        "a database with that identifier exists and is not part of this stack"
-                            .into(),
-                    ));
-                }
+                self.adopt_database(scope, want, &what).await?;
             }
             Err(e) => return Err(self.error(scope, &what, e)),
         }
         self.database_available(scope, identifier, progress).await
+    }
+
+    /// A create repeated after a crash finds its database there: ours (tagged with the
+    /// address) is carried on with; anything else is refused.
+    async fn adopt_database(
+        &self,
+        scope: &Scope,
+        want: &Desired<'_>,
+        what: &str,
+    ) -> Result<(), ProviderError> {
+        let identifier = want.resource.physical_name.as_str();
+        let ours = self
+            .describe_database(scope, identifier)
+            .await?
+            .is_some_and(|db| {
+                let tagged = Tagged::new(
+                    db.tag_list()
+                        .iter()
+                        .filter_map(|t| Some((t.key()?, t.value()?))),
+                );
+                let id = db.db_instance_identifier().unwrap_or_default();
+                tagged.address(scope, id).as_ref() == Some(&want.resource.address)
+            });
+        if ours {
+            Ok(())
+        } else {
+            Err(self.failed(
+                scope,
+                what,
+                "a database with that identifier exists and is not part of this stack".into(),
+            ))
+        }
+    }
+
+    /// `restore_from_env`: RestoreDBInstanceFromDBSnapshot with the stack's settings that
+    /// a restore takes, then, once it is available, ModifyDBInstance for those it does not
+    /// (the master password from the secret, backups, storage beyond the snapshot's).
+    async fn restore_database(
+        &self,
+        scope: &Scope,
+        want: &Desired<'_>,
+        snapshot: &str,
+        groups: Vec<String>,
+        progress: &Progress<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let Spec::Database(d) = &want.resource.spec else {
+            return Err(self.failed(scope, "restore database", "not a database".into()));
+        };
+        let identifier = want.resource.physical_name.as_str();
+        let what = format!("restore database `{identifier}` from snapshot `{snapshot}`");
+        let password = want
+            .master_password
+            .as_ref()
+            .ok_or_else(|| self.failed(scope, &what, "no master password".into()))?;
+        progress(&format!("restoring from snapshot `{snapshot}`"));
+        let mut restoring_tags = want.tags.clone();
+        restoring_tags.insert(TAG_RESTORING.to_string(), snapshot.to_string());
+        let restored = self
+            .rds
+            .restore_db_instance_from_db_snapshot()
+            .db_instance_identifier(identifier)
+            .db_snapshot_identifier(snapshot)
+            .db_instance_class(&d.instance_class)
+            .set_storage_type(d.storage_type.clone())
+            .set_port(d.port.map(i32::from))
+            .set_vpc_security_group_ids((!groups.is_empty()).then_some(groups.clone()))
+            .set_availability_zone(d.availability_zone.clone())
+            .multi_az(d.multi_az)
+            // AWS's default depends on the subnet group: always say.
+            .publicly_accessible(d.publicly_accessible)
+            .deletion_protection(d.deletion_protection)
+            .copy_tags_to_snapshot(true)
+            // The snapshot's own tags (its env's) are not wanted: this database's are
+            // given, so the restore is tagged in the create call itself; and marked as
+            // restoring until its password is the stack's (a run killed in between is
+            // then seen).
+            .set_tags(Some(rds_tags(&restoring_tags)))
+            .send()
+            .await;
+        match restored {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("DBInstanceAlreadyExists") => {
+                self.adopt_database(scope, want, &what).await?;
+            }
+            Err(e) => return Err(self.error(scope, &what, e)),
+        }
+        self.database_available(scope, identifier, progress).await?;
+        let db = self
+            .describe_database(scope, identifier)
+            .await?
+            .ok_or_else(|| self.failed(scope, &what, "the database is gone".into()))?;
+        // The snapshot's password, backups and size are the other env's: the stack's now.
+        let mut modify = self
+            .rds
+            .modify_db_instance()
+            .db_instance_identifier(identifier)
+            .apply_immediately(true)
+            .master_user_password(password.expose())
+            .backup_retention_period(int(d.backup_retention_days))
+            .publicly_accessible(d.publicly_accessible)
+            .deletion_protection(d.deletion_protection);
+        if db.allocated_storage().unwrap_or(0) < int(d.storage_gb) {
+            modify = modify.allocated_storage(int(d.storage_gb));
+        }
+        if !groups.is_empty() {
+            modify = modify.set_vpc_security_group_ids(Some(groups));
+        }
+        if d.engine_version.is_some() && d.engine_version.as_deref() != db.engine_version() {
+            modify = modify.set_engine_version(d.engine_version.clone());
+        }
+        progress("giving it the stack's settings");
+        modify
+            .send()
+            .await
+            .map_err(|e| self.error(scope, &what, e))?;
+        let applied = self.database_available(scope, identifier, progress).await?;
+        let arn = db
+            .db_instance_arn()
+            .ok_or_else(|| self.failed(scope, &what, "the database has no ARN".into()))?;
+        self.rds
+            .remove_tags_from_resource()
+            .resource_name(arn)
+            .tag_keys(TAG_RESTORING)
+            .send()
+            .await
+            .map_err(|e| self.error(scope, &what, e))?;
+        Ok(applied)
     }
 
     pub(super) async fn update_database(
@@ -365,7 +491,11 @@ impl Aws {
             .await?
             .and_then(|db| db.db_instance_arn().map(String::from))
             .ok_or_else(|| self.failed(scope, &what, "the database is gone".into()))?;
-        let stale = super::stale_tags(live, want);
+        let mut stale = super::stale_tags(live, want);
+        // A restore a killed run left unfinished is finished once the password is set.
+        if changed("master_password") && live.attrs.contains_key("restoring") {
+            stale.push(TAG_RESTORING.to_string());
+        }
         if !stale.is_empty() {
             self.rds
                 .remove_tags_from_resource()

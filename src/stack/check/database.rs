@@ -1,5 +1,6 @@
 //! Databases (RDS): engine, class, storage, the master user and password (a secret, or a
-//! warning when written in the clear), zone or Multi-AZ, backups and groups.
+//! warning when written in the clear), zone or Multi-AZ, backups and groups, and the env
+//! whose snapshot a new database starts from (`restore_from_env`).
 
 use crate::stack::diag::{Diagnostic, did_you_mean};
 use crate::stack::model::Database;
@@ -156,6 +157,27 @@ impl Checker<'_> {
             None => Some(1),
         };
         let security_groups = self.group_refs(&db.security_groups, "security_groups");
+        // Interpolation allowed (`${var.source_env}`); an empty string means none.
+        let restore_from_env = match &db.restore_from_env {
+            Some(e) => match self.known_here(e, "restore_from_env") {
+                Some(env) if env.is_empty() => None,
+                Some(env) => {
+                    if let Err(why) = crate::stack::names::check_stack_name(&env) {
+                        self.push(
+                            self.error(e.span(), format!("invalid env name `{env}`"))
+                                .hint(why),
+                        );
+                        ok = false;
+                    }
+                    Some(env)
+                }
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
         if !ok {
             return None;
         }
@@ -176,6 +198,7 @@ impl Checker<'_> {
             publicly_accessible: db.publicly_accessible.unwrap_or(false),
             deletion_protection: db.deletion_protection.unwrap_or(false),
             final_snapshot: db.final_snapshot.unwrap_or(true),
+            restore_from_env,
         })
     }
 }

@@ -49,6 +49,9 @@ pub type ReferenceSpans = BTreeMap<(Address, Address), Span>;
 /// The largest `count` accepted: a guard against typos, not an AWS limit.
 const MAX_COUNT: i64 = 1000;
 
+/// The longest `expires`: a year. An occasional stack meant to outlive that is not one.
+const EXPIRES_LIMIT: u64 = 365 * 86_400;
+
 /// How a string field may use `${…}`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Use {
@@ -143,6 +146,7 @@ impl Checker<'_> {
             }
             Some(url)
         });
+        let expires_secs = self.expires();
 
         // 1. Every declared resource, so references resolve in any order.
         for r in &raw.resources {
@@ -209,12 +213,37 @@ impl Checker<'_> {
             env: raw.env.clone(),
             region: self.region.clone(),
             endpoint_url,
+            expires_secs,
             secrets,
             resources,
             outputs,
             imports,
             moved,
         }
+    }
+
+    /// `expires` of the env file: a duration from a minute to a year.
+    fn expires(&mut self) -> Option<u64> {
+        let value = self.raw.expires.as_ref()?;
+        let env_file = FileId(1);
+        let text = self.known(value, env_file, "expires")?;
+        let (message, hint) = match parse_duration(&text) {
+            Ok(secs) if (1..=EXPIRES_LIMIT).contains(&secs) => return Some(secs),
+            Ok(_) => (
+                format!("`expires` must be between 1s and 365d, not `{text}`"),
+                "an occasional stack lives a year at most; drop `expires` for one that stays",
+            ),
+            Err(why) => (
+                format!("invalid `expires` `{text}`: {why}"),
+                "for example `expires = \"72h\"` or `expires = \"14d\"`",
+            ),
+        };
+        self.diags.push(
+            Diagnostic::error(message)
+                .at(Span::new(env_file, value.span()))
+                .hint(hint),
+        );
+        None
     }
 
     fn region(&mut self, file: FileId) -> String {

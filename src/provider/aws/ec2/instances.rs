@@ -658,6 +658,7 @@ pub(in crate::provider::aws) fn instance_resource(raw: &RawInstance, ids: &Ids) 
         attrs,
         outputs,
         applied: raw.tagged.applied(),
+        expires: raw.tagged.expires(),
     }
 }
 

@@ -78,6 +78,7 @@ impl Aws {
                 attrs,
                 outputs,
                 applied: tagged.applied(),
+                expires: tagged.expires(),
             });
         }
         Ok(out)

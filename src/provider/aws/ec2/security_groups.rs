@@ -114,6 +114,7 @@ pub(in crate::provider::aws) fn group_resource(raw: &RawGroup, ids: &Ids) -> Liv
         attrs,
         outputs,
         applied: raw.tagged.applied(),
+        expires: raw.tagged.expires(),
     }
 }
 
