@@ -59,6 +59,8 @@ pub(crate) struct RawResource {
     pub name: String,
     /// The whole table: where "missing key" errors point.
     pub table_span: Span,
+    /// Where each key of the table is written: where lint findings about a key point.
+    pub keys: BTreeMap<String, Span>,
     /// `None` when the table did not deserialize; its errors are already reported.
     pub body: Option<RawBody>,
 }
@@ -633,6 +635,13 @@ impl Loader<'_, '_> {
                     .hint(why),
             );
         }
+        let keys = match value.get_ref() {
+            DeValue::Table(t) => t
+                .keys()
+                .map(|k| (k.get_ref().to_string(), self.span(k.span())))
+                .collect(),
+            _ => BTreeMap::new(),
+        };
         self.substitute(&mut value, vars);
         let what = format!("`{kind}.{name}`");
         let body = match kind {
@@ -647,6 +656,7 @@ impl Loader<'_, '_> {
             kind,
             name,
             table_span,
+            keys,
             body,
         }
     }

@@ -151,6 +151,10 @@ pub struct Database {
     pub publicly_accessible: bool,
     pub deletion_protection: bool,
     pub final_snapshot: bool,
+    /// `StorageEncrypted`, on by default (`storage_encrypted = false` turns it off). Set
+    /// only when the database is created: AWS cannot encrypt a running one in place.
+    #[serde(default = "yes")]
+    pub storage_encrypted: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -166,6 +170,37 @@ pub struct Instance {
     /// How a replacement is rolled when the instance is behind a balancer of the stack.
     #[serde(default)]
     pub rolling: Rolling,
+    /// IMDSv2: `required` by default (`metadata_tokens = "optional"` allows IMDSv1 too).
+    #[serde(default)]
+    pub metadata_tokens: MetadataTokens,
+    /// The root volume encrypted, by default (`root_volume_encrypted = false`). Set only
+    /// when the instance is launched: a running one's volume is never re-created for it.
+    #[serde(default = "yes")]
+    pub root_volume_encrypted: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `MetadataOptions.HttpTokens` of an instance: whether the metadata service demands a
+/// session token (IMDSv2) or also answers plain requests (IMDSv1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataTokens {
+    #[default]
+    Required,
+    Optional,
+}
+
+impl MetadataTokens {
+    /// As AWS writes it: `required` or `optional`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetadataTokens::Required => "required",
+            MetadataTokens::Optional => "optional",
+        }
+    }
 }
 
 /// `rolling = { batch, health_timeout }` of an instance table.

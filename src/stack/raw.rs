@@ -43,6 +43,7 @@ pub struct SecurityGroup {
     pub name: Option<SpannedStr>,
     pub prevent_destroy: Option<bool>,
     pub depends_on: Option<Vec<SpannedStr>>,
+    pub lint_allow: Option<Vec<SpannedStr>>,
     pub tags: Option<Tags>,
     pub description: SpannedStr,
     pub ingress: Option<Vec<Spanned<Rule>>>,
@@ -65,6 +66,7 @@ pub struct LoadBalancer {
     pub name: Option<SpannedStr>,
     pub prevent_destroy: Option<bool>,
     pub depends_on: Option<Vec<SpannedStr>>,
+    pub lint_allow: Option<Vec<SpannedStr>>,
     pub tags: Option<Tags>,
     pub availability_zones: Vec<SpannedStr>,
     pub listeners: Vec<Spanned<Listener>>,
@@ -100,6 +102,7 @@ pub struct Database {
     pub name: Option<SpannedStr>,
     pub prevent_destroy: Option<bool>,
     pub depends_on: Option<Vec<SpannedStr>>,
+    pub lint_allow: Option<Vec<SpannedStr>>,
     pub tags: Option<Tags>,
     pub engine: SpannedStr,
     pub engine_version: Option<SpannedStr>,
@@ -117,6 +120,7 @@ pub struct Database {
     pub publicly_accessible: Option<bool>,
     pub deletion_protection: Option<bool>,
     pub final_snapshot: Option<bool>,
+    pub storage_encrypted: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,6 +129,7 @@ pub struct Instance {
     pub name: Option<SpannedStr>,
     pub prevent_destroy: Option<bool>,
     pub depends_on: Option<Vec<SpannedStr>>,
+    pub lint_allow: Option<Vec<SpannedStr>>,
     pub tags: Option<Tags>,
     pub count: Option<Spanned<i64>>,
     pub ami: SpannedStr,
@@ -137,6 +142,8 @@ pub struct Instance {
     pub shutdown_behavior: Option<SpannedStr>,
     pub user_data: Option<Spanned<TextSource>>,
     pub rolling: Option<Spanned<Rolling>>,
+    pub metadata_tokens: Option<SpannedStr>,
+    pub root_volume_encrypted: Option<bool>,
 }
 
 /// `rolling = { batch = 1, health_timeout = "10m" }`: how replicas behind a balancer are
@@ -154,6 +161,7 @@ pub struct DnsRecord {
     pub name: SpannedStr,
     pub prevent_destroy: Option<bool>,
     pub depends_on: Option<Vec<SpannedStr>>,
+    pub lint_allow: Option<Vec<SpannedStr>>,
     pub zone: SpannedStr,
     #[serde(rename = "type")]
     pub record_type: SpannedStr,
@@ -167,6 +175,7 @@ pub struct KeyPair {
     pub name: Option<SpannedStr>,
     pub prevent_destroy: Option<bool>,
     pub depends_on: Option<Vec<SpannedStr>>,
+    pub lint_allow: Option<Vec<SpannedStr>>,
     pub tags: Option<Tags>,
     pub public_key: Spanned<TextSource>,
 }

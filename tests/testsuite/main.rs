@@ -8,6 +8,7 @@
 //! - `apply`: apply, destroy, output and unlock against the emulator, checked through the SDK.
 //! - `robust`: apply under SIGKILL, faults on the wire and concurrent runs (emulator).
 //! - `rolling`: rolling replacement of balancer members through the delaying proxy.
+//! - `lint`: `lint` on the reference stack (findings pinned), its exit status and JSON.
 //! - `schema`: the JSON Schemas accept every shipped stack and refuse bad ones.
 //! - `formats`: `plan --format`, `graph --format` and `--plan`, `completions`.
 //! - `ci`: `scripts/ci-plan-comment` with fake `gh` and `curl`, planning against the emulator.
@@ -21,6 +22,7 @@ mod emulator;
 mod files;
 mod fixtures;
 mod formats;
+mod lint;
 mod plan;
 mod plan_json;
 mod robust;

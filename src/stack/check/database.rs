@@ -176,6 +176,7 @@ impl Checker<'_> {
             publicly_accessible: db.publicly_accessible.unwrap_or(false),
             deletion_protection: db.deletion_protection.unwrap_or(false),
             final_snapshot: db.final_snapshot.unwrap_or(true),
+            storage_encrypted: db.storage_encrypted.unwrap_or(true),
         })
     }
 }

@@ -4,7 +4,8 @@
 
 use crate::stack::load::RawResource;
 use crate::stack::model::{
-    Address, Instance, Kind, Resource, Rolling, ShutdownBehavior, Spec, parse_duration,
+    Address, Instance, Kind, MetadataTokens, Resource, Rolling, ShutdownBehavior, Spec,
+    parse_duration,
 };
 use crate::stack::names;
 use crate::stack::raw;
@@ -198,6 +199,25 @@ impl Checker<'_> {
             }
             None => Rolling::default(),
         };
+        let metadata_tokens = match &i.metadata_tokens {
+            Some(m) => match self.known_here(m, "metadata_tokens").as_deref() {
+                Some("required") => MetadataTokens::Required,
+                Some("optional") => MetadataTokens::Optional,
+                Some(other) => {
+                    self.push(
+                        self.error(m.span(), format!("unknown `metadata_tokens` `{other}`"))
+                            .hint("use `required` (IMDSv2 only, the default) or `optional`"),
+                    );
+                    ok = false;
+                    MetadataTokens::Required
+                }
+                None => {
+                    ok = false;
+                    MetadataTokens::Required
+                }
+            },
+            None => MetadataTokens::Required,
+        };
         let (Some(common), Some(ami), Some(instance_type), true) = (common, ami, instance_type, ok)
         else {
             return Vec::new();
@@ -238,6 +258,8 @@ impl Checker<'_> {
                         shutdown_behavior,
                         user_data: user_data.clone(),
                         rolling,
+                        metadata_tokens,
+                        root_volume_encrypted: i.root_volume_encrypted.unwrap_or(true),
                     }),
                 }
             })

@@ -38,6 +38,10 @@ impl Checker<'_> {
                         ok = false;
                     }
                     listeners.push(listener);
+                    let span = self.span(l.span());
+                    if let Some(origin) = self.origin_mut() {
+                        origin.listeners.push(span);
+                    }
                 }
                 None => ok = false,
             }

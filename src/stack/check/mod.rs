@@ -35,6 +35,7 @@ use super::diag::{Diagnostic, Diagnostics};
 use super::load::{RawBody, RawResource, RawStack};
 use super::model::*;
 use super::names;
+use super::origin::{LINT_RULES, Origins, TableSpans};
 use super::raw::SpannedStr;
 use super::source::{FileId, SourceMap, Span};
 
@@ -81,6 +82,8 @@ pub(crate) struct Checker<'a> {
     used_vars: BTreeSet<String>,
     used_secrets: BTreeSet<String>,
     pub reference_spans: ReferenceSpans,
+    /// Where each resource table was written, for `lint`.
+    origins: Origins,
     /// The addresses of the resource being checked (every replica).
     current: Vec<Address>,
 }
@@ -89,7 +92,7 @@ pub(crate) fn check(
     raw: &RawStack,
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
-) -> Option<(Stack, ReferenceSpans)> {
+) -> Option<(Stack, ReferenceSpans, Origins)> {
     let stack_name = raw
         .section
         .as_ref()
@@ -106,11 +109,13 @@ pub(crate) fn check(
         used_vars: raw.used_vars.clone(),
         used_secrets: BTreeSet::new(),
         reference_spans: BTreeMap::new(),
+        origins: BTreeMap::new(),
         current: Vec::new(),
     };
     let stack = checker.run();
     let spans = std::mem::take(&mut checker.reference_spans);
-    (!checker.diags.has_errors()).then_some((stack, spans))
+    let origins = std::mem::take(&mut checker.origins);
+    (!checker.diags.has_errors()).then_some((stack, spans, origins))
 }
 
 impl Checker<'_> {
@@ -288,6 +293,20 @@ impl Checker<'_> {
             .iter()
             .map(|i| Address::new(kind, &r.name, *i))
             .collect();
+        let table = Span::new(
+            r.table_span.file,
+            r.table_span.range.start..r.table_span.range.start + 1,
+        );
+        self.origins.insert(
+            (kind, r.name.clone()),
+            TableSpans {
+                table,
+                keys: r.keys.clone(),
+                lint_allow: Default::default(),
+                ingress: Default::default(),
+                listeners: Vec::new(),
+            },
+        );
         let common = self.common(r, body);
         let spec = match body {
             RawBody::SecurityGroup(sg) => self.security_group(sg).map(Spec::SecurityGroup),
@@ -313,6 +332,42 @@ impl Checker<'_> {
             tags: common.tags,
             spec,
         }]
+    }
+
+    /// The origin of the resource being checked.
+    fn origin_mut(&mut self) -> Option<&mut TableSpans> {
+        let a = self.current.first()?;
+        self.origins.get_mut(&(a.kind, a.name.clone()))
+    }
+
+    /// `lint_allow`: rule ids a resource silences, each one a rule `lint` knows.
+    fn lint_allow(&mut self, allow: &Option<Vec<SpannedStr>>) -> bool {
+        let mut ok = true;
+        let mut ids = std::collections::BTreeSet::new();
+        for id in allow.iter().flatten() {
+            let Some(value) = self.known_here(id, "lint_allow") else {
+                ok = false;
+                continue;
+            };
+            if LINT_RULES.contains(&value.as_str()) {
+                ids.insert(value);
+            } else {
+                let hint = super::diag::did_you_mean(&value, LINT_RULES)
+                    .unwrap_or_else(|| "the rules are listed by `docs/lint.md`".to_string());
+                self.push(
+                    self.error(
+                        id.span(),
+                        format!("unknown lint rule `{value}` in `lint_allow`"),
+                    )
+                    .hint(hint),
+                );
+                ok = false;
+            }
+        }
+        if let Some(origin) = self.origin_mut() {
+            origin.lint_allow = ids;
+        }
+        ok
     }
 
     fn current_span(&self) -> Span {

@@ -56,6 +56,12 @@ impl Checker<'_> {
                         self.push(self.error(rule.span(), "this rule is given twice"));
                         ok = false;
                     }
+                    if field == "ingress" {
+                        let span = self.span(rule.span());
+                        if let Some(origin) = self.origin_mut() {
+                            origin.ingress.insert(r.clone(), span);
+                        }
+                    }
                     out.push(r);
                 }
                 None => ok = false,
