@@ -14,6 +14,9 @@
 //! - the stack's outputs as `Outputs`.
 
 pub mod changes;
+mod keep;
+
+pub use keep::keep_create_only;
 
 use std::collections::BTreeMap;
 
@@ -399,6 +402,7 @@ pub fn template(stack: &Stack) -> Json {
                     // Always said: AWS's default depends on the subnet group.
                     "PubliclyAccessible": d.publicly_accessible,
                     "DeletionProtection": d.deletion_protection,
+                    "StorageEncrypted": d.storage_encrypted,
                     "Tags": tags(stack, resource, &[]),
                 });
                 let optional = [
@@ -438,6 +442,10 @@ pub fn template(stack: &Stack) -> Json {
                     "ImageId": i.ami,
                     "InstanceType": i.instance_type,
                     "InstanceInitiatedShutdownBehavior": i.shutdown_behavior.as_str(),
+                    "MetadataOptions": {
+                        "HttpTokens": i.metadata_tokens.as_str(),
+                        "HttpEndpoint": "enabled",
+                    },
                     "Tags": tags(stack, resource, &[("Name", name)]),
                 });
                 if let Some(k) = &i.key_name {
@@ -450,11 +458,16 @@ pub fn template(stack: &Stack) -> Json {
                 if let Some(z) = &i.availability_zone {
                     props["AvailabilityZone"] = json!(z);
                 }
-                if let Some(gb) = i.root_volume_gb {
-                    props["BlockDeviceMappings"] = json!([{
-                        "DeviceName": ROOT_DEVICE,
-                        "Ebs": { "VolumeSize": gb.to_string(), "DeleteOnTermination": true },
-                    }]);
+                if i.root_volume_gb.is_some() || i.root_volume_encrypted {
+                    let mut ebs = json!({ "DeleteOnTermination": true });
+                    if let Some(gb) = i.root_volume_gb {
+                        ebs["VolumeSize"] = json!(gb.to_string());
+                    }
+                    if i.root_volume_encrypted {
+                        ebs["Encrypted"] = json!(true);
+                    }
+                    props["BlockDeviceMappings"] =
+                        json!([{ "DeviceName": ROOT_DEVICE, "Ebs": ebs }]);
                 }
                 if let Some(ud) = &i.user_data {
                     props["UserData"] = json!({ "Fn::Base64": text(ud) });

@@ -90,6 +90,7 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("deletion_protection", false, false),
                     m("tags", false, false),
                     m("prevent_destroy", false, false),
+                    m("storage_encrypted", false, false),
                 ]
             }
         }
@@ -106,6 +107,8 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("user_data", true, true),
                     m("tags", false, false),
                     m("prevent_destroy", false, false),
+                    m("metadata_tokens", false, false),
+                    m("root_volume_encrypted", false, false),
                 ]
             }
         }
@@ -122,6 +125,13 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
             }
         }
     }
+}
+
+/// Settings AWS takes only when a resource is created and cannot change in place: shown
+/// for a new resource, never a change (let alone a replacement) of a running one. A
+/// default that changed under a running resource must not replace it (issue 16).
+pub fn create_only(name: &str) -> bool {
+    matches!(name, "storage_encrypted" | "root_volume_encrypted")
 }
 
 pub fn meta_of(kind: Kind, name: &str) -> Option<Meta> {
@@ -283,6 +293,7 @@ pub fn desired(resource: &Resource, known: &Known<'_>) -> BTreeMap<String, Value
             );
             put("publicly_accessible", flag(d.publicly_accessible));
             put("deletion_protection", flag(d.deletion_protection));
+            put("storage_encrypted", flag(d.storage_encrypted));
         }
         Spec::Instance(i) => {
             put("ami", Value::text(&i.ami));
@@ -306,6 +317,8 @@ pub fn desired(resource: &Resource, known: &Known<'_>) -> BTreeMap<String, Value
             if let Some(ud) = &i.user_data {
                 put("user_data", render(ud, known));
             }
+            put("metadata_tokens", Value::text(i.metadata_tokens.as_str()));
+            put("root_volume_encrypted", flag(i.root_volume_encrypted));
             // An instance's name is its Name tag.
             if !resource.tags.contains_key("Name") {
                 tag_text.push(format!("Name={}", resource.physical_name));

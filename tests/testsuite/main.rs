@@ -18,6 +18,7 @@ mod census;
 mod ci;
 mod cli;
 mod cloudformation;
+mod defaults;
 mod emulator;
 mod files;
 mod fixtures;

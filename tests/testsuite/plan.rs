@@ -416,7 +416,14 @@ impl Aws {
             .max_count(1)
             .placement(Placement::builder().availability_zone(launch.zone).build())
             .set_security_group_ids(Some(launch.groups.iter().map(|g| g.to_string()).collect()))
-            .tag_specifications(ec2_tags(ResourceType::Instance, &launch.tags));
+            .tag_specifications(ec2_tags(ResourceType::Instance, &launch.tags))
+            // As stackwright launches (secure defaults, issue 16): IMDSv2 tokens required.
+            // (The root volume's encryption is not read back, so not given here.)
+            .metadata_options(
+                aws_sdk_ec2::types::InstanceMetadataOptionsRequest::builder()
+                    .http_tokens(aws_sdk_ec2::types::HttpTokensState::Required)
+                    .build(),
+            );
         if let Some(key) = launch.key_name {
             request = request.key_name(key);
         }
@@ -533,6 +540,7 @@ impl Aws {
             .multi_az(false)
             .publicly_accessible(false)
             .deletion_protection(false)
+            .storage_encrypted(true)
             .set_tags(Some(
                 tags.iter()
                     .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build())
@@ -758,8 +766,8 @@ fn empty_account_plans_every_address_as_create() {
     // What is known before apply, and what is not.
     for line in [
         format!("      name        = \"{}\"", s.physical("web")),
-        "      user_data         = (2 lines)".to_string(),
-        "      key_name          = (known after apply)".to_string(),
+        "      user_data             = (2 lines)".to_string(),
+        "      key_name              = (known after apply)".to_string(),
         "      records = (known after apply)".to_string(),
         format!("      health_check       = \"{HEALTH_CHECK}\""),
     ] {

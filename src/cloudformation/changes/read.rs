@@ -104,6 +104,16 @@ impl View {
                         if !size.is_null() {
                             out.insert("root_volume_gb".into(), Value::Text(names.text(size)));
                         }
+                        out.insert(
+                            "root_volume_encrypted".into(),
+                            flag(meta_flag(&value[0]["Ebs"]["Encrypted"])),
+                        );
+                    }
+                    "MetadataOptions" => {
+                        let tokens = &value["HttpTokens"];
+                        if !tokens.is_null() {
+                            out.insert("metadata_tokens".into(), Value::Text(names.text(tokens)));
+                        }
                     }
                     "Listeners" => {
                         let listeners = value.as_array().into_iter().flatten().map(|l| {
@@ -262,6 +272,7 @@ pub(super) fn attribute_name(kind: Kind, property: &str) -> &str {
             ("BackupRetentionPeriod", "backup_retention_days"),
             ("PubliclyAccessible", "publicly_accessible"),
             ("DeletionProtection", "deletion_protection"),
+            ("StorageEncrypted", "storage_encrypted"),
         ],
         Kind::Instance => &[
             ("ImageId", "ami"),
@@ -272,6 +283,7 @@ pub(super) fn attribute_name(kind: Kind, property: &str) -> &str {
             ("BlockDeviceMappings", "root_volume_gb"),
             ("InstanceInitiatedShutdownBehavior", "shutdown_behavior"),
             ("UserData", "user_data"),
+            ("MetadataOptions", "metadata_tokens"),
         ],
         Kind::DnsRecord => &[
             ("HostedZoneName", "zone"),

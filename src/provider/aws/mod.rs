@@ -76,7 +76,8 @@ pub struct Aws {
     endpoint: String,
     stats: Arc<CallStats>,
     /// Root device names of AMIs, looked up once per AMI.
-    root_devices: Arc<Mutex<BTreeMap<String, String>>>,
+    /// AMI → its root device name and that device's size in GiB (when the image says).
+    root_devices: Arc<Mutex<BTreeMap<String, (String, Option<i32>)>>>,
     /// Addresses of the stack and env seen in the last refresh but managed by the other
     /// engine (see [`LiveState::other_engine`]).
     other_engine: Arc<Mutex<std::collections::BTreeSet<Address>>>,

@@ -102,6 +102,10 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
             "deletion_protection".to_string(),
             flag(d.deletion_protection().unwrap_or(false)),
         ),
+        (
+            "storage_encrypted".to_string(),
+            flag(d.storage_encrypted().unwrap_or(false)),
+        ),
         ("tags".to_string(), raw.tagged.user_tags()),
         ("prevent_destroy".to_string(), raw.tagged.prevent_destroy()),
     ]);
@@ -249,6 +253,8 @@ impl Aws {
             // AWS's default depends on the subnet group: always say.
             .publicly_accessible(d.publicly_accessible)
             .deletion_protection(d.deletion_protection)
+            // With the account's default RDS key.
+            .storage_encrypted(d.storage_encrypted)
             .set_tags(Some(rds_tags(&want.tags)))
             .send()
             .await;
