@@ -331,6 +331,9 @@ pub fn template(stack: &Stack) -> Json {
                     "SecurityGroupIngress": sg.ingress.iter().filter_map(|r| inline_rule(r, false)).collect::<Vec<_>>(),
                     "Tags": tags(stack, resource, &[]),
                 });
+                if let Some(vpc) = &sg.vpc {
+                    props["VpcId"] = json!(vpc);
+                }
                 if let Some(egress) = &sg.egress {
                     props["SecurityGroupEgress"] = json!(
                         egress
@@ -368,12 +371,17 @@ pub fn template(stack: &Stack) -> Json {
                     .collect();
                 let mut props = json!({
                     "LoadBalancerName": resource.physical_name,
-                    "AvailabilityZones": lb.availability_zones,
                     "Listeners": listeners,
                     "Instances": lb.instances.iter().map(|a| json!({ "Ref": logical_id(a) })).collect::<Vec<_>>(),
                     "CrossZone": lb.cross_zone,
                     "Tags": tags(stack, resource, &[]),
                 });
+                // Subnets (in the env's VPC) or zones, never both.
+                if lb.subnets.is_empty() {
+                    props["AvailabilityZones"] = json!(lb.availability_zones);
+                } else {
+                    props["Subnets"] = json!(lb.subnets);
+                }
                 if let Some(h) = &lb.health_check {
                     props["HealthCheck"] = json!({
                         "Target": h.target,
@@ -424,6 +432,32 @@ pub fn template(stack: &Stack) -> Json {
                     props["VPCSecurityGroups"] =
                         json!(d.security_groups.iter().map(group_id).collect::<Vec<_>>());
                 }
+                // Its own DB subnet group, named as the database, made and deleted with it.
+                if !d.subnets.is_empty() {
+                    let group = format!("{id}SubnetGroup");
+                    resources.insert(
+                        group.clone(),
+                        json!({
+                            "Type": "AWS::RDS::DBSubnetGroup",
+                            // Part of the database, as a rule is of its group: a change
+                            // to it is a change to the database.
+                            "Metadata": {
+                                META_ADDRESS: resource.address.to_string(),
+                                META_RULE: "subnet_group",
+                            },
+                            "Properties": {
+                                "DBSubnetGroupName": resource.physical_name,
+                                "DBSubnetGroupDescription": format!(
+                                    "stackwright: subnets of database `{}` (stack `{}` env `{}`)",
+                                    resource.physical_name, stack.name, stack.env
+                                ),
+                                "SubnetIds": d.subnets,
+                                "Tags": tags(stack, resource, &[]),
+                            },
+                        }),
+                    );
+                    props["DBSubnetGroupName"] = json!({ "Ref": group });
+                }
                 let policy = if d.final_snapshot {
                     "Snapshot"
                 } else {
@@ -457,6 +491,9 @@ pub fn template(stack: &Stack) -> Json {
                 }
                 if let Some(z) = &i.availability_zone {
                     props["AvailabilityZone"] = json!(z);
+                }
+                if let Some(subnet) = &i.subnet {
+                    props["SubnetId"] = json!(subnet);
                 }
                 if i.root_volume_gb.is_some() || i.root_volume_encrypted {
                     let mut ebs = json!({ "DeleteOnTermination": true });

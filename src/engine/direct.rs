@@ -273,6 +273,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         intent: Intent,
         _cancel: watch::Receiver<bool>,
     ) -> Result<DirectProposal, EngineError> {
+        self.provider.placement(&self.scope, &self.stack).await?;
         let live = self.provider.refresh(&self.scope).await?;
         let plan = plan::plan_rotating(&self.stack, &self.graph, &live, &self.rotating);
         self.names_free(&plan).await?;
@@ -300,6 +301,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
                  --rotate-secret NAME` (it shows the plan and asks)"
             );
         }
+        self.provider.placement(&self.scope, &self.stack).await?;
         let live = self.provider.refresh(&self.scope).await?;
         still_current(&saved.plan, &live)?;
         // The plan must follow from the stack saved with it, against the same live state:

@@ -24,7 +24,8 @@ pub(super) fn check(env: &str, blocks: &[Block<'_>], out: &mut Vec<Raw>) {
             (Kind::Instance, Some(Spec::Instance(_))) => instances(b, out),
             (Kind::LoadBalancer, Some(Spec::LoadBalancer(lb))) => {
                 let address = b.address();
-                if lb.availability_zones.len() < 2 {
+                // Subnets stand for their zones (lint reads nothing from AWS).
+                if lb.availability_zones.len() < 2 && lb.subnets.len() < 2 {
                     out.push(b.finding(
                         "lb-one-zone",
                         b.origin.key_or_table("availability_zones"),
@@ -115,7 +116,7 @@ fn instances(b: &Block<'_>, out: &mut Vec<Raw>) {
             .replicas
             .iter()
             .map(|r| match &r.spec {
-                Spec::Instance(i) => i.availability_zone.as_deref(),
+                Spec::Instance(i) => i.availability_zone.as_deref().or(i.subnet.as_deref()),
                 _ => None,
             })
             .collect();

@@ -42,6 +42,7 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("egress", false, false),
                     m("tags", false, false),
                     m("prevent_destroy", false, false),
+                    m("vpc", true, false),
                 ]
             }
         }
@@ -67,6 +68,7 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("cross_zone", false, true),
                     m("tags", false, false),
                     m("prevent_destroy", false, false),
+                    m("subnets", true, false),
                 ]
             }
         }
@@ -91,6 +93,7 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("tags", false, false),
                     m("prevent_destroy", false, false),
                     m("storage_encrypted", false, false),
+                    m("subnets", false, false),
                 ]
             }
         }
@@ -109,6 +112,7 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("prevent_destroy", false, false),
                     m("metadata_tokens", false, false),
                     m("root_volume_encrypted", false, false),
+                    m("subnet", true, false),
                 ]
             }
         }
@@ -232,6 +236,9 @@ pub fn desired(resource: &Resource, known: &Known<'_>) -> BTreeMap<String, Value
                     Value::list(egress.iter().map(ToString::to_string)),
                 );
             }
+            if let Some(vpc) = &sg.vpc {
+                put("vpc", Value::text(vpc));
+            }
         }
         Spec::KeyPair(k) => {
             put("name", name());
@@ -242,10 +249,14 @@ pub fn desired(resource: &Resource, known: &Known<'_>) -> BTreeMap<String, Value
         }
         Spec::LoadBalancer(lb) => {
             put("name", name());
-            put(
-                "availability_zones",
-                Value::list(lb.availability_zones.iter().cloned()),
-            );
+            if lb.subnets.is_empty() {
+                put(
+                    "availability_zones",
+                    Value::list(lb.availability_zones.iter().cloned()),
+                );
+            } else {
+                put("subnets", Value::list(lb.subnets.iter().cloned()));
+            }
             put(
                 "listeners",
                 Value::list(lb.listeners.iter().map(ToString::to_string)),
@@ -294,6 +305,9 @@ pub fn desired(resource: &Resource, known: &Known<'_>) -> BTreeMap<String, Value
             put("publicly_accessible", flag(d.publicly_accessible));
             put("deletion_protection", flag(d.deletion_protection));
             put("storage_encrypted", flag(d.storage_encrypted));
+            if !d.subnets.is_empty() {
+                put("subnets", Value::list(d.subnets.iter().cloned()));
+            }
         }
         Spec::Instance(i) => {
             put("ami", Value::text(&i.ami));
@@ -319,6 +333,9 @@ pub fn desired(resource: &Resource, known: &Known<'_>) -> BTreeMap<String, Value
             }
             put("metadata_tokens", Value::text(i.metadata_tokens.as_str()));
             put("root_volume_encrypted", flag(i.root_volume_encrypted));
+            if let Some(subnet) = &i.subnet {
+                put("subnet", Value::text(subnet));
+            }
             // An instance's name is its Name tag.
             if !resource.tags.contains_key("Name") {
                 tag_text.push(format!("Name={}", resource.physical_name));

@@ -381,6 +381,16 @@ pub trait Provider: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Taken>, ProviderError>> + Send {
         async { Ok(Vec::new()) }
     }
+
+    /// Refuse a stack placed where it cannot go (a subnet not in the env's VPC), read
+    /// before planning: nothing is sent.
+    fn placement(
+        &self,
+        _scope: &Scope,
+        _stack: &crate::stack::Stack,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// A physical name a create would take, and who holds it now.

@@ -38,6 +38,7 @@ pub(crate) struct RawStack {
     pub section: Option<raw::StackSection>,
     pub env_region: Option<raw::SpannedStr>,
     pub endpoint_url: Option<raw::SpannedStr>,
+    pub vpc: Option<raw::SpannedStr>,
     pub vars: BTreeMap<String, Var>,
     /// Vars used as a whole value (`"${var.X}"`), substituted here.
     pub used_vars: std::collections::BTreeSet<String>,
@@ -211,6 +212,7 @@ pub(crate) fn load_raw(
         section: None,
         env_region: None,
         endpoint_url: None,
+        vpc: None,
         vars: BTreeMap::new(),
         used_vars: Default::default(),
         secrets: BTreeMap::new(),
@@ -237,6 +239,7 @@ pub(crate) fn load_raw(
         ) {
             out.env_region = env.region;
             out.endpoint_url = env.endpoint_url;
+            out.vpc = env.vpc;
         }
     }
     let vars = loader.vars(var_decls, env_vars, &out.env);

@@ -22,6 +22,10 @@ pub struct Stack {
     pub env: String,
     pub region: String,
     pub endpoint_url: Option<String>,
+    /// The env's `vpc`: where security groups are created (and every subnet must be).
+    /// `None`: the region's default VPC.
+    #[serde(default)]
+    pub vpc: Option<String>,
     /// Secret name → the environment variable it is read from.
     pub secrets: BTreeMap<String, String>,
     pub resources: BTreeMap<Address, Resource>,
@@ -73,6 +77,9 @@ pub struct SecurityGroup {
     pub ingress: Vec<Rule>,
     /// `None`: AWS's default allow-all egress is left alone.
     pub egress: Option<Vec<Rule>>,
+    /// The env's `vpc`, where the group is created (`None`: the default VPC).
+    #[serde(default)]
+    pub vpc: Option<String>,
 }
 
 /// A rule in normalized form: the same rule always compares equal however it was written.
@@ -103,7 +110,11 @@ pub struct KeyPair {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LoadBalancer {
+    /// Empty when `subnets` are given (the balancer serves their zones).
     pub availability_zones: Vec<String>,
+    /// Subnets of the env's VPC (`Subnets`), instead of zones.
+    #[serde(default)]
+    pub subnets: Vec<String>,
     pub listeners: Vec<Listener>,
     pub health_check: Option<HealthCheck>,
     /// Every replica registered with the balancer.
@@ -146,6 +157,10 @@ pub struct Database {
     pub port: Option<u16>,
     pub security_groups: Vec<GroupRef>,
     pub availability_zone: Option<String>,
+    /// Subnets of the env's VPC: the DB subnet group stackwright makes for the database
+    /// (named as the database), destroyed with it. Empty: the default VPC's.
+    #[serde(default)]
+    pub subnets: Vec<String>,
     pub multi_az: bool,
     pub backup_retention_days: u32,
     pub publicly_accessible: bool,
@@ -162,6 +177,9 @@ pub struct Instance {
     pub ami: String,
     pub instance_type: String,
     pub availability_zone: Option<String>,
+    /// The replica's subnet (`subnets` spread round-robin), instead of a zone.
+    #[serde(default)]
+    pub subnet: Option<String>,
     pub key_name: Option<Template>,
     pub security_groups: Vec<GroupRef>,
     pub root_volume_gb: Option<u32>,

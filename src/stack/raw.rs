@@ -34,6 +34,8 @@ pub struct Secret {
 pub struct EnvFile {
     pub region: Option<SpannedStr>,
     pub endpoint_url: Option<SpannedStr>,
+    /// `vpc = "vpc-…"`: where the stack's resources go (else the default VPC).
+    pub vpc: Option<SpannedStr>,
     // `[vars]` is taken out of the table first and read as spanned TOML values.
 }
 
@@ -68,7 +70,9 @@ pub struct LoadBalancer {
     pub depends_on: Option<Vec<SpannedStr>>,
     pub lint_allow: Option<Vec<SpannedStr>>,
     pub tags: Option<Tags>,
+    #[serde(default)]
     pub availability_zones: Vec<SpannedStr>,
+    pub subnets: Option<Spanned<Vec<SpannedStr>>>,
     pub listeners: Vec<Spanned<Listener>>,
     pub health_check: Option<Spanned<HealthCheck>>,
     pub instances: Option<Vec<SpannedStr>>,
@@ -115,6 +119,7 @@ pub struct Database {
     pub port: Option<Spanned<i64>>,
     pub security_groups: Option<Vec<SpannedStr>>,
     pub availability_zone: Option<SpannedStr>,
+    pub subnets: Option<Spanned<Vec<SpannedStr>>>,
     pub multi_az: Option<bool>,
     pub backup_retention_days: Option<Spanned<i64>>,
     pub publicly_accessible: Option<bool>,
@@ -136,6 +141,7 @@ pub struct Instance {
     pub instance_type: SpannedStr,
     pub availability_zone: Option<SpannedStr>,
     pub availability_zones: Option<Spanned<Vec<SpannedStr>>>,
+    pub subnets: Option<Spanned<Vec<SpannedStr>>>,
     pub key_name: Option<SpannedStr>,
     pub security_groups: Option<Vec<SpannedStr>>,
     pub root_volume_gb: Option<Spanned<i64>>,

@@ -24,6 +24,7 @@ mod files;
 mod fixtures;
 mod formats;
 mod lint;
+mod placement;
 mod plan;
 mod plan_json;
 mod robust;

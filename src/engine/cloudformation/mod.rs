@@ -355,6 +355,7 @@ impl<'a> Cloudformation<'a> {
         };
         // Refused before any call; said again of the template as sent.
         too_large(write(&cloudformation::template(self.stack))?.len())?;
+        self.aws.check_placement(&self.scope, self.stack).await?;
         let deployed = self.current(Operation::Apply).await?;
         let exists = deployed
             .as_ref()

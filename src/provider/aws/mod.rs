@@ -18,6 +18,7 @@ pub mod lock;
 mod rds;
 mod route53;
 pub mod stats;
+mod subnets;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -495,6 +496,14 @@ impl Provider for Aws {
         wanted: &[(Address, String)],
     ) -> Result<Vec<crate::provider::Taken>, ProviderError> {
         self.names_taken(scope, wanted).await
+    }
+
+    async fn placement(
+        &self,
+        scope: &Scope,
+        stack: &crate::stack::Stack,
+    ) -> Result<(), ProviderError> {
+        self.check_placement(scope, stack).await
     }
 
     async fn refresh(&self, scope: &Scope) -> Result<LiveState, ProviderError> {

@@ -109,6 +109,23 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
         ("tags".to_string(), raw.tagged.user_tags()),
         ("prevent_destroy".to_string(), raw.tagged.prevent_destroy()),
     ]);
+    let mut attrs = attrs;
+    if let Some(group) = d.db_subnet_group() {
+        attrs.insert(
+            "subnets".to_string(),
+            Value::list(
+                group
+                    .subnets()
+                    .iter()
+                    .filter_map(|s| s.subnet_identifier().map(String::from)),
+            ),
+        );
+        // Not compared: which group, to move the database into its own when needed.
+        attrs.insert(
+            "db_subnet_group".to_string(),
+            Value::text(group.db_subnet_group_name().unwrap_or_default()),
+        );
+    }
     let outputs = db_outputs(d);
     LiveResource {
         address: raw.address.clone(),
@@ -233,6 +250,10 @@ impl Aws {
             .master_password
             .as_ref()
             .ok_or_else(|| self.failed(scope, &what, "no master password".into()))?;
+        if !d.subnets.is_empty() {
+            self.ensure_subnet_group(scope, identifier, &d.subnets, &want.tags)
+                .await?;
+        }
         let created = self
             .rds
             .create_db_instance()
@@ -248,6 +269,7 @@ impl Aws {
             .set_port(d.port.map(i32::from))
             .set_vpc_security_group_ids((!groups.is_empty()).then_some(groups))
             .set_availability_zone(d.availability_zone.clone())
+            .set_db_subnet_group_name((!d.subnets.is_empty()).then(|| identifier.to_string()))
             .multi_az(d.multi_az)
             .backup_retention_period(int(d.backup_retention_days))
             // AWS's default depends on the subnet group: always say.
@@ -312,7 +334,12 @@ impl Aws {
             "publicly_accessible",
             "deletion_protection",
             "master_password",
+            "subnets",
         ];
+        if changed("subnets") && !d.subnets.is_empty() {
+            self.ensure_subnet_group(scope, identifier, &d.subnets, &want.tags)
+                .await?;
+        }
         if settings.iter().any(|s| changed(s)) {
             let mut modify = self
                 .rds
@@ -345,6 +372,13 @@ impl Aws {
             }
             if changed("multi_az") {
                 modify = modify.multi_az(d.multi_az);
+            }
+            // Into its own subnet group (made above), unless it is in it already.
+            if changed("subnets")
+                && !d.subnets.is_empty()
+                && live.attrs.get("db_subnet_group") != Some(&Value::text(identifier))
+            {
+                modify = modify.db_subnet_group_name(identifier);
             }
             if changed("backup_retention_days") {
                 modify = modify.backup_retention_period(int(d.backup_retention_days));
@@ -434,6 +468,7 @@ impl Aws {
             Ok(db.is_none().then_some(()))
         })
         .await
-        .map_err(|d| self.failed(scope, &what, d))
+        .map_err(|d| self.failed(scope, &what, d))?;
+        self.delete_subnet_group(scope, identifier).await
     }
 }

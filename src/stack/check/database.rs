@@ -151,6 +151,19 @@ impl Checker<'_> {
             );
             ok = false;
         }
+        let subnets = match &db.subnets {
+            Some(list) => {
+                let zones_key = db
+                    .availability_zone
+                    .as_ref()
+                    .map(|z| ("availability_zone", z.span()));
+                self.subnets(list, zones_key).unwrap_or_else(|| {
+                    ok = false;
+                    Vec::new()
+                })
+            }
+            None => Vec::new(),
+        };
         let backup_retention_days = match &db.backup_retention_days {
             Some(d) => self.int(d, "backup_retention_days", 0..=35),
             None => Some(1),
@@ -171,6 +184,7 @@ impl Checker<'_> {
             port,
             security_groups,
             availability_zone,
+            subnets,
             multi_az: db.multi_az.unwrap_or(false),
             backup_retention_days: backup_retention_days?,
             publicly_accessible: db.publicly_accessible.unwrap_or(false),

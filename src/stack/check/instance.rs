@@ -90,6 +90,20 @@ impl Checker<'_> {
             }
             (None, None) => Vec::new(),
         };
+        let subnets: Vec<String> = match &i.subnets {
+            Some(list) => {
+                let zones_key = match (&i.availability_zone, &i.availability_zones) {
+                    (Some(z), _) => Some(("availability_zone", z.span())),
+                    (None, Some(l)) => Some(("availability_zones", l.span())),
+                    (None, None) => None,
+                };
+                self.subnets(list, zones_key).unwrap_or_else(|| {
+                    ok = false;
+                    Vec::new()
+                })
+            }
+            None => Vec::new(),
+        };
         let key_name = match &i.key_name {
             Some(k) => {
                 let t = self.printed(k, "key_name");
@@ -228,6 +242,8 @@ impl Checker<'_> {
             .map(|index| {
                 let zone = (!zones.is_empty())
                     .then(|| zones[index.unwrap_or(0) as usize % zones.len()].clone());
+                let subnet = (!subnets.is_empty())
+                    .then(|| subnets[index.unwrap_or(0) as usize % subnets.len()].clone());
                 let physical_name = match (&common.explicit_name, &name_tag) {
                     (Some(n), _) => match index {
                         Some(k) => format!("{n}-{k}"),
@@ -252,6 +268,7 @@ impl Checker<'_> {
                         ami: ami.clone(),
                         instance_type: instance_type.clone(),
                         availability_zone: zone,
+                        subnet,
                         key_name: key_name.clone(),
                         security_groups: security_groups.clone(),
                         root_volume_gb,

@@ -75,6 +75,8 @@ pub(crate) struct Checker<'a> {
     raw: &'a RawStack,
     stack_name: String,
     region: String,
+    /// The env's `vpc`, once checked.
+    vpc: Option<String>,
     declared: BTreeMap<(Kind, String), Option<u32>>,
     /// Declared resources whose tables did not load (their errors are reported): a
     /// reference to one is not judged, so one mistake makes one error, not a cascade.
@@ -104,6 +106,7 @@ pub(crate) fn check(
         raw,
         stack_name,
         region: String::new(),
+        vpc: None,
         declared: BTreeMap::new(),
         failed: BTreeSet::new(),
         used_vars: raw.used_vars.clone(),
@@ -144,6 +147,20 @@ impl Checker<'_> {
                 return None;
             }
             Some(url)
+        });
+
+        self.vpc = raw.vpc.as_ref().and_then(|v| {
+            let env_file = FileId(1);
+            let vpc = self.known(v, env_file, "vpc")?;
+            if !aws_id(&vpc, "vpc-") {
+                self.diags.push(
+                    Diagnostic::error(format!("invalid `vpc` `{vpc}`"))
+                        .at(Span::new(env_file, v.span()))
+                        .hint("a VPC id looks like `vpc-0123456789abcdef0`"),
+                );
+                return None;
+            }
+            Some(vpc)
         });
 
         // 1. Every declared resource, so references resolve in any order.
@@ -209,6 +226,7 @@ impl Checker<'_> {
             env: raw.env.clone(),
             region: self.region.clone(),
             endpoint_url,
+            vpc: self.vpc.clone(),
             secrets,
             resources,
             outputs,
@@ -387,6 +405,57 @@ impl Checker<'_> {
             .unwrap_or_else(|| self.span(0..0))
     }
 
+    /// `subnets = [...]`: ids of subnets, which need the env's `vpc` (whether each is in it
+    /// is asked of AWS at plan time). `zones`: the zone key also written, if any, where
+    /// the error points: subnets and zones are exclusive.
+    fn subnets(
+        &mut self,
+        list: &toml::Spanned<Vec<SpannedStr>>,
+        zones: Option<(&str, std::ops::Range<usize>)>,
+    ) -> Option<Vec<String>> {
+        let mut ok = true;
+        if let Some((key, range)) = zones {
+            self.push(
+                self.error(range, format!("give `{key}` or `subnets`, not both"))
+                    .hint("each subnet is in one zone, so `subnets` already says where"),
+            );
+            ok = false;
+        }
+        if self.raw.vpc.is_none() {
+            self.push(
+                self.error(list.span(), "`subnets` needs the env's `vpc`")
+                    .hint(format!(
+                        "name the VPC the subnets are in: `vpc = \"vpc-…\"` in env/{}.toml",
+                        self.raw.env
+                    )),
+            );
+            ok = false;
+        }
+        if list.get_ref().is_empty() {
+            self.push(self.error(list.span(), "`subnets` is empty"));
+            ok = false;
+        }
+        let mut out: Vec<String> = Vec::new();
+        for s in list.get_ref() {
+            let Some(id) = self.known_here(s, "subnets") else {
+                ok = false;
+                continue;
+            };
+            if !aws_id(&id, "subnet-") {
+                self.push(
+                    self.error(s.span(), format!("invalid subnet id `{id}`"))
+                        .hint("a subnet id looks like `subnet-0123456789abcdef0`"),
+                );
+                ok = false;
+            } else if out.contains(&id) {
+                self.push(self.error(s.span(), format!("subnet `{id}` is listed twice")));
+                ok = false;
+            }
+            out.push(id);
+        }
+        ok.then_some(out)
+    }
+
     fn zone(&mut self, z: &SpannedStr, field: &str) -> Option<String> {
         let zone = self.known_here(z, field)?;
         let suffix = zone.strip_prefix(self.region.as_str()).unwrap_or("");
@@ -436,4 +505,14 @@ impl Checker<'_> {
     fn port(&mut self, v: &toml::Spanned<i64>, field: &str) -> Option<u16> {
         self.int(v, field, 1..=65535).map(|p| p as u16)
     }
+}
+
+/// Whether `id` is an AWS id with `prefix` (`vpc-`, `subnet-`): 8 or 17 hex digits.
+fn aws_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|hex| {
+        matches!(hex.len(), 8 | 17)
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
 }

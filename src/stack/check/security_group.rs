@@ -43,6 +43,7 @@ impl Checker<'_> {
             description,
             ingress,
             egress,
+            vpc: self.vpc.clone(),
         })
     }
 

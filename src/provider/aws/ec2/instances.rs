@@ -309,6 +309,9 @@ impl Aws {
         for g in &spec.security_groups {
             request = request.security_group_ids(want.group_id(g).map_err(fail)?);
         }
+        if let Some(subnet) = &spec.subnet {
+            request = request.subnet_id(subnet);
+        }
         if let Some(zone) = &spec.availability_zone {
             request = request.placement(Placement::builder().availability_zone(zone).build());
         }
@@ -601,6 +604,9 @@ pub(in crate::provider::aws) fn instance_resource(raw: &RawInstance, ids: &Ids) 
         "instance_type",
         Value::text(i.instance_type().map(|t| t.as_str()).unwrap_or_default()),
     );
+    if let Some(subnet) = i.subnet_id() {
+        put("subnet", Value::text(subnet));
+    }
     if let Some(zone) = i.placement().and_then(|p| p.availability_zone()) {
         put("availability_zone", Value::text(zone));
     }
