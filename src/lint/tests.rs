@@ -216,3 +216,35 @@ fn the_severities_cover_every_rule_in_order() {
     let ids: Vec<&str> = RULES.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids, LINT_RULES);
 }
+
+/// Placement (issue 16): lint reads nothing from AWS, so distinct subnets count as
+/// distinct zones; a single subnet is a single zone.
+#[test]
+fn subnets_count_as_zones() {
+    let rules = |subnets: &str| -> Vec<&'static str> {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir(dir.path().join("env")).expect("env directory");
+        let body = format!(
+            "[load_balancer.web]\nsubnets = {subnets}\nlisteners = [{HTTPS}]\n{CHECK}\n\n\
+             [instance.web]\ncount = 2\nami = \"ami-12345678\"\ninstance_type = \"t3.micro\"\n\
+             subnets = {subnets}\n"
+        );
+        std::fs::write(dir.path().join("stack.toml"), format!("{HEAD}{body}")).expect("stack");
+        std::fs::write(
+            dir.path().join("env/test.toml"),
+            "vpc = \"vpc-0a1b2c3d4e5f60718\"\n",
+        )
+        .expect("env file");
+        let loaded = stack::load(dir.path(), Some("test"))
+            .unwrap_or_else(|e| panic!("does not load: {:?}", e.diagnostics));
+        lint(&loaded).iter().map(|f| f.rule).collect()
+    };
+    assert_eq!(
+        rules(r#"["subnet-0a1b2c3d", "subnet-1a1b2c3d"]"#),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        rules(r#"["subnet-0a1b2c3d"]"#),
+        ["lb-one-zone", "replicas-one-zone"]
+    );
+}
