@@ -277,3 +277,53 @@ fn a_subnet_of_another_vpc_is_refused_at_plan_time_naming_it() {
     let left = rt.block_on(census(&aws, &s.name, None));
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// The CloudFormation engine places the same stack the same way: the change set makes the
+/// DB subnet group with the database, re-plans clean, and deleting the stack removes it.
+#[test]
+fn the_cloudformation_engine_places_a_stack_in_a_vpc_too() {
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect());
+    let (vpc_id, subnets) = rt.block_on(vpc(&aws, 64));
+    let s = StackDir::new("cfvpc", placed_stack(&subnets));
+    in_vpc(&s, &vpc_id);
+    let secrets = [(PW_VAR, "placement-pw-3")];
+    let run = |command: &str, args: &[&str], code: i32| {
+        let mut all = vec!["--engine", "cloudformation"];
+        all.extend_from_slice(args);
+        let out = s.run_with(command, &all, &secrets, emulator::endpoint());
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{command} {args:?}\n--- stdout\n{stdout}--- stderr\n{stderr}"
+        );
+        stdout
+    };
+    run("apply", &["--yes"], 0);
+    let group = rt
+        .block_on(
+            aws.rds
+                .describe_db_subnet_groups()
+                .db_subnet_group_name(s.physical("main"))
+                .send(),
+        )
+        .expect("the DB subnet group");
+    let group = &group.db_subnet_groups()[0];
+    assert_eq!(group.vpc_id(), Some(vpc_id.as_str()));
+    run("plan", &["--detailed-exitcode"], 0);
+    run("destroy", &["--yes", "--allow-data-loss"], 0);
+    let group = rt.block_on(
+        aws.rds
+            .describe_db_subnet_groups()
+            .db_subnet_group_name(s.physical("main"))
+            .send(),
+    );
+    assert!(
+        group.is_err()
+            || group
+                .as_ref()
+                .is_ok_and(|g| g.db_subnet_groups().is_empty()),
+        "{group:?}"
+    );
+}
