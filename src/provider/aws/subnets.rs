@@ -126,35 +126,10 @@ impl Aws {
         subnets: &[String],
         tags: &BTreeMap<String, String>,
     ) -> Result<(), ProviderError> {
-        let what = format!("create the DB subnet group of database `{identifier}`");
+        let what = format!("make the DB subnet group of database `{identifier}`");
         let ours = description(scope, identifier);
-        let created = self
-            .rds
-            .create_db_subnet_group()
-            .db_subnet_group_name(identifier)
-            .db_subnet_group_description(&ours)
-            .set_subnet_ids(Some(subnets.to_vec()))
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await;
-        match created {
-            Ok(_) => Ok(()),
-            Err(e) if code(&e) == Some("DBSubnetGroupAlreadyExists") => {
-                let existing = self.subnet_group_description(scope, identifier).await?;
-                if existing.as_deref() != Some(ours.as_str()) {
-                    return Err(self.failed(
-                        scope,
-                        &what,
-                        format!(
-                            "a DB subnet group named `{identifier}` exists and stackwright did \
-                             not make it for this stack; rename or delete it"
-                        ),
-                    ));
-                }
+        match self.subnet_group_description(scope, identifier).await? {
+            Some(existing) if existing == ours => {
                 self.rds
                     .modify_db_subnet_group()
                     .db_subnet_group_name(identifier)
@@ -165,7 +140,36 @@ impl Aws {
                     .map_err(|e| self.error(scope, &what, e))?;
                 Ok(())
             }
-            Err(e) => Err(self.error(scope, &what, e)),
+            Some(_) => Err(self.failed(
+                scope,
+                &what,
+                format!(
+                    "a DB subnet group named `{identifier}` exists and stackwright did not \
+                     make it for this stack; rename or delete it"
+                ),
+            )),
+            None => {
+                let created = self
+                    .rds
+                    .create_db_subnet_group()
+                    .db_subnet_group_name(identifier)
+                    .db_subnet_group_description(&ours)
+                    .set_subnet_ids(Some(subnets.to_vec()))
+                    .set_tags(Some(
+                        tags.iter()
+                            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                            .collect(),
+                    ))
+                    .send()
+                    .await;
+                match created {
+                    Ok(_) => Ok(()),
+                    // Made between the look and the create (a repeated call): the next
+                    // apply brings its subnets up to date.
+                    Err(e) if code(&e) == Some("DBSubnetGroupAlreadyExists") => Ok(()),
+                    Err(e) => Err(self.error(scope, &what, e)),
+                }
+            }
         }
     }
 
