@@ -231,6 +231,42 @@ fn a_stack_in_a_vpc_of_its_own_applies_replans_clean_and_destroys_to_nothing() {
     });
 
     run("plan", &["--detailed-exitcode"], 0);
+
+    // Drift in the VPC is found and undone as anywhere: a rule added out of band.
+    rt.block_on(async {
+        let groups = aws
+            .ec2
+            .describe_security_groups()
+            .filters(
+                Filter::builder()
+                    .name("group-name")
+                    .values(s.physical("web"))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("DescribeSecurityGroups");
+        let id = groups.security_groups()[0]
+            .group_id()
+            .expect("id")
+            .to_string();
+        aws.ec2
+            .authorize_security_group_ingress()
+            .group_id(id)
+            .ip_permissions(crate::plan::tcp_from_cidr(22, "0.0.0.0/0"))
+            .send()
+            .await
+            .expect("AuthorizeSecurityGroupIngress");
+    });
+    let plan = run("plan", &["--detailed-exitcode"], 2);
+    assert!(
+        plan.contains("  ~ security_group.web  will be updated in place"),
+        "{plan}"
+    );
+    assert!(plan.contains("- tcp 22 from 0.0.0.0/0"), "{plan}");
+    run("apply", &["--yes"], 0);
+    run("plan", &["--detailed-exitcode"], 0);
+
     run("destroy", &["--yes", "--allow-data-loss"], 0);
     let left = rt.block_on(census(&aws, &s.name, None));
     assert!(left.is_empty(), "{left:?}");
