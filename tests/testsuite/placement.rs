@@ -341,6 +341,14 @@ fn the_cloudformation_engine_places_a_stack_in_a_vpc_too() {
         );
         stdout
     };
+    // The change set reads back as the direct engine's plan: placement in its words.
+    let plan = run("plan", &[], 0);
+    for line in [
+        format!("      subnet                = \"{}\"", subnets[1]),
+        format!("      vpc         = \"{vpc_id}\""),
+    ] {
+        assert!(plan.lines().any(|l| l == line), "no {line:?} in\n{plan}");
+    }
     run("apply", &["--yes"], 0);
     let group = rt
         .block_on(

@@ -244,11 +244,16 @@ pub(super) fn attribute_name(kind: Kind, property: &str) -> &str {
         return "tags";
     }
     let table: &[(&str, &str)] = match kind {
-        Kind::SecurityGroup => &[("GroupName", "name"), ("GroupDescription", "description")],
+        Kind::SecurityGroup => &[
+            ("GroupName", "name"),
+            ("GroupDescription", "description"),
+            ("VpcId", "vpc"),
+        ],
         Kind::KeyPair => &[("KeyName", "name"), ("PublicKeyMaterial", "public_key")],
         Kind::LoadBalancer => &[
             ("LoadBalancerName", "name"),
             ("AvailabilityZones", "availability_zones"),
+            ("Subnets", "subnets"),
             ("Listeners", "listeners"),
             ("HealthCheck", "health_check"),
             ("Instances", "instances"),
@@ -273,6 +278,8 @@ pub(super) fn attribute_name(kind: Kind, property: &str) -> &str {
             ("PubliclyAccessible", "publicly_accessible"),
             ("DeletionProtection", "deletion_protection"),
             ("StorageEncrypted", "storage_encrypted"),
+            // Its own subnet group's name (a `Ref`): the subnets are the group's.
+            ("DBSubnetGroupName", "db_subnet_group"),
         ],
         Kind::Instance => &[
             ("ImageId", "ami"),
@@ -284,6 +291,7 @@ pub(super) fn attribute_name(kind: Kind, property: &str) -> &str {
             ("InstanceInitiatedShutdownBehavior", "shutdown_behavior"),
             ("UserData", "user_data"),
             ("MetadataOptions", "metadata_tokens"),
+            ("SubnetId", "subnet"),
         ],
         Kind::DnsRecord => &[
             ("HostedZoneName", "zone"),
