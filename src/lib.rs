@@ -15,6 +15,7 @@
 //! 7. [`render`]: everything people see: diagnostics, DOT, plans, progress, and the
 //!    engine's console.
 //! 8. [`cloudformation`]: the same stack as a CloudFormation template.
+//! 9. [`lint`]: resilience and security findings about a checked stack (no AWS call).
 //!
 //! The CLI (`src/cli`, in the binary) parses arguments, makes one call into [`engine`] (or
 //! [`stack`] and [`render`] for the commands that need no AWS), and hands the result to
@@ -26,6 +27,7 @@ pub mod cloudformation;
 pub mod engine;
 pub mod generate;
 pub mod graph;
+pub mod lint;
 pub mod plan;
 pub mod planfile;
 pub mod provider;

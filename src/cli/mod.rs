@@ -8,6 +8,7 @@ mod export;
 mod generate;
 mod graph;
 mod ls;
+mod lint;
 mod man;
 mod output;
 mod plan;
@@ -31,6 +32,7 @@ use stackwright::stack::Loaded;
              classic ELBs, RDS, EC2 and Route 53",
     after_help = "Examples:\n  \
         stackwright validate stacks/paasmaker --env production\n  \
+        stackwright lint stacks/paasmaker --env production\n  \
         stackwright graph stacks/paasmaker --env staging --format svg > graph.svg\n  \
         stackwright plan stacks/paasmaker --env staging\n  \
         stackwright apply stacks/paasmaker --env staging\n  \
@@ -51,6 +53,7 @@ struct Cli {
 enum Command {
     Validate(validate::ValidateArgs),
     Graph(graph::GraphArgs),
+    Lint(lint::LintArgs),
     Plan(plan::PlanArgs),
     Apply(apply::ApplyArgs),
     Destroy(apply::DestroyArgs),
@@ -118,6 +121,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::exec(args),
         Command::Graph(args) => graph::exec(args),
+        Command::Lint(args) => lint::exec(args),
         Command::Plan(args) => plan::exec(args),
         Command::Apply(args) => apply::exec_apply(args),
         Command::Destroy(args) => apply::exec_destroy(args),

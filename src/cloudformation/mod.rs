@@ -17,6 +17,9 @@
 pub mod changes;
 pub mod limits;
 mod shared;
+mod keep;
+
+pub use keep::keep_create_only;
 
 use std::collections::BTreeMap;
 
@@ -332,6 +335,9 @@ pub fn template(stack: &Stack) -> Json {
                     "SecurityGroupIngress": sg.ingress.iter().filter_map(|r| inline_rule(r, false)).collect::<Vec<_>>(),
                     "Tags": tags(stack, resource, &[]),
                 });
+                if let Some(vpc) = &sg.vpc {
+                    props["VpcId"] = json!(vpc);
+                }
                 if let Some(egress) = &sg.egress {
                     props["SecurityGroupEgress"] = json!(
                         egress
@@ -369,12 +375,17 @@ pub fn template(stack: &Stack) -> Json {
                     .collect();
                 let mut props = json!({
                     "LoadBalancerName": resource.physical_name,
-                    "AvailabilityZones": lb.availability_zones,
                     "Listeners": listeners,
                     "Instances": lb.instances.iter().map(|a| json!({ "Ref": logical_id(a) })).collect::<Vec<_>>(),
                     "CrossZone": lb.cross_zone,
                     "Tags": tags(stack, resource, &[]),
                 });
+                // Subnets (in the env's VPC) or zones, never both.
+                if lb.subnets.is_empty() {
+                    props["AvailabilityZones"] = json!(lb.availability_zones);
+                } else {
+                    props["Subnets"] = json!(lb.subnets);
+                }
                 if let Some(h) = &lb.health_check {
                     props["HealthCheck"] = json!({
                         "Target": h.target,
@@ -403,6 +414,7 @@ pub fn template(stack: &Stack) -> Json {
                     // Always said: AWS's default depends on the subnet group.
                     "PubliclyAccessible": d.publicly_accessible,
                     "DeletionProtection": d.deletion_protection,
+                    "StorageEncrypted": d.storage_encrypted,
                     "Tags": tags(stack, resource, &[]),
                 });
                 let optional = [
@@ -424,6 +436,32 @@ pub fn template(stack: &Stack) -> Json {
                     props["VPCSecurityGroups"] =
                         json!(d.security_groups.iter().map(group_id).collect::<Vec<_>>());
                 }
+                // Its own DB subnet group, named as the database, made and deleted with it.
+                if !d.subnets.is_empty() {
+                    let group = format!("{id}SubnetGroup");
+                    resources.insert(
+                        group.clone(),
+                        json!({
+                            "Type": "AWS::RDS::DBSubnetGroup",
+                            // Part of the database, as a rule is of its group: a change
+                            // to it is a change to the database.
+                            "Metadata": {
+                                META_ADDRESS: resource.address.to_string(),
+                                META_RULE: "subnet_group",
+                            },
+                            "Properties": {
+                                "DBSubnetGroupName": resource.physical_name,
+                                "DBSubnetGroupDescription": format!(
+                                    "stackwright: subnets of database `{}` (stack `{}` env `{}`)",
+                                    resource.physical_name, stack.name, stack.env
+                                ),
+                                "SubnetIds": d.subnets,
+                                "Tags": tags(stack, resource, &[]),
+                            },
+                        }),
+                    );
+                    props["DBSubnetGroupName"] = json!({ "Ref": group });
+                }
                 let policy = if d.final_snapshot {
                     "Snapshot"
                 } else {
@@ -442,6 +480,10 @@ pub fn template(stack: &Stack) -> Json {
                     "ImageId": i.ami,
                     "InstanceType": i.instance_type,
                     "InstanceInitiatedShutdownBehavior": i.shutdown_behavior.as_str(),
+                    "MetadataOptions": {
+                        "HttpTokens": i.metadata_tokens.as_str(),
+                        "HttpEndpoint": "enabled",
+                    },
                     "Tags": tags(stack, resource, &[("Name", name)]),
                 });
                 if let Some(k) = &i.key_name {
@@ -454,11 +496,19 @@ pub fn template(stack: &Stack) -> Json {
                 if let Some(z) = &i.availability_zone {
                     props["AvailabilityZone"] = json!(z);
                 }
-                if let Some(gb) = i.root_volume_gb {
-                    props["BlockDeviceMappings"] = json!([{
-                        "DeviceName": ROOT_DEVICE,
-                        "Ebs": { "VolumeSize": gb.to_string(), "DeleteOnTermination": true },
-                    }]);
+                if let Some(subnet) = &i.subnet {
+                    props["SubnetId"] = json!(subnet);
+                }
+                if i.root_volume_gb.is_some() || i.root_volume_encrypted {
+                    let mut ebs = json!({ "DeleteOnTermination": true });
+                    if let Some(gb) = i.root_volume_gb {
+                        ebs["VolumeSize"] = json!(gb.to_string());
+                    }
+                    if i.root_volume_encrypted {
+                        ebs["Encrypted"] = json!(true);
+                    }
+                    props["BlockDeviceMappings"] =
+                        json!([{ "DeviceName": ROOT_DEVICE, "Ebs": ebs }]);
                 }
                 if let Some(ud) = &i.user_data {
                     props["UserData"] = shared.user_data(&resource.address, ud, text(ud));

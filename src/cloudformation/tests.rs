@@ -345,3 +345,71 @@ fn a_replicas_user_data_reads_the_same_with_one_replica_or_two() {
     assert_eq!(ud(&t1), ud(&t2));
     assert_eq!(t1["Mappings"], t2["Mappings"]);
 }
+
+/// Issue 16: placement in a VPC exports as CloudFormation says it: groups with `VpcId`,
+/// the balancer with `Subnets` (no zones), each replica's `SubnetId` round-robin, and the
+/// database in a DB subnet group of its own that is part of it (metadata) in the template.
+#[test]
+fn placement_in_a_vpc_is_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("env")).unwrap();
+    std::fs::write(
+        dir.path().join("env/test.toml"),
+        "vpc = \"vpc-0a1b2c3d4e5f60718\"\n",
+    )
+    .unwrap();
+    let (a, b) = ("subnet-0a1b2c3d4e5f60718", "subnet-1a1b2c3d4e5f60718");
+    std::fs::write(
+        dir.path().join("stack.toml"),
+        format!(
+            r#"[stack]
+name = "placed"
+region = "us-east-1"
+[security_group.web]
+description = "web"
+[load_balancer.web]
+subnets = ["{a}", "{b}"]
+listeners = [ {{ port = 80, protocol = "http", instance_port = 80, instance_protocol = "http" }} ]
+[database.main]
+engine = "mysql"
+instance_class = "db.t3.micro"
+storage_gb = 10
+master_username = "root"
+master_password = "not-a-secret"
+subnets = ["{a}", "{b}"]
+[instance.web]
+count = 3
+ami = "ami-12345678"
+instance_type = "t3.micro"
+subnets = ["{a}", "{b}"]
+"#
+        ),
+    )
+    .unwrap();
+    let stack = crate::stack::load(dir.path(), Some("test"))
+        .unwrap_or_else(|e| panic!("{:#?}", e.diagnostics))
+        .stack;
+    let t = template(&stack);
+    let r = &t["Resources"];
+    assert_eq!(
+        r["SecurityGroupWeb"]["Properties"]["VpcId"],
+        "vpc-0a1b2c3d4e5f60718"
+    );
+    let lb = &r["LoadBalancerWeb"]["Properties"];
+    assert_eq!(lb["Subnets"], json!([a, b]));
+    assert!(lb["AvailabilityZones"].is_null());
+    for (k, s) in [(0, a), (1, b), (2, a)] {
+        assert_eq!(r[format!("InstanceWeb{k}")]["Properties"]["SubnetId"], s);
+    }
+    let db = &r["DatabaseMain"]["Properties"];
+    assert_eq!(
+        db["DBSubnetGroupName"],
+        json!({ "Ref": "DatabaseMainSubnetGroup" })
+    );
+    let group = &r["DatabaseMainSubnetGroup"];
+    assert_eq!(group["Type"], "AWS::RDS::DBSubnetGroup");
+    assert_eq!(group["Properties"]["SubnetIds"], json!([a, b]));
+    assert_eq!(group["Properties"]["DBSubnetGroupName"], "placed-test-main");
+    assert_eq!(group["Metadata"][META_ADDRESS], "database.main");
+    assert!(clashes(&stack).is_empty());
+}

@@ -329,6 +329,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
         intent: Intent,
         _cancel: watch::Receiver<bool>,
     ) -> Result<DirectProposal, EngineError> {
+        self.provider.placement(&self.scope, &self.stack).await?;
         let live = self.refresh().await?;
         let mut plan = plan::plan_rotating(&self.stack, &self.graph, &live, &self.rotating);
         self.imports_allowed(&live, &plan)?;
@@ -361,6 +362,7 @@ impl<P: Provider + Locking + 'static> Engine for Direct<P> {
                  --rotate-secret NAME` (it shows the plan and asks)"
             );
         }
+        self.provider.placement(&self.scope, &self.stack).await?;
         let live = self.refresh().await?;
         still_current(&saved.plan, &live)?;
         // The plan must follow from the stack saved with it, against the same live state:

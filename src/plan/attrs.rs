@@ -42,6 +42,7 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("egress", false, false),
                     m("tags", false, false),
                     m("prevent_destroy", false, false),
+                    m("vpc", true, false),
                 ]
             }
         }
@@ -67,6 +68,7 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("cross_zone", false, true),
                     m("tags", false, false),
                     m("prevent_destroy", false, false),
+                    m("subnets", true, false),
                 ]
             }
         }
@@ -90,6 +92,8 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("deletion_protection", false, false),
                     m("tags", false, false),
                     m("prevent_destroy", false, false),
+                    m("storage_encrypted", false, false),
+                    m("subnets", false, false),
                 ]
             }
         }
@@ -106,6 +110,9 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
                     m("user_data", true, true),
                     m("tags", false, false),
                     m("prevent_destroy", false, false),
+                    m("metadata_tokens", false, false),
+                    m("root_volume_encrypted", false, false),
+                    m("subnet", true, false),
                 ]
             }
         }
@@ -122,6 +129,13 @@ pub fn meta(kind: Kind) -> &'static [Meta] {
             }
         }
     }
+}
+
+/// Settings AWS takes only when a resource is created and cannot change in place: shown
+/// for a new resource, never a change (let alone a replacement) of a running one. A
+/// default that changed under a running resource must not replace it (issue 16).
+pub fn create_only(name: &str) -> bool {
+    matches!(name, "storage_encrypted" | "root_volume_encrypted")
 }
 
 pub fn meta_of(kind: Kind, name: &str) -> Option<Meta> {
@@ -222,6 +236,9 @@ pub fn desired(resource: &Resource, known: &Known<'_>) -> BTreeMap<String, Value
                     Value::list(egress.iter().map(ToString::to_string)),
                 );
             }
+            if let Some(vpc) = &sg.vpc {
+                put("vpc", Value::text(vpc));
+            }
         }
         Spec::KeyPair(k) => {
             put("name", name());
@@ -232,10 +249,14 @@ pub fn desired(resource: &Resource, known: &Known<'_>) -> BTreeMap<String, Value
         }
         Spec::LoadBalancer(lb) => {
             put("name", name());
-            put(
-                "availability_zones",
-                Value::list(lb.availability_zones.iter().cloned()),
-            );
+            if lb.subnets.is_empty() {
+                put(
+                    "availability_zones",
+                    Value::list(lb.availability_zones.iter().cloned()),
+                );
+            } else {
+                put("subnets", Value::list(lb.subnets.iter().cloned()));
+            }
             put(
                 "listeners",
                 Value::list(lb.listeners.iter().map(ToString::to_string)),
@@ -283,6 +304,10 @@ pub fn desired(resource: &Resource, known: &Known<'_>) -> BTreeMap<String, Value
             );
             put("publicly_accessible", flag(d.publicly_accessible));
             put("deletion_protection", flag(d.deletion_protection));
+            put("storage_encrypted", flag(d.storage_encrypted));
+            if !d.subnets.is_empty() {
+                put("subnets", Value::list(d.subnets.iter().cloned()));
+            }
         }
         Spec::Instance(i) => {
             put("ami", Value::text(&i.ami));
@@ -305,6 +330,11 @@ pub fn desired(resource: &Resource, known: &Known<'_>) -> BTreeMap<String, Value
             );
             if let Some(ud) = &i.user_data {
                 put("user_data", render(ud, known));
+            }
+            put("metadata_tokens", Value::text(i.metadata_tokens.as_str()));
+            put("root_volume_encrypted", flag(i.root_volume_encrypted));
+            if let Some(subnet) = &i.subnet {
+                put("subnet", Value::text(subnet));
             }
             // An instance's name is its Name tag.
             if !resource.tags.contains_key("Name") {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::provider::LiveResource;
+use crate::provider::{LiveResource, flag};
 use crate::stack::load_text;
 
 const STACK: &str = r#"
@@ -489,4 +489,60 @@ fn an_unknown_or_unused_secret_is_refused_naming_the_stacks_secrets() {
             "instance.web[1]".parse().unwrap()
         ]
     );
+}
+
+/// Issue 16: upgrading stackwright to secure defaults never replaces a running resource.
+/// An instance launched before them (IMDSv1 answered, root volume unencrypted) is changed
+/// in place where AWS can (metadata options) and left alone where it cannot (volume); a
+/// database created unencrypted is left alone.
+#[test]
+fn secure_defaults_never_replace_a_running_resource() {
+    let (stack, graph) = setup();
+    let mut live = converged(&stack, &graph);
+    for i in ["instance.web[0]", "instance.web[1]"] {
+        set(&mut live, i, "metadata_tokens", Value::text("optional"));
+        set(&mut live, i, "root_volume_encrypted", flag(false));
+    }
+    set(&mut live, "database.db", "storage_encrypted", flag(false));
+    let said = plan(&stack, &graph, &live).warnings;
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].starts_with("`database.db` keeps its unencrypted storage"));
+    // And one made by a stackwright that read none of these.
+    live.resources
+        .get_mut(&"database.db".parse::<Address>().unwrap())
+        .unwrap()
+        .attrs
+        .remove("storage_encrypted");
+    let plan = plan(&stack, &graph, &live);
+    let addresses: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+    assert_eq!(addresses, ["instance.web[0]", "instance.web[1]"]);
+    for c in &plan.changes {
+        assert_eq!(c.action, Action::Update, "{c:#?}");
+        let names: Vec<&str> = c.attrs.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["metadata_tokens"]);
+        assert_eq!(c.attrs[0].after, Some(Value::text("required")));
+        assert!(!c.attrs[0].forces_replacement);
+    }
+}
+
+#[test]
+fn new_resources_show_the_secure_defaults() {
+    let (stack, graph) = setup();
+    let plan = plan(&stack, &graph, &LiveState::default());
+    let after = |address: &str, name: &str| {
+        change(&plan, address)
+            .attrs
+            .iter()
+            .find(|a| a.name == name)
+            .and_then(|a| a.after.clone())
+    };
+    assert_eq!(
+        after("instance.web[0]", "metadata_tokens"),
+        Some(Value::text("required"))
+    );
+    assert_eq!(
+        after("instance.web[0]", "root_volume_encrypted"),
+        Some(flag(true))
+    );
+    assert_eq!(after("database.db", "storage_encrypted"), Some(flag(true)));
 }

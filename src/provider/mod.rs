@@ -429,6 +429,16 @@ pub trait Provider: Send + Sync {
         async { Ok(Vec::new()) }
     }
 
+    /// Refuse a stack placed where it cannot go (a subnet not in the env's VPC), read
+    /// before planning: nothing is sent.
+    fn placement(
+        &self,
+        _scope: &Scope,
+        _stack: &crate::stack::Stack,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send {
+        async { Ok(()) }
+    }
+
     /// The newest available snapshot (final, manual or automated) of the database
     /// `source` describes: read at plan time for `restore_from_env`. `None`: there is none.
     fn newest_snapshot(

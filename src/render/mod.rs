@@ -8,6 +8,7 @@ pub mod console;
 pub mod diagnostics;
 pub mod dot;
 pub mod inventory;
+pub mod lint;
 pub mod markdown;
 pub mod plan;
 pub mod progress;

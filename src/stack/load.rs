@@ -39,6 +39,7 @@ pub(crate) struct RawStack {
     pub env_region: Option<raw::SpannedStr>,
     pub endpoint_url: Option<raw::SpannedStr>,
     pub expires: Option<raw::SpannedStr>,
+    pub vpc: Option<raw::SpannedStr>,
     pub vars: BTreeMap<String, Var>,
     /// Vars used as a whole value (`"${var.X}"`), substituted here.
     pub used_vars: std::collections::BTreeSet<String>,
@@ -64,6 +65,8 @@ pub(crate) struct RawResource {
     pub name: String,
     /// The whole table: where "missing key" errors point.
     pub table_span: Span,
+    /// Where each key of the table is written: where lint findings about a key point.
+    pub keys: BTreeMap<String, Span>,
     /// `None` when the table did not deserialize; its errors are already reported.
     pub body: Option<RawBody>,
 }
@@ -215,6 +218,7 @@ pub(crate) fn load_raw(
         env_region: None,
         endpoint_url: None,
         expires: None,
+        vpc: None,
         vars: BTreeMap::new(),
         used_vars: Default::default(),
         secrets: BTreeMap::new(),
@@ -256,6 +260,7 @@ pub(crate) fn load_raw(
             out.env_region = env.region;
             out.endpoint_url = env.endpoint_url;
             out.expires = env.expires;
+            out.vpc = env.vpc;
         }
     }
     let vars = loader.vars(var_decls, env_vars, &out.env);
@@ -665,6 +670,13 @@ impl Loader<'_, '_> {
                     .hint(why),
             );
         }
+        let keys = match value.get_ref() {
+            DeValue::Table(t) => t
+                .keys()
+                .map(|k| (k.get_ref().to_string(), self.span(k.span())))
+                .collect(),
+            _ => BTreeMap::new(),
+        };
         self.substitute(&mut value, vars);
         let what = format!("`{kind}.{name}`");
         let body = match kind {
@@ -679,6 +691,7 @@ impl Loader<'_, '_> {
             kind,
             name,
             table_span,
+            keys,
             body,
         }
     }

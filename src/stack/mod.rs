@@ -14,6 +14,7 @@ pub mod files;
 pub mod load;
 pub mod model;
 pub mod names;
+pub mod origin;
 pub mod raw;
 pub mod source;
 pub mod template;
@@ -23,6 +24,7 @@ use std::path::Path;
 pub use check::ReferenceSpans;
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use model::{Address, Kind, Resource, Spec, Stack};
+pub use origin::{LINT_RULES, Origins, TableSpans};
 pub use source::{Location, SourceMap, Span};
 
 /// A stack that loaded: the model, the sources it came from, warnings, and where each
@@ -33,6 +35,8 @@ pub struct Loaded {
     pub sources: SourceMap,
     pub warnings: Vec<Diagnostic>,
     pub reference_spans: ReferenceSpans,
+    /// Where each resource table was written (for `lint`).
+    pub origins: Origins,
 }
 
 /// A stack that did not load: every diagnostic, and the sources to show them against.
@@ -63,12 +67,15 @@ pub fn load(dir: &Path, env: Option<&str>) -> Result<Loaded, LoadError> {
             .map(|l| (l.span.file, l.span.range.start))
     });
     match checked {
-        Some((stack, reference_spans)) if !all.iter().any(Diagnostic::is_error) => Ok(Loaded {
-            stack,
-            sources,
-            warnings: all,
-            reference_spans,
-        }),
+        Some((stack, reference_spans, origins)) if !all.iter().any(Diagnostic::is_error) => {
+            Ok(Loaded {
+                stack,
+                sources,
+                warnings: all,
+                reference_spans,
+                origins,
+            })
+        }
         _ => Err(LoadError {
             sources,
             diagnostics: all,

@@ -26,6 +26,10 @@ pub struct Stack {
     /// this long after it (`stackwright:expires`). Plans saved before expiry read `None`.
     #[serde(default)]
     pub expires_secs: Option<u64>,
+    /// The env's `vpc`: where security groups are created (and every subnet must be).
+    /// `None`: the region's default VPC.
+    #[serde(default)]
+    pub vpc: Option<String>,
     /// Secret name → the environment variable it is read from.
     pub secrets: BTreeMap<String, String>,
     pub resources: BTreeMap<Address, Resource>,
@@ -85,6 +89,9 @@ pub struct SecurityGroup {
     pub ingress: Vec<Rule>,
     /// `None`: AWS's default allow-all egress is left alone.
     pub egress: Option<Vec<Rule>>,
+    /// The env's `vpc`, where the group is created (`None`: the default VPC).
+    #[serde(default)]
+    pub vpc: Option<String>,
 }
 
 /// A rule in normalized form: the same rule always compares equal however it was written.
@@ -115,7 +122,11 @@ pub struct KeyPair {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LoadBalancer {
+    /// Empty when `subnets` are given (the balancer serves their zones).
     pub availability_zones: Vec<String>,
+    /// Subnets of the env's VPC (`Subnets`), instead of zones.
+    #[serde(default)]
+    pub subnets: Vec<String>,
     pub listeners: Vec<Listener>,
     pub health_check: Option<HealthCheck>,
     /// Every replica registered with the balancer.
@@ -158,6 +169,10 @@ pub struct Database {
     pub port: Option<u16>,
     pub security_groups: Vec<GroupRef>,
     pub availability_zone: Option<String>,
+    /// Subnets of the env's VPC: the DB subnet group stackwright makes for the database
+    /// (named as the database), destroyed with it. Empty: the default VPC's.
+    #[serde(default)]
+    pub subnets: Vec<String>,
     pub multi_az: bool,
     pub backup_retention_days: u32,
     pub publicly_accessible: bool,
@@ -169,6 +184,10 @@ pub struct Database {
     /// saved before it read `None`.
     #[serde(default)]
     pub restore_from_env: Option<String>,
+    /// `StorageEncrypted`, on by default (`storage_encrypted = false` turns it off). Set
+    /// only when the database is created: AWS cannot encrypt a running one in place.
+    #[serde(default = "yes")]
+    pub storage_encrypted: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -176,6 +195,9 @@ pub struct Instance {
     pub ami: String,
     pub instance_type: String,
     pub availability_zone: Option<String>,
+    /// The replica's subnet (`subnets` spread round-robin), instead of a zone.
+    #[serde(default)]
+    pub subnet: Option<String>,
     pub key_name: Option<Template>,
     pub security_groups: Vec<GroupRef>,
     pub root_volume_gb: Option<u32>,
@@ -184,6 +206,37 @@ pub struct Instance {
     /// How a replacement is rolled when the instance is behind a balancer of the stack.
     #[serde(default)]
     pub rolling: Rolling,
+    /// IMDSv2: `required` by default (`metadata_tokens = "optional"` allows IMDSv1 too).
+    #[serde(default)]
+    pub metadata_tokens: MetadataTokens,
+    /// The root volume encrypted, by default (`root_volume_encrypted = false`). Set only
+    /// when the instance is launched: a running one's volume is never re-created for it.
+    #[serde(default = "yes")]
+    pub root_volume_encrypted: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `MetadataOptions.HttpTokens` of an instance: whether the metadata service demands a
+/// session token (IMDSv2) or also answers plain requests (IMDSv1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataTokens {
+    #[default]
+    Required,
+    Optional,
+}
+
+impl MetadataTokens {
+    /// As AWS writes it: `required` or `optional`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetadataTokens::Required => "required",
+            MetadataTokens::Optional => "optional",
+        }
+    }
 }
 
 /// `rolling = { batch, health_timeout }` of an instance table.

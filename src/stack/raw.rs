@@ -36,6 +36,8 @@ pub struct EnvFile {
     pub endpoint_url: Option<SpannedStr>,
     /// `expires = "72h"`: how long after each apply the env's resources expire.
     pub expires: Option<SpannedStr>,
+    /// `vpc = "vpc-…"`: where the stack's resources go (else the default VPC).
+    pub vpc: Option<SpannedStr>,
     // `[vars]` is taken out of the table first and read as spanned TOML values.
 }
 
@@ -45,6 +47,7 @@ pub struct SecurityGroup {
     pub name: Option<SpannedStr>,
     pub prevent_destroy: Option<bool>,
     pub depends_on: Option<Vec<SpannedStr>>,
+    pub lint_allow: Option<Vec<SpannedStr>>,
     pub tags: Option<Tags>,
     pub description: SpannedStr,
     pub ingress: Option<Vec<Spanned<Rule>>>,
@@ -67,8 +70,11 @@ pub struct LoadBalancer {
     pub name: Option<SpannedStr>,
     pub prevent_destroy: Option<bool>,
     pub depends_on: Option<Vec<SpannedStr>>,
+    pub lint_allow: Option<Vec<SpannedStr>>,
     pub tags: Option<Tags>,
+    #[serde(default)]
     pub availability_zones: Vec<SpannedStr>,
+    pub subnets: Option<Spanned<Vec<SpannedStr>>>,
     pub listeners: Vec<Spanned<Listener>>,
     pub health_check: Option<Spanned<HealthCheck>>,
     pub instances: Option<Vec<SpannedStr>>,
@@ -102,6 +108,7 @@ pub struct Database {
     pub name: Option<SpannedStr>,
     pub prevent_destroy: Option<bool>,
     pub depends_on: Option<Vec<SpannedStr>>,
+    pub lint_allow: Option<Vec<SpannedStr>>,
     pub tags: Option<Tags>,
     pub engine: SpannedStr,
     pub engine_version: Option<SpannedStr>,
@@ -114,12 +121,14 @@ pub struct Database {
     pub port: Option<Spanned<i64>>,
     pub security_groups: Option<Vec<SpannedStr>>,
     pub availability_zone: Option<SpannedStr>,
+    pub subnets: Option<Spanned<Vec<SpannedStr>>>,
     pub multi_az: Option<bool>,
     pub backup_retention_days: Option<Spanned<i64>>,
     pub publicly_accessible: Option<bool>,
     pub deletion_protection: Option<bool>,
     pub final_snapshot: Option<bool>,
     pub restore_from_env: Option<SpannedStr>,
+    pub storage_encrypted: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,18 +137,22 @@ pub struct Instance {
     pub name: Option<SpannedStr>,
     pub prevent_destroy: Option<bool>,
     pub depends_on: Option<Vec<SpannedStr>>,
+    pub lint_allow: Option<Vec<SpannedStr>>,
     pub tags: Option<Tags>,
     pub count: Option<Spanned<i64>>,
     pub ami: SpannedStr,
     pub instance_type: SpannedStr,
     pub availability_zone: Option<SpannedStr>,
     pub availability_zones: Option<Spanned<Vec<SpannedStr>>>,
+    pub subnets: Option<Spanned<Vec<SpannedStr>>>,
     pub key_name: Option<SpannedStr>,
     pub security_groups: Option<Vec<SpannedStr>>,
     pub root_volume_gb: Option<Spanned<i64>>,
     pub shutdown_behavior: Option<SpannedStr>,
     pub user_data: Option<Spanned<TextSource>>,
     pub rolling: Option<Spanned<Rolling>>,
+    pub metadata_tokens: Option<SpannedStr>,
+    pub root_volume_encrypted: Option<bool>,
 }
 
 /// `rolling = { batch = 1, health_timeout = "10m" }`: how replicas behind a balancer are
@@ -157,6 +170,7 @@ pub struct DnsRecord {
     pub name: SpannedStr,
     pub prevent_destroy: Option<bool>,
     pub depends_on: Option<Vec<SpannedStr>>,
+    pub lint_allow: Option<Vec<SpannedStr>>,
     pub zone: SpannedStr,
     #[serde(rename = "type")]
     pub record_type: SpannedStr,
@@ -170,6 +184,7 @@ pub struct KeyPair {
     pub name: Option<SpannedStr>,
     pub prevent_destroy: Option<bool>,
     pub depends_on: Option<Vec<SpannedStr>>,
+    pub lint_allow: Option<Vec<SpannedStr>>,
     pub tags: Option<Tags>,
     pub public_key: Spanned<TextSource>,
 }

@@ -670,3 +670,81 @@ fn restore_from_env_names_an_env_and_an_empty_one_means_none() {
     let found = errors(&body("Prod env"), "");
     assert_eq!(found, ["invalid env name `Prod env`"]);
 }
+
+/// Issue 16: `subnets` from a var, spread round-robin over the replicas like zones; the
+/// env's `vpc` reaches the model and the security groups.
+#[test]
+fn subnets_from_a_var_spread_round_robin_and_the_vpc_reaches_the_groups() {
+    let l = ok(
+        r#"
+[vars]
+subnets = ["subnet-0a1b2c3d4e5f60718", "subnet-1a1b2c3d4e5f60718"]
+[security_group.web]
+description = "web"
+[instance.web]
+count = 3
+ami = "ami-12345678"
+instance_type = "t3.micro"
+subnets = "${var.subnets}"
+"#,
+        "vpc = \"vpc-0a1b2c3d4e5f60718\"\n",
+    );
+    assert_eq!(l.stack.vpc.as_deref(), Some("vpc-0a1b2c3d4e5f60718"));
+    let placed: Vec<Option<&str>> = (0..3)
+        .map(|k| {
+            instance(&l, &format!("instance.web[{k}]"))
+                .subnet
+                .as_deref()
+        })
+        .collect();
+    assert_eq!(
+        placed,
+        [
+            Some("subnet-0a1b2c3d4e5f60718"),
+            Some("subnet-1a1b2c3d4e5f60718"),
+            Some("subnet-0a1b2c3d4e5f60718")
+        ]
+    );
+    assert!(instance(&l, "instance.web[0]").availability_zone.is_none());
+    match &l.stack.resources[&"security_group.web".parse::<Address>().unwrap()].spec {
+        Spec::SecurityGroup(sg) => assert_eq!(sg.vpc.as_deref(), Some("vpc-0a1b2c3d4e5f60718")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn subnets_are_refused_with_zones_without_a_vpc_or_malformed() {
+    let lb = |keys: &str| {
+        format!(
+            "[load_balancer.web]\n{keys}\nlisteners = [ {{ port = 80, protocol = \"http\", instance_port = 80, instance_protocol = \"http\" }} ]\n"
+        )
+    };
+    let vpc = "vpc = \"vpc-0a1b2c3d4e5f60718\"\n";
+    assert_eq!(
+        errors(
+            &lb("availability_zones = [\"us-east-1a\"]\nsubnets = [\"subnet-0a1b2c3d\"]"),
+            vpc
+        ),
+        ["give `availability_zones` or `subnets`, not both"]
+    );
+    assert_eq!(
+        errors(&lb("subnets = [\"subnet-0a1b2c3d\"]"), ""),
+        ["`subnets` needs the env's `vpc`"]
+    );
+    assert_eq!(
+        errors(
+            &lb("subnets = [\"sub-0a1b2c3d\", \"subnet-0a1b2c3d\", \"subnet-0a1b2c3d\"]"),
+            vpc
+        ),
+        [
+            "invalid subnet id `sub-0a1b2c3d`",
+            "subnet `subnet-0a1b2c3d` is listed twice"
+        ]
+    );
+    assert_eq!(
+        errors(&lb(""), vpc),
+        ["a load balancer needs at least one availability zone (or `subnets`)"]
+    );
+    // A balancer in subnets needs no zones.
+    ok(&lb("subnets = [\"subnet-0a1b2c3d\"]"), vpc);
+}

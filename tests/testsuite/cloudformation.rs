@@ -65,6 +65,30 @@ fn the_exported_template_holds_no_secret_and_cloudformation_creates_the_stack() 
     .into();
     assert_eq!(types, expected);
     assert_eq!(template["Parameters"]["SecretPw"]["NoEcho"], true);
+    // Secure defaults (issue 16): IMDSv2 required, the root volume and storage encrypted.
+    let instance = &template["Resources"]["InstanceWeb0"]["Properties"];
+    assert_eq!(instance["MetadataOptions"]["HttpTokens"], "required");
+    assert_eq!(instance["BlockDeviceMappings"][0]["Ebs"]["Encrypted"], true);
+    assert_eq!(
+        template["Resources"]["DatabaseMain"]["Properties"]["StorageEncrypted"],
+        true
+    );
+    // The emulator refuses a root volume mapping without a size (AWS takes the image's,
+    // as the engine, which reads it, says): one is given here for it.
+    let mut given = template.clone();
+    for r in given["Resources"]
+        .as_object_mut()
+        .expect("Resources")
+        .values_mut()
+    {
+        if let Some(ebs) = r
+            .pointer_mut("/Properties/BlockDeviceMappings/0/Ebs")
+            .and_then(Json::as_object_mut)
+        {
+            ebs.entry("VolumeSize").or_insert("8".into());
+        }
+    }
+    let body = serde_json::to_string(&given).expect("JSON");
 
     let rt = runtime();
     rt.block_on(async {
@@ -79,7 +103,7 @@ fn the_exported_template_holds_no_secret_and_cloudformation_creates_the_stack() 
         };
         cfn.create_stack()
             .stack_name(&s.name)
-            .template_body(&stdout)
+            .template_body(&body)
             .parameters(parameter("SecretPw", PW))
             .parameters(parameter("SecretToken", TOKEN))
             .send()

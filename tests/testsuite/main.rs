@@ -11,6 +11,7 @@
 //! - `apply`: apply, destroy, output and unlock against the emulator, checked through the SDK.
 //! - `robust`: apply under SIGKILL, faults on the wire and concurrent runs (emulator).
 //! - `rolling`: rolling replacement of balancer members through the delaying proxy.
+//! - `lint`: `lint` on the reference stack (findings pinned), its exit status and JSON.
 //! - `schema`: the JSON Schemas accept every shipped stack and refuse bad ones.
 //! - `formats`: `plan --format`, `graph --format` and `--plan`, `completions`.
 //! - `occasional`: `expires`, `ls` from an empty directory (issue 19; emulator).
@@ -23,6 +24,7 @@ mod cfn_s3;
 mod ci;
 mod cli;
 mod cloudformation;
+mod defaults;
 mod emulator;
 mod files;
 mod fixtures;
@@ -30,6 +32,8 @@ mod fleet;
 mod formats;
 mod generate;
 mod occasional;
+mod lint;
+mod placement;
 mod plan;
 mod plan_json;
 mod robust;

@@ -415,7 +415,14 @@ impl Aws {
             .min_count(1)
             .max_count(1)
             .placement(Placement::builder().availability_zone(launch.zone).build())
-            .set_security_group_ids(Some(launch.groups.iter().map(|g| g.to_string()).collect()));
+            .set_security_group_ids(Some(launch.groups.iter().map(|g| g.to_string()).collect()))
+            // As stackwright launches (secure defaults, issue 16): IMDSv2 tokens required.
+            // (The root volume's encryption is not read back, so not given here.)
+            .metadata_options(
+                aws_sdk_ec2::types::InstanceMetadataOptionsRequest::builder()
+                    .http_tokens(aws_sdk_ec2::types::HttpTokensState::Required)
+                    .build(),
+            );
         // Untagged, as built by hand (issue 15): AWS refuses an empty tag specification.
         if !launch.tags.is_empty() {
             request = request.tag_specifications(ec2_tags(ResourceType::Instance, &launch.tags));
@@ -541,6 +548,7 @@ impl Aws {
             .multi_az(false)
             .publicly_accessible(false)
             .deletion_protection(false)
+            .storage_encrypted(true)
             .set_tags(Some(
                 tags.iter()
                     .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build())
@@ -767,8 +775,8 @@ fn empty_account_plans_every_address_as_create() {
     // What is known before apply, and what is not.
     for line in [
         format!("      name        = \"{}\"", s.physical("web")),
-        "      user_data         = (2 lines)".to_string(),
-        "      key_name          = (known after apply)".to_string(),
+        "      user_data             = (2 lines)".to_string(),
+        "      key_name              = (known after apply)".to_string(),
         "      records = (known after apply)".to_string(),
         format!("      health_check       = \"{HEALTH_CHECK}\""),
     ] {

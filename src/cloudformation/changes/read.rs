@@ -105,6 +105,16 @@ impl View {
                         if !size.is_null() {
                             out.insert("root_volume_gb".into(), Value::Text(names.text(size)));
                         }
+                        out.insert(
+                            "root_volume_encrypted".into(),
+                            flag(meta_flag(&value[0]["Ebs"]["Encrypted"])),
+                        );
+                    }
+                    "MetadataOptions" => {
+                        let tokens = &value["HttpTokens"];
+                        if !tokens.is_null() {
+                            out.insert("metadata_tokens".into(), Value::Text(names.text(tokens)));
+                        }
                     }
                     "Listeners" => {
                         let listeners = value.as_array().into_iter().flatten().map(|l| {
@@ -236,11 +246,16 @@ pub(super) fn attribute_name(kind: Kind, property: &str) -> &str {
         return "tags";
     }
     let table: &[(&str, &str)] = match kind {
-        Kind::SecurityGroup => &[("GroupName", "name"), ("GroupDescription", "description")],
+        Kind::SecurityGroup => &[
+            ("GroupName", "name"),
+            ("GroupDescription", "description"),
+            ("VpcId", "vpc"),
+        ],
         Kind::KeyPair => &[("KeyName", "name"), ("PublicKeyMaterial", "public_key")],
         Kind::LoadBalancer => &[
             ("LoadBalancerName", "name"),
             ("AvailabilityZones", "availability_zones"),
+            ("Subnets", "subnets"),
             ("Listeners", "listeners"),
             ("HealthCheck", "health_check"),
             ("Instances", "instances"),
@@ -264,6 +279,9 @@ pub(super) fn attribute_name(kind: Kind, property: &str) -> &str {
             ("BackupRetentionPeriod", "backup_retention_days"),
             ("PubliclyAccessible", "publicly_accessible"),
             ("DeletionProtection", "deletion_protection"),
+            ("StorageEncrypted", "storage_encrypted"),
+            // Its own subnet group's name (a `Ref`): the subnets are the group's.
+            ("DBSubnetGroupName", "db_subnet_group"),
         ],
         Kind::Instance => &[
             ("ImageId", "ami"),
@@ -274,6 +292,8 @@ pub(super) fn attribute_name(kind: Kind, property: &str) -> &str {
             ("BlockDeviceMappings", "root_volume_gb"),
             ("InstanceInitiatedShutdownBehavior", "shutdown_behavior"),
             ("UserData", "user_data"),
+            ("MetadataOptions", "metadata_tokens"),
+            ("SubnetId", "subnet"),
         ],
         Kind::DnsRecord => &[
             ("HostedZoneName", "zone"),

@@ -241,6 +241,50 @@ impl<'a> Cloudformation<'a> {
         Ok(template)
     }
 
+    /// The stack's template; for a stack CloudFormation holds (`deployed`), with the
+    /// create-only settings of what it already made kept as deployed, so that a default
+    /// that changed replaces nothing (issue 16).
+    ///
+    /// An instance's root volume mapping names the AMI's own root device, and a size
+    /// (the image's unless the stack gives one), read from EC2: a template alone can only
+    /// guess the device (`/dev/sda1`), and a mapping to the wrong one adds a volume and
+    /// leaves the root volume unencrypted.
+    async fn template(&self, deployed: Option<&Json>) -> Result<Json> {
+        let mut template = cloudformation::template(self.stack);
+        if let Some(deployed) = deployed {
+            cloudformation::keep_create_only(&mut template, deployed);
+        }
+        let Some(resources) = template["Resources"].as_object_mut() else {
+            return Ok(template);
+        };
+        for (id, resource) in resources.iter_mut() {
+            // A running instance's mapping is the deployed one (`keep_create_only`).
+            let running = deployed.is_some_and(|d| {
+                !d["Resources"][id.as_str()]["Properties"]["BlockDeviceMappings"].is_null()
+            });
+            if resource["Type"] != "AWS::EC2::Instance" || running {
+                continue;
+            }
+            let Some(ami) = resource["Properties"]["ImageId"]
+                .as_str()
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            let Some(mapping) = resource.pointer_mut("/Properties/BlockDeviceMappings/0") else {
+                continue;
+            };
+            let (device, size) = self.aws.root_device(&self.scope, &ami).await?;
+            mapping["DeviceName"] = Json::String(device);
+            if mapping["Ebs"]["VolumeSize"].is_null()
+                && let Some(gb) = size
+            {
+                mapping["Ebs"]["VolumeSize"] = Json::String(gb.to_string());
+            }
+        }
+        Ok(template)
+    }
+
     /// The secret parameters of `template`: each from its environment variable; else the
     /// value the stack was deployed with; else, for a plan, a placeholder.
     fn parameters(
@@ -294,15 +338,26 @@ impl<'a> Cloudformation<'a> {
     /// Make a change set for the stack as it is now and describe it as a plan.
     async fn make(&self, intent: Intent, cancel: watch::Receiver<bool>) -> Result<Proposal> {
         no_clashes(self.stack)?;
-        let template = cloudformation::template(self.stack);
-        // CloudFormation's limits, before anything is sent.
-        let body = limits::body(&template);
-        let delivery = limits::delivery(&self.stack.name, &body, limits::resources(&template))
-            .map_err(|e| EngineError::Message(e.to_string()))?;
+        let limit = |template: &Json| {
+            let body = limits::body(template);
+            limits::delivery(&self.stack.name, &body, limits::resources(template))
+                .map(|delivery| (body, delivery))
+                .map_err(|e| EngineError::Message(e.to_string()))
+        };
+        // CloudFormation's limits, before any call; said again of the template as sent.
+        limit(&cloudformation::template(self.stack))?;
+        self.aws.check_placement(&self.scope, self.stack).await?;
         let deployed = self.current(Operation::Apply).await?;
         let exists = deployed
             .as_ref()
             .is_some_and(|d| d.status != "REVIEW_IN_PROGRESS");
+        let deployed_template = if exists {
+            Some(self.deployed_template().await?)
+        } else {
+            None
+        };
+        let template = self.template(deployed_template.as_ref()).await?;
+        let (body, delivery) = limit(&template)?;
         let parameters =
             self.parameters(&template, deployed.as_ref().filter(|_| exists), intent)?;
         let secrets: Vec<String> = parameters
@@ -310,11 +365,10 @@ impl<'a> Cloudformation<'a> {
             .filter_map(|p| p.value.as_ref().map(|v| v.expose().to_string()))
             .filter(|v| v != PLACEHOLDER)
             .collect();
-        let old = if exists {
-            changes::View::of(&self.deployed_template().await?)
-        } else {
-            changes::View::default()
-        };
+        let old = deployed_template
+            .as_ref()
+            .map(changes::View::of)
+            .unwrap_or_default();
         let new = changes::View::of(&template);
         // What a saved plan must find unchanged: read before the change set is made, so
         // nothing between the two escapes it.

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::{Carry, Cloudformation, Proposal, Result, digest};
+use crate::cloudformation::ENGINE_TAG_VALUE;
 use crate::cloudformation::changes;
-use crate::cloudformation::{self, ENGINE_TAG_VALUE};
 use crate::engine::error::fail;
 use crate::engine::{EngineError, Operation};
 use crate::plan::{self, Plan};
@@ -111,7 +111,15 @@ impl Cloudformation<'_> {
         }
         // The change set was made from the template of the stack in the file, or the file
         // was changed: what is shown must be what runs.
-        let body = cloudformation::limits::body(&cloudformation::template(self.stack));
+        let held = self.aws.cfn_stack(&self.scope, &cs.stack_name).await?;
+        let deployed = match held {
+            Some(info) if info.id == cs.stack_id && info.status != "REVIEW_IN_PROGRESS" => {
+                Some(self.deployed_template().await?)
+            }
+            _ => None,
+        };
+        let template = self.template(deployed.as_ref()).await?;
+        let body = cloudformation::limits::body(&template);
         let made_from = format!("{}, template {}", self.description(), digest(&body));
         if described.description != made_from {
             fail!(
@@ -148,7 +156,7 @@ impl Cloudformation<'_> {
         } else {
             changes::View::default()
         };
-        let new = changes::View::of(&cloudformation::template(self.stack));
+        let new = changes::View::of(&template);
         self.fill_ids(&mut described.changes).await?;
         // What runs is the change set: it must read as the plan that was reviewed.
         let plan = changes::plan(self.stack, self.graph, &described.changes, &old, &new);

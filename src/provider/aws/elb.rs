@@ -164,6 +164,10 @@ pub(super) fn resource(raw: &RawBalancer, ids: &Ids) -> LiveResource {
             "availability_zones".to_string(),
             Value::list(b.availability_zones().iter().cloned()),
         ),
+        (
+            "subnets".to_string(),
+            Value::list(b.subnets().iter().cloned()),
+        ),
         ("listeners".to_string(), Value::list(listeners)),
         (
             "instances".to_string(),
@@ -311,7 +315,9 @@ impl Aws {
             .create_load_balancer()
             .load_balancer_name(name)
             .set_listeners(Some(lb.listeners.iter().filter_map(listener).collect()))
-            .set_availability_zones(Some(lb.availability_zones.clone()))
+            // Subnets (in the env's VPC) or zones (the default VPC), never both.
+            .set_availability_zones(lb.subnets.is_empty().then(|| lb.availability_zones.clone()))
+            .set_subnets((!lb.subnets.is_empty()).then(|| lb.subnets.clone()))
             .set_security_groups((!groups.is_empty()).then_some(groups))
             .set_tags(Some(elb_tags(&want.tags)))
             .send()
@@ -403,8 +409,13 @@ impl Aws {
                 .map_err(|e| self.error(scope, &what, e))?;
         }
 
-        // Zones: enable new ones before disabling old ones.
-        let zones = now.availability_zones();
+        // Zones: enable new ones before disabling old ones. A balancer in subnets serves
+        // their zones (a change of subnets replaces it).
+        let zones = if lb.subnets.is_empty() {
+            now.availability_zones()
+        } else {
+            &[]
+        };
         let enable: Vec<String> = lb
             .availability_zones
             .iter()
@@ -425,7 +436,7 @@ impl Aws {
             .filter(|z| !lb.availability_zones.contains(z))
             .cloned()
             .collect();
-        if !disable.is_empty() {
+        if !disable.is_empty() && lb.subnets.is_empty() {
             self.elb
                 .disable_availability_zones_for_load_balancer()
                 .load_balancer_name(name)

@@ -24,6 +24,7 @@ pub mod s3;
 mod snapshots;
 pub mod stats;
 mod throttle;
+mod subnets;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -90,7 +91,8 @@ pub struct Aws {
     /// Instances to terminate, sent together (one TerminateInstances for many).
     terminations: Arc<ec2::Batcher>,
     /// Root device names of AMIs, looked up once per AMI.
-    root_devices: Arc<Mutex<BTreeMap<String, String>>>,
+    /// AMI → its root device name and that device's size in GiB (when the image says).
+    root_devices: Arc<Mutex<BTreeMap<String, (String, Option<i32>)>>>,
     /// Addresses of the stack and env seen in the last refresh but managed by the other
     /// engine (see [`LiveState::other_engine`]).
     other_engine: Arc<Mutex<std::collections::BTreeSet<Address>>>,
@@ -602,6 +604,14 @@ impl Provider for Aws {
 
     async fn snapshot_available(&self, scope: &Scope, id: &str) -> Result<bool, ProviderError> {
         self.db_snapshot_available(scope, id).await
+    }
+
+    async fn placement(
+        &self,
+        scope: &Scope,
+        stack: &crate::stack::Stack,
+    ) -> Result<(), ProviderError> {
+        self.check_placement(scope, stack).await
     }
 
     async fn refresh(&self, scope: &Scope) -> Result<LiveState, ProviderError> {

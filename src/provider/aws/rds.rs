@@ -102,6 +102,10 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
             "deletion_protection".to_string(),
             flag(d.deletion_protection().unwrap_or(false)),
         ),
+        (
+            "storage_encrypted".to_string(),
+            flag(d.storage_encrypted().unwrap_or(false)),
+        ),
         ("tags".to_string(), raw.tagged.user_tags()),
         ("prevent_destroy".to_string(), raw.tagged.prevent_destroy()),
     ]);
@@ -113,6 +117,23 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
     // Not compared (not in the kind's attributes): the plan warns of it.
     if let Some(v) = raw.tagged.tags.get(crate::provider::TAG_RESTORING) {
         attrs.insert("restoring".to_string(), Value::text(v.clone()));
+    }
+    let mut attrs = attrs;
+    if let Some(group) = d.db_subnet_group() {
+        attrs.insert(
+            "subnets".to_string(),
+            Value::list(
+                group
+                    .subnets()
+                    .iter()
+                    .filter_map(|s| s.subnet_identifier().map(String::from)),
+            ),
+        );
+        // Not compared: which group, to move the database into its own when needed.
+        attrs.insert(
+            "db_subnet_group".to_string(),
+            Value::text(group.db_subnet_group_name().unwrap_or_default()),
+        );
     }
     let outputs = db_outputs(d);
     LiveResource {
@@ -239,6 +260,10 @@ impl Aws {
             .master_password
             .as_ref()
             .ok_or_else(|| self.failed(scope, &what, "no master password".into()))?;
+        if !d.subnets.is_empty() {
+            self.ensure_subnet_group(scope, identifier, &d.subnets, &want.tags)
+                .await?;
+        }
         if let Some(snapshot) = &want.restore {
             return self
                 .restore_database(scope, want, snapshot, groups, progress)
@@ -259,6 +284,7 @@ impl Aws {
             .set_port(d.port.map(i32::from))
             .set_vpc_security_group_ids((!groups.is_empty()).then_some(groups))
             .set_availability_zone(d.availability_zone.clone())
+            .set_db_subnet_group_name((!d.subnets.is_empty()).then(|| identifier.to_string()))
             .multi_az(d.multi_az)
             .backup_retention_period(int(d.backup_retention_days))
             // AWS's default depends on the subnet group: always say.
@@ -266,6 +292,8 @@ impl Aws {
             .deletion_protection(d.deletion_protection)
             // Snapshots carry the stack's tags: `restore_from_env` finds them by those.
             .copy_tags_to_snapshot(true)
+            // With the account's default RDS key.
+            .storage_encrypted(d.storage_encrypted)
             .set_tags(Some(rds_tags(&want.tags)))
             .send()
             .await;
@@ -344,6 +372,7 @@ impl Aws {
             .set_port(d.port.map(i32::from))
             .set_vpc_security_group_ids((!groups.is_empty()).then_some(groups.clone()))
             .set_availability_zone(d.availability_zone.clone())
+            .set_db_subnet_group_name((!d.subnets.is_empty()).then(|| identifier.to_string()))
             .multi_az(d.multi_az)
             // AWS's default depends on the subnet group: always say.
             .publicly_accessible(d.publicly_accessible)
@@ -431,7 +460,12 @@ impl Aws {
             "publicly_accessible",
             "deletion_protection",
             "master_password",
+            "subnets",
         ];
+        if changed("subnets") && !d.subnets.is_empty() {
+            self.ensure_subnet_group(scope, identifier, &d.subnets, &want.tags)
+                .await?;
+        }
         if settings.iter().any(|s| changed(s)) {
             let mut modify = self
                 .rds
@@ -464,6 +498,13 @@ impl Aws {
             }
             if changed("multi_az") {
                 modify = modify.multi_az(d.multi_az);
+            }
+            // Into its own subnet group (made above), unless it is in it already.
+            if changed("subnets")
+                && !d.subnets.is_empty()
+                && live.attrs.get("db_subnet_group") != Some(&Value::text(identifier))
+            {
+                modify = modify.db_subnet_group_name(identifier);
             }
             if changed("backup_retention_days") {
                 modify = modify.backup_retention_period(int(d.backup_retention_days));
@@ -557,6 +598,7 @@ impl Aws {
             Ok(db.is_none().then_some(()))
         })
         .await
-        .map_err(|d| self.failed(scope, &what, d))
+        .map_err(|d| self.failed(scope, &what, d))?;
+        self.delete_subnet_group(scope, identifier).await
     }
 }

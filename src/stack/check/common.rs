@@ -14,15 +14,51 @@ use super::Checker;
 
 impl Checker<'_> {
     pub(super) fn common(&mut self, r: &RawResource, body: &RawBody) -> Option<Common> {
-        let (name, prevent_destroy, depends_on, tags) = match body {
-            RawBody::SecurityGroup(x) => (&x.name, x.prevent_destroy, &x.depends_on, &x.tags),
-            RawBody::KeyPair(x) => (&x.name, x.prevent_destroy, &x.depends_on, &x.tags),
-            RawBody::LoadBalancer(x) => (&x.name, x.prevent_destroy, &x.depends_on, &x.tags),
-            RawBody::Database(x) => (&x.name, x.prevent_destroy, &x.depends_on, &x.tags),
-            RawBody::Instance(x) => (&x.name, x.prevent_destroy, &x.depends_on, &x.tags),
-            RawBody::DnsRecord(x) => (&None, x.prevent_destroy, &x.depends_on, &None),
+        let (name, prevent_destroy, depends_on, tags, lint_allow) = match body {
+            RawBody::SecurityGroup(x) => (
+                &x.name,
+                x.prevent_destroy,
+                &x.depends_on,
+                &x.tags,
+                &x.lint_allow,
+            ),
+            RawBody::KeyPair(x) => (
+                &x.name,
+                x.prevent_destroy,
+                &x.depends_on,
+                &x.tags,
+                &x.lint_allow,
+            ),
+            RawBody::LoadBalancer(x) => (
+                &x.name,
+                x.prevent_destroy,
+                &x.depends_on,
+                &x.tags,
+                &x.lint_allow,
+            ),
+            RawBody::Database(x) => (
+                &x.name,
+                x.prevent_destroy,
+                &x.depends_on,
+                &x.tags,
+                &x.lint_allow,
+            ),
+            RawBody::Instance(x) => (
+                &x.name,
+                x.prevent_destroy,
+                &x.depends_on,
+                &x.tags,
+                &x.lint_allow,
+            ),
+            RawBody::DnsRecord(x) => (
+                &None,
+                x.prevent_destroy,
+                &x.depends_on,
+                &None,
+                &x.lint_allow,
+            ),
         };
-        let mut ok = true;
+        let mut ok = self.lint_allow(lint_allow);
         let explicit_name = match name {
             Some(n) => match self.known_here(n, "name") {
                 Some(value) => {

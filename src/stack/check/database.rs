@@ -152,6 +152,19 @@ impl Checker<'_> {
             );
             ok = false;
         }
+        let subnets = match &db.subnets {
+            Some(list) => {
+                let zones_key = db
+                    .availability_zone
+                    .as_ref()
+                    .map(|z| ("availability_zone", z.span()));
+                self.subnets(list, zones_key).unwrap_or_else(|| {
+                    ok = false;
+                    Vec::new()
+                })
+            }
+            None => Vec::new(),
+        };
         let backup_retention_days = match &db.backup_retention_days {
             Some(d) => self.int(d, "backup_retention_days", 0..=35),
             None => Some(1),
@@ -193,12 +206,14 @@ impl Checker<'_> {
             port,
             security_groups,
             availability_zone,
+            subnets,
             multi_az: db.multi_az.unwrap_or(false),
             backup_retention_days: backup_retention_days?,
             publicly_accessible: db.publicly_accessible.unwrap_or(false),
             deletion_protection: db.deletion_protection.unwrap_or(false),
             final_snapshot: db.final_snapshot.unwrap_or(true),
             restore_from_env,
+            storage_encrypted: db.storage_encrypted.unwrap_or(true),
         })
     }
 }

@@ -4,7 +4,8 @@
 
 use crate::stack::load::RawResource;
 use crate::stack::model::{
-    Address, Instance, Kind, Resource, Rolling, ShutdownBehavior, Spec, parse_duration,
+    Address, Instance, Kind, MetadataTokens, Resource, Rolling, ShutdownBehavior, Spec,
+    parse_duration,
 };
 use crate::stack::names;
 use crate::stack::raw;
@@ -88,6 +89,20 @@ impl Checker<'_> {
                 zones.into_iter().flatten().collect()
             }
             (None, None) => Vec::new(),
+        };
+        let subnets: Vec<String> = match &i.subnets {
+            Some(list) => {
+                let zones_key = match (&i.availability_zone, &i.availability_zones) {
+                    (Some(z), _) => Some(("availability_zone", z.span())),
+                    (None, Some(l)) => Some(("availability_zones", l.span())),
+                    (None, None) => None,
+                };
+                self.subnets(list, zones_key).unwrap_or_else(|| {
+                    ok = false;
+                    Vec::new()
+                })
+            }
+            None => Vec::new(),
         };
         let key_name = match &i.key_name {
             Some(k) => {
@@ -198,6 +213,25 @@ impl Checker<'_> {
             }
             None => Rolling::default(),
         };
+        let metadata_tokens = match &i.metadata_tokens {
+            Some(m) => match self.known_here(m, "metadata_tokens").as_deref() {
+                Some("required") => MetadataTokens::Required,
+                Some("optional") => MetadataTokens::Optional,
+                Some(other) => {
+                    self.push(
+                        self.error(m.span(), format!("unknown `metadata_tokens` `{other}`"))
+                            .hint("use `required` (IMDSv2 only, the default) or `optional`"),
+                    );
+                    ok = false;
+                    MetadataTokens::Required
+                }
+                None => {
+                    ok = false;
+                    MetadataTokens::Required
+                }
+            },
+            None => MetadataTokens::Required,
+        };
         let (Some(common), Some(ami), Some(instance_type), true) = (common, ami, instance_type, ok)
         else {
             return Vec::new();
@@ -208,6 +242,8 @@ impl Checker<'_> {
             .map(|index| {
                 let zone = (!zones.is_empty())
                     .then(|| zones[index.unwrap_or(0) as usize % zones.len()].clone());
+                let subnet = (!subnets.is_empty())
+                    .then(|| subnets[index.unwrap_or(0) as usize % subnets.len()].clone());
                 let physical_name = match (&common.explicit_name, &name_tag) {
                     (Some(n), _) => match index {
                         Some(k) => format!("{n}-{k}"),
@@ -232,12 +268,15 @@ impl Checker<'_> {
                         ami: ami.clone(),
                         instance_type: instance_type.clone(),
                         availability_zone: zone,
+                        subnet,
                         key_name: key_name.clone(),
                         security_groups: security_groups.clone(),
                         root_volume_gb,
                         shutdown_behavior,
                         user_data: user_data.clone(),
                         rolling,
+                        metadata_tokens,
+                        root_volume_encrypted: i.root_volume_encrypted.unwrap_or(true),
                     }),
                 }
             })

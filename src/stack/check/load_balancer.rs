@@ -19,10 +19,25 @@ impl Checker<'_> {
                 None => ok = false,
             }
         }
-        if lb.availability_zones.is_empty() {
+        let subnets = match &lb.subnets {
+            Some(list) => {
+                let zones_key = lb.availability_zones.first().map(|z| {
+                    let last = lb.availability_zones.last().unwrap_or(z);
+                    ("availability_zones", z.span().start..last.span().end)
+                });
+                self.subnets(list, zones_key).unwrap_or_else(|| {
+                    ok = false;
+                    Vec::new()
+                })
+            }
+            None => Vec::new(),
+        };
+        if lb.availability_zones.is_empty() && lb.subnets.is_none() {
             self.push(
-                Diagnostic::error("a load balancer needs at least one availability zone")
-                    .at(self.current_span()),
+                Diagnostic::error(
+                    "a load balancer needs at least one availability zone (or `subnets`)",
+                )
+                .at(self.current_span()),
             );
             ok = false;
         }
@@ -38,6 +53,10 @@ impl Checker<'_> {
                         ok = false;
                     }
                     listeners.push(listener);
+                    let span = self.span(l.span());
+                    if let Some(origin) = self.origin_mut() {
+                        origin.listeners.push(span);
+                    }
                 }
                 None => ok = false,
             }
@@ -109,6 +128,7 @@ impl Checker<'_> {
         let security_groups = self.group_refs(&lb.security_groups, "security_groups");
         ok.then_some(LoadBalancer {
             availability_zones: zones,
+            subnets,
             listeners,
             health_check,
             instances,

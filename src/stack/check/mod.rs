@@ -38,6 +38,7 @@ use super::diag::{Diagnostic, Diagnostics};
 use super::load::{RawBody, RawResource, RawStack};
 use super::model::*;
 use super::names;
+use super::origin::{LINT_RULES, Origins, TableSpans};
 use super::raw::SpannedStr;
 use super::source::{FileId, SourceMap, Span};
 
@@ -80,6 +81,8 @@ pub(crate) struct Checker<'a> {
     raw: &'a RawStack,
     stack_name: String,
     region: String,
+    /// The env's `vpc`, once checked.
+    vpc: Option<String>,
     declared: BTreeMap<(Kind, String), Option<u32>>,
     /// Declared resources whose tables did not load (their errors are reported): a
     /// reference to one is not judged, so one mistake makes one error, not a cascade.
@@ -87,6 +90,8 @@ pub(crate) struct Checker<'a> {
     used_vars: BTreeSet<String>,
     used_secrets: BTreeSet<String>,
     pub reference_spans: ReferenceSpans,
+    /// Where each resource table was written, for `lint`.
+    origins: Origins,
     /// The addresses of the resource being checked (every replica).
     current: Vec<Address>,
 }
@@ -95,7 +100,7 @@ pub(crate) fn check(
     raw: &RawStack,
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
-) -> Option<(Stack, ReferenceSpans)> {
+) -> Option<(Stack, ReferenceSpans, Origins)> {
     let stack_name = raw
         .section
         .as_ref()
@@ -107,16 +112,19 @@ pub(crate) fn check(
         raw,
         stack_name,
         region: String::new(),
+        vpc: None,
         declared: BTreeMap::new(),
         failed: BTreeSet::new(),
         used_vars: raw.used_vars.clone(),
         used_secrets: BTreeSet::new(),
         reference_spans: BTreeMap::new(),
+        origins: BTreeMap::new(),
         current: Vec::new(),
     };
     let stack = checker.run();
     let spans = std::mem::take(&mut checker.reference_spans);
-    (!checker.diags.has_errors()).then_some((stack, spans))
+    let origins = std::mem::take(&mut checker.origins);
+    (!checker.diags.has_errors()).then_some((stack, spans, origins))
 }
 
 impl Checker<'_> {
@@ -147,6 +155,20 @@ impl Checker<'_> {
             Some(url)
         });
         let expires_secs = self.expires();
+
+        self.vpc = raw.vpc.as_ref().and_then(|v| {
+            let env_file = FileId(1);
+            let vpc = self.known(v, env_file, "vpc")?;
+            if !aws_id(&vpc, "vpc-") {
+                self.diags.push(
+                    Diagnostic::error(format!("invalid `vpc` `{vpc}`"))
+                        .at(Span::new(env_file, v.span()))
+                        .hint("a VPC id looks like `vpc-0123456789abcdef0`"),
+                );
+                return None;
+            }
+            Some(vpc)
+        });
 
         // 1. Every declared resource, so references resolve in any order.
         for r in &raw.resources {
@@ -214,6 +236,7 @@ impl Checker<'_> {
             region: self.region.clone(),
             endpoint_url,
             expires_secs,
+            vpc: self.vpc.clone(),
             secrets,
             resources,
             outputs,
@@ -324,6 +347,20 @@ impl Checker<'_> {
             .iter()
             .map(|i| Address::new(kind, &r.name, *i))
             .collect();
+        let table = Span::new(
+            r.table_span.file,
+            r.table_span.range.start..r.table_span.range.start + 1,
+        );
+        self.origins.insert(
+            (kind, r.name.clone()),
+            TableSpans {
+                table,
+                keys: r.keys.clone(),
+                lint_allow: Default::default(),
+                ingress: Default::default(),
+                listeners: Vec::new(),
+            },
+        );
         let common = self.common(r, body);
         let spec = match body {
             RawBody::SecurityGroup(sg) => self.security_group(sg).map(Spec::SecurityGroup),
@@ -351,6 +388,42 @@ impl Checker<'_> {
         }]
     }
 
+    /// The origin of the resource being checked.
+    fn origin_mut(&mut self) -> Option<&mut TableSpans> {
+        let a = self.current.first()?;
+        self.origins.get_mut(&(a.kind, a.name.clone()))
+    }
+
+    /// `lint_allow`: rule ids a resource silences, each one a rule `lint` knows.
+    fn lint_allow(&mut self, allow: &Option<Vec<SpannedStr>>) -> bool {
+        let mut ok = true;
+        let mut ids = std::collections::BTreeSet::new();
+        for id in allow.iter().flatten() {
+            let Some(value) = self.known_here(id, "lint_allow") else {
+                ok = false;
+                continue;
+            };
+            if LINT_RULES.contains(&value.as_str()) {
+                ids.insert(value);
+            } else {
+                let hint = super::diag::did_you_mean(&value, LINT_RULES)
+                    .unwrap_or_else(|| "the rules are listed by `docs/lint.md`".to_string());
+                self.push(
+                    self.error(
+                        id.span(),
+                        format!("unknown lint rule `{value}` in `lint_allow`"),
+                    )
+                    .hint(hint),
+                );
+                ok = false;
+            }
+        }
+        if let Some(origin) = self.origin_mut() {
+            origin.lint_allow = ids;
+        }
+        ok
+    }
+
     fn current_span(&self) -> Span {
         let Some(a) = self.current.first() else {
             return self.span(0..0);
@@ -366,6 +439,57 @@ impl Checker<'_> {
                 )
             })
             .unwrap_or_else(|| self.span(0..0))
+    }
+
+    /// `subnets = [...]`: ids of subnets, which need the env's `vpc` (whether each is in it
+    /// is asked of AWS at plan time). `zones`: the zone key also written, if any, where
+    /// the error points: subnets and zones are exclusive.
+    fn subnets(
+        &mut self,
+        list: &toml::Spanned<Vec<SpannedStr>>,
+        zones: Option<(&str, std::ops::Range<usize>)>,
+    ) -> Option<Vec<String>> {
+        let mut ok = true;
+        if let Some((key, range)) = zones {
+            self.push(
+                self.error(range, format!("give `{key}` or `subnets`, not both"))
+                    .hint("each subnet is in one zone, so `subnets` already says where"),
+            );
+            ok = false;
+        }
+        if self.raw.vpc.is_none() {
+            self.push(
+                self.error(list.span(), "`subnets` needs the env's `vpc`")
+                    .hint(format!(
+                        "name the VPC the subnets are in: `vpc = \"vpc-…\"` in env/{}.toml",
+                        self.raw.env
+                    )),
+            );
+            ok = false;
+        }
+        if list.get_ref().is_empty() {
+            self.push(self.error(list.span(), "`subnets` is empty"));
+            ok = false;
+        }
+        let mut out: Vec<String> = Vec::new();
+        for s in list.get_ref() {
+            let Some(id) = self.known_here(s, "subnets") else {
+                ok = false;
+                continue;
+            };
+            if !aws_id(&id, "subnet-") {
+                self.push(
+                    self.error(s.span(), format!("invalid subnet id `{id}`"))
+                        .hint("a subnet id looks like `subnet-0123456789abcdef0`"),
+                );
+                ok = false;
+            } else if out.contains(&id) {
+                self.push(self.error(s.span(), format!("subnet `{id}` is listed twice")));
+                ok = false;
+            }
+            out.push(id);
+        }
+        ok.then_some(out)
     }
 
     fn zone(&mut self, z: &SpannedStr, field: &str) -> Option<String> {
@@ -417,4 +541,14 @@ impl Checker<'_> {
     fn port(&mut self, v: &toml::Spanned<i64>, field: &str) -> Option<u16> {
         self.int(v, field, 1..=65535).map(|p| p as u16)
     }
+}
+
+/// Whether `id` is an AWS id with `prefix` (`vpc-`, `subnet-`): 8 or 17 hex digits.
+fn aws_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|hex| {
+        matches!(hex.len(), 8 | 17)
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
 }

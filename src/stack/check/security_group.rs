@@ -43,6 +43,7 @@ impl Checker<'_> {
             description,
             ingress,
             egress,
+            vpc: self.vpc.clone(),
         })
     }
 
@@ -55,6 +56,12 @@ impl Checker<'_> {
                     if out.contains(&r) {
                         self.push(self.error(rule.span(), "this rule is given twice"));
                         ok = false;
+                    }
+                    if field == "ingress" {
+                        let span = self.span(rule.span());
+                        if let Some(origin) = self.origin_mut() {
+                            origin.ingress.insert(r.clone(), span);
+                        }
                     }
                     out.push(r);
                 }

@@ -87,7 +87,7 @@ pub(in crate::provider::aws) fn group_resource(raw: &RawGroup, ids: &Ids) -> Liv
                 .map(|r| r.to_string()),
         )
     };
-    let attrs = BTreeMap::from([
+    let mut attrs = BTreeMap::from([
         (
             "name".to_string(),
             Value::text(g.group_name().unwrap_or_default()),
@@ -101,6 +101,9 @@ pub(in crate::provider::aws) fn group_resource(raw: &RawGroup, ids: &Ids) -> Liv
         ("tags".to_string(), raw.tagged.user_tags()),
         ("prevent_destroy".to_string(), raw.tagged.prevent_destroy()),
     ]);
+    if let Some(vpc) = g.vpc_id() {
+        attrs.insert("vpc".to_string(), Value::text(vpc));
+    }
     let outputs = BTreeMap::from([
         ("id".to_string(), raw.id.clone()),
         (
@@ -368,6 +371,8 @@ impl Aws {
             .create_security_group()
             .group_name(name)
             .description(description)
+            // The env's VPC; without one, the region's default VPC.
+            .set_vpc_id(want.text("vpc").map(String::from))
             .tag_specifications(tag_spec(ResourceType::SecurityGroup, &want.tags))
             .send()
             .await;
