@@ -15,9 +15,9 @@
 //! - the stack's outputs as `Outputs`.
 
 pub mod changes;
+mod keep;
 pub mod limits;
 mod shared;
-mod keep;
 
 pub use keep::keep_create_only;
 

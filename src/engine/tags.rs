@@ -33,6 +33,7 @@ pub fn nothing_of(
         region: region.unwrap_or_default().to_string(),
         endpoint_url: None,
         expires_secs: None,
+        vpc: None,
         imports: BTreeMap::new(),
         moved: BTreeMap::new(),
         secrets: BTreeMap::new(),

@@ -55,6 +55,7 @@ pub fn target(request: &Request) -> crate::stack::Stack {
         region: request.region.clone(),
         endpoint_url: None,
         expires_secs: None,
+        vpc: None,
         secrets: BTreeMap::new(),
         resources: BTreeMap::new(),
         outputs: BTreeMap::new(),

@@ -366,3 +366,88 @@ fn instances_named_as_replicas_and_alike_become_one_counted_block() {
         }]
     );
 }
+
+/// Issue 16 meets issue 15: what a live resource has against the secure defaults is
+/// written as it is (IMDSv1 allowed, storage not encrypted), so the generated stack plans
+/// no change to them; what matches the defaults is left out.
+#[test]
+fn live_resources_below_the_secure_defaults_are_written_as_they_are() {
+    let instance = |n: usize, id: &str, tokens: &str, name: &str| {
+        live(
+            Kind::Instance,
+            n,
+            id,
+            &[
+                ("ami", t("ami-12c6146b")),
+                ("instance_type", t("t2.micro")),
+                ("availability_zone", t("us-east-1a")),
+                ("metadata_tokens", t(tokens)),
+                ("tags", l(&[&format!("Name={name}")])),
+            ],
+            &[],
+        )
+    };
+    let database = |n: usize, id: &str, encrypted: &str| {
+        live(
+            Kind::Database,
+            n,
+            id,
+            &[
+                ("identifier", t(id)),
+                ("engine", t("mysql")),
+                ("instance_class", t("db.t3.micro")),
+                ("storage_gb", t("10")),
+                ("master_username", t("root")),
+                ("storage_encrypted", t(encrypted)),
+            ],
+            &[],
+        )
+    };
+    let resources = vec![
+        instance(0, "i-11111111", "optional", "old"),
+        instance(1, "i-22222222", "required", "new"),
+        database(2, "olddb", "false"),
+        database(3, "newdb", "true"),
+    ];
+    let found: BTreeMap<Address, &LiveResource> =
+        resources.iter().map(|r| (r.address.clone(), r)).collect();
+    let request = Request {
+        name: "shop".into(),
+        env: "prod".into(),
+        region: "us-east-1".into(),
+        ids: Vec::new(),
+    };
+    let names = super::state_names(&found, &request);
+    let generated = write::stack(&request, &found, &names).expect("generated");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    super::write_dir(dir.path(), &generated, false).expect("written");
+    let stack_toml = std::fs::read_to_string(dir.path().join("stack.toml")).expect("stack.toml");
+    assert_eq!(
+        stack_toml.matches("metadata_tokens").count(),
+        1,
+        "{stack_toml}"
+    );
+    assert_eq!(
+        stack_toml.matches("storage_encrypted").count(),
+        1,
+        "{stack_toml}"
+    );
+    let stack = crate::stack::load(dir.path(), Some("prod"))
+        .unwrap_or_else(|e| panic!("{:#?}\n{stack_toml}", e.diagnostics))
+        .stack;
+    let tokens = |name: &str| match &stack.resources[&Address::new(Kind::Instance, name, None)].spec
+    {
+        Spec::Instance(i) => i.metadata_tokens,
+        other => panic!("{other:?}"),
+    };
+    use crate::stack::model::MetadataTokens;
+    assert_eq!(tokens("old"), MetadataTokens::Optional);
+    assert_eq!(tokens("new"), MetadataTokens::Required);
+    let encrypted =
+        |name: &str| match &stack.resources[&Address::new(Kind::Database, name, None)].spec {
+            Spec::Database(d) => d.storage_encrypted,
+            other => panic!("{other:?}"),
+        };
+    assert!(!encrypted("olddb"));
+    assert!(encrypted("newdb"));
+}

@@ -101,6 +101,10 @@ struct DatabaseOut {
     backup_retention_days: u32,
     publicly_accessible: bool,
     deletion_protection: bool,
+    /// Written only as `false`: an unencrypted database as it is (the default, on, is
+    /// for new ones and would plan nothing, but says something untrue).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage_encrypted: Option<bool>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     tags: BTreeMap<String, String>,
 }
@@ -125,6 +129,9 @@ struct InstanceOut {
     root_volume_gb: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     shutdown_behavior: Option<String>,
+    /// Written only as `optional`: the default (`required`) would change the instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata_tokens: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_data: Option<TemplateOut>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -367,6 +374,9 @@ impl Writer<'_> {
             backup_retention_days: number(live, "backup_retention_days").unwrap_or(0),
             publicly_accessible: flag(live, "publicly_accessible"),
             deletion_protection: flag(live, "deletion_protection"),
+            storage_encrypted: text(live, "storage_encrypted")
+                .is_some_and(|v| v == "false")
+                .then_some(false),
             tags: written_tags(live),
         }
     }
@@ -407,6 +417,7 @@ impl Writer<'_> {
             security_groups: self.groups(live, "security_groups"),
             root_volume_gb: number(live, "root_volume_gb"),
             shutdown_behavior: text(live, "shutdown_behavior").filter(|b| b != "stop"),
+            metadata_tokens: text(live, "metadata_tokens").filter(|t| t != "required"),
             user_data: user_data.map(|template| TemplateOut { template }),
             tags,
         }

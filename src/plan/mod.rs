@@ -13,9 +13,9 @@
 //!    per-attribute hashes in the `stackwright:applied` tag.
 
 pub mod attrs;
+pub mod expiry;
 pub mod imports;
 pub mod moves;
-pub mod expiry;
 pub mod rotate;
 pub mod secrets;
 

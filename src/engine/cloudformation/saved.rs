@@ -119,7 +119,7 @@ impl Cloudformation<'_> {
             _ => None,
         };
         let template = self.template(deployed.as_ref()).await?;
-        let body = cloudformation::limits::body(&template);
+        let body = crate::cloudformation::limits::body(&template);
         let made_from = format!("{}, template {}", self.description(), digest(&body));
         if described.description != made_from {
             fail!(

@@ -14,8 +14,8 @@ mod claims;
 pub mod cloudformation;
 mod ec2;
 mod elb;
-mod imports;
 mod expiry;
+mod imports;
 mod inventory;
 pub mod lock;
 mod rds;
@@ -23,8 +23,8 @@ mod route53;
 pub mod s3;
 mod snapshots;
 pub mod stats;
-mod throttle;
 mod subnets;
+mod throttle;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -243,6 +243,7 @@ impl Aws {
             region: region.unwrap_or_default().to_string(),
             endpoint_url: None,
             expires_secs: None,
+            vpc: None,
             imports: BTreeMap::new(),
             moved: BTreeMap::new(),
             secrets: BTreeMap::new(),
@@ -749,14 +750,16 @@ impl Provider for Aws {
         want: &Desired<'_>,
         progress: &Progress<'_>,
     ) -> Result<Applied, ProviderError> {
+        // Each kind's future boxed: in one match they would all be as large as the
+        // largest (a database's), and a debug build overflowed a worker's stack.
         let work = async {
             match want.resource.address.kind {
-                Kind::SecurityGroup => self.create_group(scope, want).await,
-                Kind::KeyPair => self.create_key(scope, want).await,
-                Kind::LoadBalancer => self.create_balancer(scope, want).await,
-                Kind::Database => self.create_database(scope, want, progress).await,
-                Kind::Instance => self.create_instance(scope, want, progress).await,
-                Kind::DnsRecord => self.put_record(scope, want, true, progress).await,
+                Kind::SecurityGroup => Box::pin(self.create_group(scope, want)).await,
+                Kind::KeyPair => Box::pin(self.create_key(scope, want)).await,
+                Kind::LoadBalancer => Box::pin(self.create_balancer(scope, want)).await,
+                Kind::Database => Box::pin(self.create_database(scope, want, progress)).await,
+                Kind::Instance => Box::pin(self.create_instance(scope, want, progress)).await,
+                Kind::DnsRecord => Box::pin(self.put_record(scope, want, true, progress)).await,
             }
         };
         throttle::reporting(progress, work).await
@@ -771,12 +774,12 @@ impl Provider for Aws {
     ) -> Result<Applied, ProviderError> {
         let work = async {
             match want.resource.address.kind {
-                Kind::SecurityGroup => self.update_group(scope, live, want).await,
-                Kind::KeyPair => self.update_key(scope, live, want).await,
-                Kind::LoadBalancer => self.update_balancer(scope, live, want).await,
-                Kind::Database => self.update_database(scope, live, want, progress).await,
-                Kind::Instance => self.update_instance(scope, live, want, progress).await,
-                Kind::DnsRecord => self.put_record(scope, want, false, progress).await,
+                Kind::SecurityGroup => Box::pin(self.update_group(scope, live, want)).await,
+                Kind::KeyPair => Box::pin(self.update_key(scope, live, want)).await,
+                Kind::LoadBalancer => Box::pin(self.update_balancer(scope, live, want)).await,
+                Kind::Database => Box::pin(self.update_database(scope, live, want, progress)).await,
+                Kind::Instance => Box::pin(self.update_instance(scope, live, want, progress)).await,
+                Kind::DnsRecord => Box::pin(self.put_record(scope, want, false, progress)).await,
             }
         };
         throttle::reporting(progress, work).await
@@ -838,12 +841,12 @@ impl Provider for Aws {
     ) -> Result<(), ProviderError> {
         let work = async {
             match live.address.kind {
-                Kind::SecurityGroup => self.destroy_group(scope, live, progress).await,
-                Kind::KeyPair => self.destroy_key(scope, live).await,
-                Kind::LoadBalancer => self.destroy_balancer(scope, live).await,
-                Kind::Database => self.destroy_database(scope, live, how, progress).await,
-                Kind::Instance => self.destroy_instance(scope, live, progress).await,
-                Kind::DnsRecord => self.delete_record(scope, live, progress).await,
+                Kind::SecurityGroup => Box::pin(self.destroy_group(scope, live, progress)).await,
+                Kind::KeyPair => Box::pin(self.destroy_key(scope, live)).await,
+                Kind::LoadBalancer => Box::pin(self.destroy_balancer(scope, live)).await,
+                Kind::Database => Box::pin(self.destroy_database(scope, live, how, progress)).await,
+                Kind::Instance => Box::pin(self.destroy_instance(scope, live, progress)).await,
+                Kind::DnsRecord => Box::pin(self.delete_record(scope, live, progress)).await,
             }
         };
         throttle::reporting(progress, work).await

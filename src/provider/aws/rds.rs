@@ -261,13 +261,10 @@ impl Aws {
             .as_ref()
             .ok_or_else(|| self.failed(scope, &what, "no master password".into()))?;
         if !d.subnets.is_empty() {
-            self.ensure_subnet_group(scope, identifier, &d.subnets, &want.tags)
-                .await?;
+            Box::pin(self.ensure_subnet_group(scope, identifier, &d.subnets, &want.tags)).await?;
         }
         if let Some(snapshot) = &want.restore {
-            return self
-                .restore_database(scope, want, snapshot, groups, progress)
-                .await;
+            return Box::pin(self.restore_database(scope, want, snapshot, groups, progress)).await;
         }
         let created = self
             .rds
@@ -463,8 +460,7 @@ impl Aws {
             "subnets",
         ];
         if changed("subnets") && !d.subnets.is_empty() {
-            self.ensure_subnet_group(scope, identifier, &d.subnets, &want.tags)
-                .await?;
+            Box::pin(self.ensure_subnet_group(scope, identifier, &d.subnets, &want.tags)).await?;
         }
         if settings.iter().any(|s| changed(s)) {
             let mut modify = self
