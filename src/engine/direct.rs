@@ -247,7 +247,7 @@ impl<P: Provider + Locking + 'static> Direct<P> {
             .stack
             .expires_secs
             .filter(|_| proposal.renew)
-            .map(|secs| plan::expiry::expires_at(std::time::SystemTime::now(), secs));
+            .map(|secs| crate::provider::inventory::expires_at(std::time::SystemTime::now(), secs));
         let job = Job {
             stack: self.stack.clone(),
             plan,

@@ -242,7 +242,8 @@ pub async fn generate(aws: &Aws, request: &Request) -> Result<Generated, Vec<Str
     write::stack(request, &found, &state_names(&found, request)).map_err(|e| vec![e])
 }
 
-/// Instances that can safely be one counted block: alike in everything but their zone,
+/// Instances that can safely be one counted block: alike in everything but their zone
+/// (and the subnet that follows it: the default VPC has one per zone),
 /// and named exactly as stackwright names the replicas of that block
 /// (`<stack>-<env>-<name>-<i>`, `i` from 0 without a gap), so that adopting them renames
 /// nothing. Provisional address → the replica's address. Anything else stays one block
@@ -283,7 +284,7 @@ fn counted_blocks(
         let shape: Vec<String> = live
             .attrs
             .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "availability_zone" | "tags"))
+            .filter(|(k, _)| !matches!(k.as_str(), "availability_zone" | "subnet" | "tags"))
             .map(|(k, v)| format!("{k}={v:?}"))
             .chain(tags.iter().map(|(k, v)| format!("tag {k}={v}")))
             .collect();

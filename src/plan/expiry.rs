@@ -41,31 +41,3 @@ pub fn expiry(stack: &Stack, live: &LiveState) -> Option<Expiry> {
         current,
     })
 }
-
-/// The RFC 3339 UTC time `secs` after `now`, to the second: `2026-12-06T03:40:00Z`.
-pub fn expires_at(now: std::time::SystemTime, secs: u64) -> String {
-    let at = now + std::time::Duration::from_secs(secs);
-    humantime::format_rfc3339_seconds(at).to_string()
-}
-
-/// Whether an expiry (RFC 3339) has passed at `now`. A value that does not parse has
-/// not: a hand-edited tag never gets a stack destroyed.
-pub fn expired(expires: &str, now: std::time::SystemTime) -> bool {
-    humantime::parse_rfc3339_weak(expires).is_ok_and(|at| at <= now)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    #[test]
-    fn expiry_times_are_rfc3339_utc_and_compare_with_now() {
-        let now = UNIX_EPOCH + Duration::from_secs(1_796_271_600); // 2026-12-03T04:20:00Z
-        assert_eq!(expires_at(now, 72 * 3600), "2026-12-06T04:20:00Z");
-        assert!(expired("2026-12-03T04:19:59Z", now));
-        assert!(expired("2026-12-03T04:20:00Z", now));
-        assert!(!expired("2026-12-03T04:20:01Z", now));
-        assert!(!expired("next tuesday", now));
-    }
-}
