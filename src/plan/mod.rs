@@ -221,6 +221,11 @@ pub fn plan_rotating(
         if !rotating.is_empty() {
             change = rotate::rotate(change, resource, current, &desired, &known, rotating);
         }
+        if let Some(current) = current
+            && live.unaddressed.get(&address) == Some(&current.id)
+        {
+            change = write_address_tag(change, current, resource, &desired);
+        }
         // A resource created or replaced has new attributes; so has an instance resized in
         // place, since the stop and start that takes gives it a new public name and IP.
         let stays = change.as_ref().is_none_or(|c| {
@@ -273,6 +278,24 @@ pub fn plan_rotating(
             )
         });
     }
+    for (address, id) in &live.unaddressed {
+        warnings.push(format!(
+            "`{id}` was launched for `{address}` with others by a run that was interrupted \
+             before it was tagged with its address: {}",
+            if stack.resource(address).is_some() {
+                "this apply tags it (or replaces it, if the stack changed since)"
+            } else {
+                "the stack no longer has it, so this apply terminates it"
+            }
+        ));
+    }
+    for (address, id) in &live.surplus {
+        let holder = live.resources.get(address).map_or("", |r| r.id.as_str());
+        warnings.push(format!(
+            "`{id}` was launched for `{address}` by a run that was interrupted, and `{holder}` \
+             holds that address: an apply terminates `{id}`"
+        ));
+    }
     if !live.other_engine.is_empty() {
         let list: Vec<String> = live.other_engine.iter().map(|a| format!("`{a}`")).collect();
         warnings.push(format!(
@@ -297,6 +320,52 @@ pub fn plan_rotating(
         warnings,
     }
 }
+
+/// An instance of a batched launch without its address tag ([`LiveState::unaddressed`]):
+/// the update that writes it, unless the change replaces the instance anyway.
+fn write_address_tag(
+    change: Option<Change>,
+    live: &LiveResource,
+    resource: &crate::stack::Resource,
+    desired: &BTreeMap<String, Value>,
+) -> Option<Change> {
+    let tag = AttrChange {
+        name: ADDRESS_TAG.into(),
+        before: None,
+        after: Some(Value::text(live.address.to_string())),
+        forces_replacement: false,
+        drift: false,
+        tracked: false,
+        secrets_changed: Vec::new(),
+        withheld: false,
+        rotating: Vec::new(),
+    };
+    match change {
+        Some(mut c) if c.action == Action::Update => {
+            c.drift = false;
+            c.attrs.push(tag);
+            Some(c)
+        }
+        Some(c) => Some(c),
+        None => Some(Change {
+            address: live.address.clone(),
+            action: Action::Update,
+            id: Some(live.id.clone()),
+            physical_name: Some(resource.physical_name.clone()),
+            replace_because: Vec::new(),
+            attrs: vec![tag],
+            marks: marks(&resource.spec, Some(live), Action::Update),
+            drift: false,
+            fingerprint: Some(fingerprint(live)),
+            applied: Some(applied_tag(live.address.kind, desired)),
+            rolling: None,
+            dns_switch: Vec::new(),
+        }),
+    }
+}
+
+/// The name a plan gives the address tag a batched launch had not written yet.
+pub const ADDRESS_TAG: &str = "address_tag";
 
 /// Replacements of instances that balancers of the stack serve are rolled: every balancer
 /// listing the instance that exists in AWS and is not itself replaced.

@@ -39,6 +39,11 @@ struct Inner {
     retiring: BTreeMap<String, LiveResource>,
     /// The master password each database was last sent (created or updated with).
     passwords: BTreeMap<Address, String>,
+    /// The addresses of each `create_batch` call, in order (one RunInstances in AWS).
+    launches: Vec<Vec<Address>>,
+    /// Instances without their address tag, as a run killed between a batched launch and
+    /// its tagging leaves them: refresh reports them as `unaddressed`; an update tags them.
+    untagged: BTreeSet<Address>,
 }
 
 /// The calls that change something.
@@ -112,6 +117,17 @@ impl Memory {
         self.with(|i| i.passwords.get(address).cloned())
     }
 
+    /// The addresses of each batched create, in order.
+    pub fn launches(&self) -> Vec<Vec<Address>> {
+        self.with(|i| i.launches.clone())
+    }
+
+    /// Take the address tag off the instance at `address`, as a run killed right after a
+    /// batched launch leaves it (it keeps the batch's tags, so refresh still finds it).
+    pub fn drop_address_tag(&self, address: &Address) {
+        self.with(|i| i.untagged.insert(address.clone()));
+    }
+
     /// The addresses that exist.
     pub fn addresses(&self) -> Vec<Address> {
         self.with(|i| i.resources.keys().cloned().collect())
@@ -167,6 +183,9 @@ impl Provider for Memory {
             let mut live = LiveState::default();
             for r in i.resources.values() {
                 live.insert(r.clone());
+                if i.untagged.contains(&r.address) {
+                    live.unaddressed.insert(r.address.clone(), r.id.clone());
+                }
             }
             Ok(live)
         })
@@ -178,29 +197,19 @@ impl Provider for Memory {
         want: &Desired<'_>,
         _progress: &Progress<'_>,
     ) -> Result<Applied, ProviderError> {
-        let address = want.resource.address.clone();
+        self.with(|i| create_one(i, scope, want))
+    }
+
+    async fn create_batch(
+        &self,
+        scope: &Scope,
+        wants: &[Desired<'_>],
+        _progress: &Progress<'_>,
+    ) -> Vec<Result<Applied, ProviderError>> {
         self.with(|i| {
-            i.calls.push(format!("create {address}"));
-            if i.failing.contains(&address) {
-                return Err(failure(scope, format!("create `{address}`")));
-            }
-            if let Some(p) = &want.master_password {
-                i.passwords.insert(address.clone(), p.expose().to_string());
-            }
-            i.next_id += 1;
-            let id = format!("{}-{:04}", address.kind, i.next_id);
-            let outputs = outputs(address.kind, &id, &want.resource.physical_name);
-            i.resources.insert(
-                address.clone(),
-                LiveResource {
-                    address: address.clone(),
-                    id: id.clone(),
-                    attrs: want.attrs.clone(),
-                    outputs: outputs.clone(),
-                    applied: Some(want.applied.clone()),
-                },
-            );
-            Ok(Applied { id, outputs })
+            i.launches
+                .push(wants.iter().map(|w| w.resource.address.clone()).collect());
+            wants.iter().map(|w| create_one(i, scope, w)).collect()
         })
     }
 
@@ -213,6 +222,8 @@ impl Provider for Memory {
     ) -> Result<Applied, ProviderError> {
         self.with(|i| {
             i.calls.push(format!("update {}", live.address));
+            // Every update writes the address tag with the rest.
+            i.untagged.remove(&live.address);
             if let Some(p) = &want.master_password {
                 i.passwords
                     .insert(live.address.clone(), p.expose().to_string());
@@ -250,6 +261,7 @@ impl Provider for Memory {
                 .is_some_and(|r| r.id == live.id)
             {
                 i.resources.remove(&live.address);
+                i.untagged.remove(&live.address);
             }
             Ok(())
         })
@@ -387,4 +399,31 @@ impl Locking for Memory {
             Ok(i.holder.clone())
         })
     }
+}
+
+/// One create, as `create` and `create_batch` make it.
+fn create_one(i: &mut Inner, scope: &Scope, want: &Desired<'_>) -> Result<Applied, ProviderError> {
+    let address = want.resource.address.clone();
+    i.calls.push(format!("create {address}"));
+    if i.failing.contains(&address) {
+        return Err(failure(scope, format!("create `{address}`")));
+    }
+    if let Some(p) = &want.master_password {
+        i.passwords.insert(address.clone(), p.expose().to_string());
+    }
+    i.next_id += 1;
+    let id = format!("{}-{:04}", address.kind, i.next_id);
+    let outputs = outputs(address.kind, &id, &want.resource.physical_name);
+    i.resources.insert(
+        address.clone(),
+        LiveResource {
+            address: address.clone(),
+            id: id.clone(),
+            attrs: want.attrs.clone(),
+            outputs: outputs.clone(),
+            applied: Some(want.applied.clone()),
+        },
+    );
+    i.untagged.remove(&address);
+    Ok(Applied { id, outputs })
 }
