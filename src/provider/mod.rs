@@ -154,7 +154,7 @@ impl LiveState {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ProviderError {
     #[error("no AWS credentials found")]
     NoCredentials { detail: String },

@@ -5,10 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{
-    BlockDeviceMapping, EbsBlockDevice, Filter, InstanceAttributeName, InstanceStateName,
-    Placement, ResourceType, ShutdownBehavior,
-};
+use aws_sdk_ec2::types::{Filter, InstanceAttributeName, InstanceStateName, ResourceType};
 
 use super::{address_filters, tag_spec, tagged};
 use crate::provider::aws::{
@@ -28,14 +25,18 @@ pub(in crate::provider::aws) struct RawInstance {
     pub tagged: Tagged,
     /// Read per instance, in deep mode only.
     pub deep: BTreeMap<String, Value>,
+    /// A member of a batched launch without its address tag: `address` is the one its
+    /// batch tag and launch index say it was launched for.
+    pub stray: bool,
 }
 
 /// States in which an instance still exists (and still holds its address).
-const LIVE_STATES: [&str; 5] = ["pending", "running", "stopping", "stopped", "shutting-down"];
+pub(super) const LIVE_STATES: [&str; 5] =
+    ["pending", "running", "stopping", "stopped", "shutting-down"];
 /// How long an instance may take to reach `running`, `stopped` or `terminated`.
-const INSTANCE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+pub(super) const INSTANCE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 /// Attempts at RunInstances when AWS does not answer (each repeats the ClientToken).
-const LAUNCH_ATTEMPTS: u32 = 6;
+pub(super) const LAUNCH_ATTEMPTS: u32 = 6;
 
 impl Aws {
     pub(in crate::provider::aws) async fn read_instances(
@@ -67,9 +68,15 @@ impl Aws {
             let Some(id) = instance.instance_id() else {
                 continue;
             };
-            let Some(address) = tagged.address(scope, id) else {
-                self.note_other_engine(scope, &tagged);
-                continue;
+            let (address, stray) = match tagged.address(scope, id) {
+                Some(address) => (address, false),
+                None => match tagged.batch_address(scope, instance.ami_launch_index()) {
+                    Some(address) => (address, true),
+                    None => {
+                        self.note_other_engine(scope, &tagged);
+                        continue;
+                    }
+                },
             };
             out.push(RawInstance {
                 id: id.to_string(),
@@ -77,6 +84,7 @@ impl Aws {
                 instance: instance.clone(),
                 tagged,
                 deep: BTreeMap::new(),
+                stray,
             });
         }
         Ok(out)
@@ -156,7 +164,11 @@ impl Aws {
     }
 
     /// The root device name of an AMI (`/dev/sda1`, `/dev/xvda`), looked up once.
-    async fn root_device(&self, scope: &Scope, ami: &str) -> Result<String, ProviderError> {
+    pub(super) async fn root_device(
+        &self,
+        scope: &Scope,
+        ami: &str,
+    ) -> Result<String, ProviderError> {
         if let Some(d) = self
             .root_devices
             .lock()
@@ -266,54 +278,17 @@ impl Aws {
         want: &Desired<'_>,
         progress: &Progress<'_>,
     ) -> Result<Applied, ProviderError> {
-        let Spec::Instance(spec) = &want.resource.spec else {
-            return Err(self.failed(scope, "launch instance", "not an instance".into()));
-        };
         let address = &want.resource.address;
         let what = format!("launch `{address}`");
         let fail = |d: String| self.failed(scope, &what, d);
-        let mut request = self
-            .ec2
-            .run_instances()
-            .image_id(&spec.ami)
-            .instance_type(spec.instance_type.as_str().into())
+        let launch = self.launch_request(scope, want).await?;
+        let encoded = launch.encoded;
+        let request = launch
+            .builder
             .min_count(1)
             .max_count(1)
             .client_token(&want.token)
-            .instance_initiated_shutdown_behavior(ShutdownBehavior::from(
-                spec.shutdown_behavior.as_str(),
-            ))
             .tag_specifications(tag_spec(ResourceType::Instance, &want.tags));
-        if let Some(key) = want.text("key_name") {
-            request = request.key_name(key);
-        }
-        for g in &spec.security_groups {
-            request = request.security_group_ids(want.group_id(g).map_err(fail)?);
-        }
-        if let Some(zone) = &spec.availability_zone {
-            request = request.placement(Placement::builder().availability_zone(zone).build());
-        }
-        let encoded = want
-            .user_data
-            .as_ref()
-            .map(|u| aws_smithy_types::base64::encode(u.expose().as_bytes()));
-        if let Some(encoded) = &encoded {
-            request = request.user_data(encoded);
-        }
-        if let Some(gb) = spec.root_volume_gb {
-            let device = self.root_device(scope, &spec.ami).await?;
-            request = request.block_device_mappings(
-                BlockDeviceMapping::builder()
-                    .device_name(device)
-                    .ebs(
-                        EbsBlockDevice::builder()
-                            .volume_size(i32::try_from(gb).unwrap_or(i32::MAX))
-                            .delete_on_termination(true)
-                            .build(),
-                    )
-                    .build(),
-            );
-        }
         // A roll a killed run left unfinished launched this address's successor already:
         // adopted, not launched twice (the same codes: launched for the same stack).
         if let Some(id) = self.find_instance(scope, address, &want.applied).await? {
@@ -552,7 +527,7 @@ fn detail(error: ProviderError) -> String {
 /// An error that echoes the request holds the user data sent, in base64 (as sent, or
 /// form-encoded): it may hold secrets, so it is not shown. (The engine masks each secret's
 /// own base64 in every message as well.)
-fn hide_user_data(error: ProviderError, encoded: &Option<String>) -> ProviderError {
+pub(super) fn hide_user_data(error: ProviderError, encoded: &Option<String>) -> ProviderError {
     let Some(b64) = encoded.as_deref().filter(|b| !b.is_empty()) else {
         return error;
     };
@@ -645,7 +620,7 @@ pub(in crate::provider::aws) fn instance_resource(raw: &RawInstance, ids: &Ids) 
 }
 
 /// What `${instance.x.attr}` resolves to.
-fn instance_outputs(i: &aws_sdk_ec2::types::Instance) -> BTreeMap<String, String> {
+pub(super) fn instance_outputs(i: &aws_sdk_ec2::types::Instance) -> BTreeMap<String, String> {
     [
         ("id", i.instance_id()),
         ("public_dns", i.public_dns_name()),

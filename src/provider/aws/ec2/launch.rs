@@ -1,0 +1,388 @@
+//! Batched launches ([`crate::provider::launch`]): the replicas that share a launch
+//! specification go out in one RunInstances (MinCount = MaxCount), carrying the tags they
+//! all have (the stack's, the env's, the applied codes) and the batch tag from the start;
+//! then each gets its own (its address, its default `Name`): one CreateTags each, sent
+//! together, since the values differ per instance. All are waited for with one
+//! DescribeInstances a poll.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder;
+use aws_sdk_ec2::types::{
+    BlockDeviceMapping, EbsBlockDevice, Filter, Instance, InstanceStateName, Placement,
+    ResourceType, ShutdownBehavior, Tag,
+};
+use sha2::{Digest, Sha256};
+use tokio::task::JoinSet;
+
+use super::instances::{INSTANCE_WAIT, LAUNCH_ATTEMPTS, LIVE_STATES, hide_user_data};
+use super::tag_spec;
+use crate::provider::aws::{Aws, backoff, settle, tag_filters, transient, wait_for};
+use crate::provider::launch::{BatchTag, batch_token, split_launches};
+use crate::provider::{Applied, Desired, Progress, ProviderError, Scope, TAG_ADDRESS, TAG_BATCH};
+use crate::stack::model::Spec;
+
+/// The most instances one RunInstances launches here (AWS takes as many as the account's
+/// limits allow; a smaller launch fails fewer replicas when AWS refuses it).
+const MOST_PER_CALL: usize = 100;
+
+/// The length of a batch token (`sw-` and 32 hex digits).
+const TOKEN_LEN: usize = 35;
+
+/// A RunInstances request for one launch specification, without count, token or tags.
+pub(super) struct LaunchRequest {
+    pub builder: RunInstancesFluentBuilder,
+    /// Everything the request sends (tags aside), as text: replicas with the same key can
+    /// be launched together.
+    pub key: String,
+    /// The user data as sent (base64), to keep it out of errors.
+    pub encoded: Option<String>,
+}
+
+type Outcome = Result<Applied, ProviderError>;
+
+impl Aws {
+    /// The request that launches `want`'s instance (count, token and tags aside).
+    pub(super) async fn launch_request(
+        &self,
+        scope: &Scope,
+        want: &Desired<'_>,
+    ) -> Result<LaunchRequest, ProviderError> {
+        let Spec::Instance(spec) = &want.resource.spec else {
+            return Err(self.failed(scope, "launch instance", "not an instance".into()));
+        };
+        let what = format!("launch `{}`", want.resource.address);
+        let mut key = vec![
+            spec.ami.clone(),
+            spec.instance_type.clone(),
+            spec.shutdown_behavior.as_str().to_string(),
+        ];
+        let mut request = self
+            .ec2
+            .run_instances()
+            .image_id(&spec.ami)
+            .instance_type(spec.instance_type.as_str().into())
+            .instance_initiated_shutdown_behavior(ShutdownBehavior::from(
+                spec.shutdown_behavior.as_str(),
+            ));
+        if let Some(k) = want.text("key_name") {
+            request = request.key_name(k);
+            key.push(format!("key {k}"));
+        }
+        for g in &spec.security_groups {
+            let id = want.group_id(g).map_err(|d| self.failed(scope, &what, d))?;
+            key.push(format!("group {id}"));
+            request = request.security_group_ids(id);
+        }
+        if let Some(zone) = &spec.availability_zone {
+            request = request.placement(Placement::builder().availability_zone(zone).build());
+            key.push(format!("zone {zone}"));
+        }
+        let encoded = want
+            .user_data
+            .as_ref()
+            .map(|u| aws_smithy_types::base64::encode(u.expose().as_bytes()));
+        if let Some(encoded) = &encoded {
+            request = request.user_data(encoded);
+            let digest = Sha256::digest(encoded.as_bytes());
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            key.push(format!("user data {hex}"));
+        }
+        if let Some(gb) = spec.root_volume_gb {
+            let device = self.root_device(scope, &spec.ami).await?;
+            request = request.block_device_mappings(
+                BlockDeviceMapping::builder()
+                    .device_name(device)
+                    .ebs(
+                        EbsBlockDevice::builder()
+                            .volume_size(i32::try_from(gb).unwrap_or(i32::MAX))
+                            .delete_on_termination(true)
+                            .build(),
+                    )
+                    .build(),
+            );
+            key.push(format!("root {gb}"));
+        }
+        Ok(LaunchRequest {
+            builder: request,
+            key: key.join("\n"),
+            encoded,
+        })
+    }
+
+    /// Create the instances of `wants` (replicas of one block), those that share a launch
+    /// specification together; each one's outcome, in order.
+    pub(in crate::provider::aws) async fn create_instances(
+        &self,
+        scope: &Scope,
+        wants: &[Desired<'_>],
+        progress: &Progress<'_>,
+    ) -> Vec<Outcome> {
+        let mut results: Vec<Option<Outcome>> = (0..wants.len()).map(|_| None).collect();
+        let mut launches: BTreeMap<(String, String), (LaunchRequest, Vec<usize>)> = BTreeMap::new();
+        for (i, want) in wants.iter().enumerate() {
+            match self.launch_request(scope, want).await {
+                Ok(request) => {
+                    let block = want.resource.address.name.clone();
+                    launches
+                        .entry((block, request.key.clone()))
+                        .or_insert_with(|| (request, Vec::new()))
+                        .1
+                        .push(i);
+                }
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        for ((block, _), (request, mut members)) in launches {
+            members.sort_by_key(|i| wants[*i].resource.address.index);
+            let indexes: Vec<u32> = members
+                .iter()
+                .map(|i| wants[*i].resource.address.index.unwrap_or(0))
+                .collect();
+            let mut at = 0;
+            for chunk in split_launches(&block, &indexes, TOKEN_LEN, MOST_PER_CALL) {
+                let these = &members[at..at + chunk.len()];
+                at += chunk.len();
+                let batch: Vec<&Desired<'_>> = these.iter().map(|i| &wants[*i]).collect();
+                let outcomes = self
+                    .launch_together(scope, &request, &block, chunk, &batch, progress)
+                    .await;
+                for (i, outcome) in these.iter().zip(outcomes) {
+                    results[*i] = Some(outcome);
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(self.failed(scope, "launch", "not launched".into()))))
+            .collect()
+    }
+
+    /// One RunInstances for `batch` (replicas `indexes` of `block`, in that order), their
+    /// address tags, and the wait until they run.
+    async fn launch_together(
+        &self,
+        scope: &Scope,
+        request: &LaunchRequest,
+        block: &str,
+        indexes: Vec<u32>,
+        batch: &[&Desired<'_>],
+        progress: &Progress<'_>,
+    ) -> Vec<Outcome> {
+        let n = batch.len();
+        let what = format!("launch {n} replicas of `instance.{block}`");
+        let all_fail = |e: ProviderError| (0..n).map(|_| Err(e.clone())).collect::<Vec<_>>();
+        let token = batch_token(batch.iter().map(|w| w.token.as_str()), &request.key);
+        let tag = BatchTag {
+            block: block.to_string(),
+            indexes,
+            token: token.clone(),
+        };
+        // The tags every member has go with the launch; each member's own (its address,
+        // its default `Name`) right after it.
+        let mut tags = batch[0].tags.clone();
+        tags.remove(TAG_ADDRESS);
+        tags.retain(|k, v| batch.iter().all(|w| w.tags.get(k) == Some(v)));
+        let own: Vec<Vec<Tag>> = batch
+            .iter()
+            .map(|w| {
+                w.tags
+                    .iter()
+                    .filter(|(k, _)| !tags.contains_key(*k))
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect()
+            })
+            .collect();
+        tags.insert(TAG_BATCH.to_string(), tag.value());
+        let count = i32::try_from(n).unwrap_or(i32::MAX);
+        let send = request
+            .builder
+            .clone()
+            .min_count(count)
+            .max_count(count)
+            .client_token(&token)
+            .tag_specifications(tag_spec(ResourceType::Instance, &tags));
+        // Not retried by the SDK: a retry after a lost answer looks for the launch first
+        // (AWS would answer the same ClientToken with the same instances; the emulator
+        // would launch again).
+        let no_retries = aws_sdk_ec2::config::Builder::default()
+            .retry_config(aws_config::retry::RetryConfig::disabled());
+        progress(&format!("launching {n} together"));
+        let mut attempt = 0;
+        let launched: Vec<Instance> = loop {
+            let sent = send
+                .clone()
+                .customize()
+                .config_override(no_retries.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(out) => break out.instances().to_vec(),
+                Err(e) if transient(&e) && attempt + 1 < LAUNCH_ATTEMPTS => {
+                    progress("no answer from AWS; looking for the launch before trying again");
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                    match self.find_batch(scope, &tag.value()).await {
+                        Ok(found) if !found.is_empty() => break found,
+                        Ok(_) => {}
+                        Err(e) => return all_fail(e),
+                    }
+                }
+                Err(e) => {
+                    return all_fail(hide_user_data(
+                        self.error(scope, &what, e),
+                        &request.encoded,
+                    ));
+                }
+            }
+        };
+        // AmiLaunchIndex k is the k-th replica of the batch.
+        let mut ids: Vec<Option<String>> = vec![None; n];
+        for instance in &launched {
+            if let (Some(k), Some(id)) = (instance.ami_launch_index(), instance.instance_id())
+                && let Some(slot) = usize::try_from(k).ok().and_then(|k| ids.get_mut(k))
+            {
+                *slot = Some(id.to_string());
+            }
+        }
+        progress(&format!("tagging {} launched instances", launched.len()));
+        let mut tagging = JoinSet::new();
+        for (k, id) in ids.iter().enumerate() {
+            let Some(id) = id.clone() else { continue };
+            let ec2 = self.ec2.clone();
+            let own = own[k].clone();
+            tagging.spawn(async move {
+                let sent = ec2
+                    .create_tags()
+                    .resources(&id)
+                    .set_tags(Some(own))
+                    .send()
+                    .await;
+                (k, id, sent)
+            });
+        }
+        let mut outcomes: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
+        while let Some(joined) = tagging.join_next().await {
+            let Ok((k, id, sent)) = joined else { continue };
+            if let Err(e) = sent {
+                outcomes[k] = Some(Err(self.error(scope, &format!("tag `{id}`"), e)));
+            }
+        }
+        let waiting: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| outcomes[*k].is_none())
+            .filter_map(|(_, id)| id.clone())
+            .collect();
+        match self.wait_running(scope, &waiting, progress).await {
+            Ok(states) => {
+                for (k, id) in ids.iter().enumerate() {
+                    if outcomes[k].is_some() {
+                        continue;
+                    }
+                    outcomes[k] = Some(match id.as_ref().map(|id| (id, states.get(id))) {
+                        Some((id, Some(Ok(instance)))) => Ok(Applied {
+                            id: id.clone(),
+                            outputs: super::instances::instance_outputs(instance),
+                        }),
+                        Some((id, Some(Err(reason)))) => Err(self.failed(
+                            scope,
+                            &what,
+                            format!("`{id}` was terminated: {reason}"),
+                        )),
+                        _ => Err(self.failed(
+                            scope,
+                            &what,
+                            format!(
+                                "AWS launched {} of {n} instances; this replica was not",
+                                launched.len()
+                            ),
+                        )),
+                    });
+                }
+            }
+            Err(e) => {
+                for o in outcomes.iter_mut().filter(|o| o.is_none()) {
+                    *o = Some(Err(e.clone()));
+                }
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(self.failed(scope, &what, "no outcome".into()))))
+            .collect()
+    }
+
+    /// The live instances of one launch, by its batch tag.
+    async fn find_batch(&self, scope: &Scope, value: &str) -> Result<Vec<Instance>, ProviderError> {
+        let state = Filter::builder()
+            .name("instance-state-name")
+            .set_values(Some(LIVE_STATES.map(String::from).to_vec()))
+            .build();
+        let batch = Filter::builder()
+            .name(format!("tag:{TAG_BATCH}"))
+            .values(value)
+            .build();
+        let output = self
+            .ec2
+            .describe_instances()
+            .set_filters(Some(tag_filters(scope)))
+            .filters(batch)
+            .filters(state)
+            .send()
+            .await
+            .map_err(|e| self.error(scope, "look for a launch", e))?;
+        Ok(output
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .cloned()
+            .collect())
+    }
+
+    /// Wait until each of `ids` is running (its instance) or gone (why), with one
+    /// DescribeInstances a poll for all of them.
+    async fn wait_running(
+        &self,
+        scope: &Scope,
+        ids: &[String],
+        progress: &Progress<'_>,
+    ) -> Result<BTreeMap<String, Result<Instance, String>>, ProviderError> {
+        if ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let what = format!("{} instances to be running", ids.len());
+        wait_for(&what, INSTANCE_WAIT, progress, || async {
+            let output = settle(&["InvalidInstanceID.NotFound"], || {
+                self.ec2
+                    .describe_instances()
+                    .set_instance_ids(Some(ids.to_vec()))
+                    .send()
+            })
+            .await
+            .map_err(|e| self.error(scope, "read launched instances", e).to_string())?;
+            let mut states = BTreeMap::new();
+            for instance in output.reservations().iter().flat_map(|r| r.instances()) {
+                let Some(id) = instance.instance_id() else {
+                    continue;
+                };
+                match instance.state().and_then(|s| s.name()) {
+                    Some(InstanceStateName::Running) => {
+                        states.insert(id.to_string(), Ok(instance.clone()));
+                    }
+                    Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown) => {
+                        let reason = instance
+                            .state_reason()
+                            .and_then(|r| r.message())
+                            .unwrap_or("no reason given");
+                        states.insert(id.to_string(), Err(reason.to_string()));
+                    }
+                    _ => {}
+                }
+            }
+            Ok((states.len() == ids.len()).then_some(states))
+        })
+        .await
+        .map_err(|d| self.failed(scope, &format!("wait for {what}"), d))
+    }
+}
