@@ -157,7 +157,25 @@ pub async fn execute<P: Provider + 'static>(
         async move {
             match steps.as_slice() {
                 [step] => vec![state.perform(step).await],
-                _ => state.launch(&steps).await,
+                [first, ..] if first.action == Action::Create => state.launch(&steps).await,
+                // Terminations at once: the provider sends them in few calls.
+                _ => {
+                    let mut set = tokio::task::JoinSet::new();
+                    let n = steps.len();
+                    for (i, step) in steps.into_iter().enumerate() {
+                        let state = state.clone();
+                        set.spawn(async move { (i, state.perform(&step).await) });
+                    }
+                    let mut out: Vec<Result<(), String>> = (0..n)
+                        .map(|_| Err("the step did not finish".into()))
+                        .collect();
+                    while let Some(joined) = set.join_next().await {
+                        if let Ok((i, result)) = joined {
+                            out[i] = result;
+                        }
+                    }
+                    out
+                }
             }
         }
     };

@@ -1,8 +1,8 @@
 //! Batched launches (issue 14) against the in-memory provider: the replicas of one block
 //! that are ready together go to the provider in one `create_batch` (one RunInstances per
 //! launch specification in AWS), at most [`MAX_BATCH`] at a time, in one slot of the
-//! parallelism; an instance a killed run left without its address tag is planned as an
-//! update that writes it, and is never launched again.
+//! parallelism (so do their destroys); an instance a killed run left without its address
+//! tag is planned as an update that writes it, and is never launched again.
 
 use std::sync::Arc;
 
@@ -146,4 +146,35 @@ async fn a_replica_left_without_its_address_tag_is_tagged_not_launched_again() {
     assert_eq!(memory.id_of(&stray), Some(id));
     let again = replan(&memory, &stack, &graph).await;
     assert!(!again.has_changes(), "{again:#?}");
+}
+
+#[tokio::test]
+async fn steps_of_one_batch_ready_together_run_as_one_in_one_slot() {
+    let step = |s: &str, action| Step {
+        address: s.parse().unwrap(),
+        action,
+    };
+    let mut schedule = Schedule::default();
+    for i in 0..5 {
+        schedule
+            .steps
+            .push(step(&format!("instance.w[{i}]"), Action::Destroy));
+        schedule.batches.insert(
+            format!("instance.w[{i}]").parse().unwrap(),
+            "destroy w".into(),
+        );
+    }
+    schedule.steps.push(step("instance.solo", Action::Destroy));
+    let groups = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = groups.clone();
+    let perform = move |steps: Vec<Step>| {
+        seen.lock().unwrap().push(steps.len());
+        let n = steps.len();
+        async move { (0..n).map(|_| Ok(())).collect() }
+    };
+    let (_tx, cancel) = watch::channel(false);
+    let report = walk_batched(&schedule, 1, Arc::new(Quiet), cancel, perform).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(report.done.len(), 6);
+    assert_eq!(*groups.lock().unwrap(), vec![5, 1]);
 }

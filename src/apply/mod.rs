@@ -13,7 +13,8 @@
 //!    does the same.
 //! 4. The creates of the replicas of one instance block that are ready at the same moment
 //!    run as one step of the walk ([`walk_batched`]), so that they can go out in one
-//!    RunInstances: a fleet of 200 is a few launches, not 200.
+//!    RunInstances: a fleet of 200 is a few launches, not 200. So do their destroys, so
+//!    that their terminations go out together.
 //!
 //! Progress goes through [`Reporter`], which `render` implements (progress lines on a
 //! terminal, timestamped lines otherwise); this module never draws anything.
@@ -85,9 +86,9 @@ pub struct Schedule {
     pub steps: Vec<Step>,
     pub waits_for: BTreeMap<Address, BTreeSet<Address>>,
     /// Steps that may be carried out together, by a key they share: the creates of the
-    /// replicas of one instance block (one RunInstances can launch many). Steps with the
-    /// same key that are ready at the same moment run as one, in one slot of the
-    /// parallelism.
+    /// replicas of one instance block (one RunInstances can launch many), and their
+    /// destroys (one TerminateInstances can end many). Steps with the same key that are
+    /// ready at the same moment run as one, in one slot of the parallelism.
     pub batches: BTreeMap<Address, String>,
 }
 
@@ -132,12 +133,19 @@ pub fn schedule(plan: &Plan, graph: &Graph) -> Schedule {
             earlier_destroys.push((&change.address, change.address.kind.destroy_rank()));
         }
         out.waits_for.insert(change.address.clone(), waits);
-        if change.action == Action::Create
+        let together = match change.action {
+            Action::Create => "create",
+            Action::Destroy => "destroy",
+            _ => "",
+        };
+        if !together.is_empty()
             && change.address.kind == crate::stack::Kind::Instance
             && change.address.index.is_some()
         {
-            out.batches
-                .insert(change.address.clone(), change.address.name.clone());
+            out.batches.insert(
+                change.address.clone(),
+                format!("{together} {}", change.address.name),
+            );
         }
         out.steps.push(Step {
             address: change.address.clone(),
