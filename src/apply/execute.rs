@@ -352,9 +352,12 @@ impl<P: Provider> State<P> {
                 Err(e) => outcomes.push(Err(e)),
             }
         }
+        // The batch's news once, on its first replica (the fleet's bar on a terminal),
+        // not once per replica.
+        let first = members.first().map(|(i, _)| &steps[*i]);
         let progress = |message: &str| {
-            for (i, _) in &members {
-                self.reporter.progress(&steps[*i], message);
+            if let Some(step) = first {
+                self.reporter.progress(step, message);
             }
         };
         let results = self

@@ -278,17 +278,7 @@ pub fn plan_rotating(
             )
         });
     }
-    for (address, id) in &live.unaddressed {
-        warnings.push(format!(
-            "`{id}` was launched for `{address}` with others by a run that was interrupted \
-             before it was tagged with its address: {}",
-            if stack.resource(address).is_some() {
-                "this apply tags it (or replaces it, if the stack changed since)"
-            } else {
-                "the stack no longer has it, so this apply terminates it"
-            }
-        ));
-    }
+    warnings.extend(unaddressed_warnings(stack, live));
     for (address, id) in &live.surplus {
         let holder = live.resources.get(address).map_or("", |r| r.id.as_str());
         warnings.push(format!(
@@ -319,6 +309,52 @@ pub fn plan_rotating(
         summary,
         warnings,
     }
+}
+
+/// What the plan says of instances of batched launches left without their address tag:
+/// one warning per block (a fleet's batch is one line, not one per instance).
+fn unaddressed_warnings(stack: &Stack, live: &LiveState) -> Vec<String> {
+    let mut by_block: BTreeMap<(&str, bool), Vec<(&Address, &String)>> = BTreeMap::new();
+    for (address, id) in &live.unaddressed {
+        let kept = stack.resource(address).is_some();
+        by_block
+            .entry((address.name.as_str(), kept))
+            .or_default()
+            .push((address, id));
+    }
+    by_block
+        .into_iter()
+        .map(|((_, kept), members)| {
+            let what = if let [(address, id)] = members.as_slice() {
+                format!("`{id}` was launched for `{address}`")
+            } else {
+                let list: Vec<String> = members
+                    .iter()
+                    .map(|(a, id)| format!("`{id}` for `{a}`"))
+                    .collect();
+                format!(
+                    "{} instances were launched ({})",
+                    members.len(),
+                    list.join(", ")
+                )
+            };
+            let one = members.len() == 1;
+            let then = match (kept, one) {
+                (true, true) => "this apply tags it (or replaces it, if the stack changed since)",
+                (true, false) => {
+                    "this apply tags them (or replaces them, if the stack changed since)"
+                }
+                (false, true) => "the stack no longer has it, so this apply terminates it",
+                (false, false) => "the stack no longer has them, so this apply terminates them",
+            };
+            format!(
+                "{what} together by a run that was interrupted before tagging {} with {} \
+                 address: {then}",
+                if one { "it" } else { "them" },
+                if one { "its" } else { "their" },
+            )
+        })
+        .collect()
 }
 
 /// An instance of a batched launch without its address tag ([`LiveState::unaddressed`]):

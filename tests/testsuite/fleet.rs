@@ -297,15 +297,17 @@ fn a_fleet_apply_killed_between_launch_and_tags_is_finished_by_the_next() {
         2,
     );
     let shown = format!("{}{}", text(&plan.stdout), text(&plan.stderr));
+    eprintln!("plan after the kill:\n{shown}");
     assert!(
         shown.contains("address_tag") && shown.contains(&strays[0]),
         "the plan says which instances get their address tag: {shown}"
     );
-    expect(
+    let rerun = expect(
         "the apply after the kill",
         s.run_with("apply", &["--yes"], &[], &proxy.endpoint),
         0,
     );
+    eprintln!("the apply after the kill:\n{}", text(&rerun.stderr));
     let after = instances(&rt, &aws, &s);
     assert_one_per_address(&after, "after the rerun");
     for id in &strays {
@@ -329,5 +331,42 @@ fn a_fleet_apply_killed_between_launch_and_tags_is_finished_by_the_next() {
     assert!(
         instances(&rt, &aws, &s).is_empty(),
         "every instance terminated"
+    );
+}
+
+/// Every batched RunInstances is carried out and its answer lost (the proxy closes the
+/// connection): the apply finds each launch by its batch tag before sending it again, so
+/// nothing is launched twice. The emulator ignores ClientToken, so this is the lookup at
+/// work, not AWS's idempotency (which would answer a repeat with the same instances).
+#[test]
+fn a_batched_launch_whose_answer_is_lost_is_found_not_repeated() {
+    let proxy = Proxy::start(
+        emulator::endpoint(),
+        &["--drop-response-of", "RunInstances"],
+    );
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect());
+    let s = StackDir::new("fleetlost", fleet_stack);
+    expect(
+        "apply with every RunInstances answer lost",
+        s.run_with("apply", &["--yes"], &[], &proxy.endpoint),
+        0,
+    );
+    let stats = proxy.stats();
+    assert_eq!(
+        count(&stats, "by_operation", "RunInstances"),
+        ZONES.len() as u64,
+        "one launch per zone, none repeated: {stats}"
+    );
+    assert_one_per_address(&instances(&rt, &aws, &s), "after lost answers");
+    expect(
+        "plan after the apply",
+        s.run("plan", &["--detailed-exitcode"]),
+        0,
+    );
+    expect(
+        "destroy",
+        s.run_with("destroy", &["--yes"], &[], &proxy.endpoint),
+        0,
     );
 }

@@ -133,6 +133,10 @@ impl Aws {
                 Err(e) => results[i] = Some(Err(e)),
             }
         }
+        // 1. Every launch, one RunInstances each; 2. every instance's own tags, sent
+        // together; 3. one wait for all of them (an instance boots in tens of seconds on
+        // AWS: the launches' boots overlap).
+        let mut launched: Vec<(usize, String, Vec<Tag>)> = Vec::new();
         for ((block, _), (request, mut members)) in launches {
             members.sort_by_key(|i| wants[*i].resource.address.index);
             let indexes: Vec<u32> = members
@@ -144,11 +148,92 @@ impl Aws {
                 let these = &members[at..at + chunk.len()];
                 at += chunk.len();
                 let batch: Vec<&Desired<'_>> = these.iter().map(|i| &wants[*i]).collect();
-                let outcomes = self
+                match self
                     .launch_together(scope, &request, &block, chunk, &batch, progress)
+                    .await
+                {
+                    Ok(made) => {
+                        for (k, i) in these.iter().enumerate() {
+                            match made.get(k) {
+                                Some((Some(id), own)) => {
+                                    launched.push((*i, id.clone(), own.clone()));
+                                }
+                                _ => {
+                                    results[*i] = Some(Err(self.failed(
+                                        scope,
+                                        &format!("launch `{}`", wants[*i].resource.address),
+                                        format!(
+                                            "AWS launched {} of {} instances; this replica \
+                                             was not",
+                                            made.iter().filter(|(id, _)| id.is_some()).count(),
+                                            these.len()
+                                        ),
+                                    )));
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        for i in these {
+                            results[*i] = Some(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        if !launched.is_empty() {
+            progress(&format!(
+                "tagging {} instances launched together with their addresses",
+                launched.len()
+            ));
+        }
+        let mut tagging = JoinSet::new();
+        for (i, id, own) in &launched {
+            let (i, id, own) = (*i, id.clone(), own.clone());
+            let ec2 = self.ec2.clone();
+            tagging.spawn(async move {
+                let sent = ec2
+                    .create_tags()
+                    .resources(&id)
+                    .set_tags(Some(own))
+                    .send()
                     .await;
-                for (i, outcome) in these.iter().zip(outcomes) {
-                    results[*i] = Some(outcome);
+                (i, id, sent)
+            });
+        }
+        while let Some(joined) = tagging.join_next().await {
+            let Ok((i, id, Err(e))) = joined else {
+                continue;
+            };
+            results[i] = Some(Err(self.error(scope, &format!("tag `{id}`"), e)));
+        }
+        let waiting: Vec<(usize, String)> = launched
+            .into_iter()
+            .filter(|(i, _, _)| results[*i].is_none())
+            .map(|(i, id, _)| (i, id))
+            .collect();
+        let ids: Vec<String> = waiting.iter().map(|(_, id)| id.clone()).collect();
+        match self.wait_running(scope, &ids, progress).await {
+            Ok(states) => {
+                for (i, id) in waiting {
+                    let what = format!("launch `{}`", wants[i].resource.address);
+                    results[i] = Some(match states.get(&id) {
+                        Some(Ok(instance)) => Ok(Applied {
+                            id,
+                            outputs: super::instances::instance_outputs(instance),
+                        }),
+                        Some(Err(reason)) => Err(self.failed(
+                            scope,
+                            &what,
+                            format!("`{id}` was terminated: {reason}"),
+                        )),
+                        None => Err(self.failed(scope, &what, format!("`{id}` was not seen"))),
+                    });
+                }
+            }
+            Err(e) => {
+                for (i, _) in waiting {
+                    results[i] = Some(Err(e.clone()));
                 }
             }
         }
@@ -158,8 +243,8 @@ impl Aws {
             .collect()
     }
 
-    /// One RunInstances for `batch` (replicas `indexes` of `block`, in that order), their
-    /// address tags, and the wait until they run.
+    /// One RunInstances for `batch` (replicas `indexes` of `block`, in that order): for
+    /// each replica, in order, the id AWS gave it (by AmiLaunchIndex) and its own tags.
     async fn launch_together(
         &self,
         scope: &Scope,
@@ -168,10 +253,9 @@ impl Aws {
         indexes: Vec<u32>,
         batch: &[&Desired<'_>],
         progress: &Progress<'_>,
-    ) -> Vec<Outcome> {
+    ) -> Result<Vec<(Option<String>, Vec<Tag>)>, ProviderError> {
         let n = batch.len();
         let what = format!("launch {n} replicas of `instance.{block}`");
-        let all_fail = |e: ProviderError| (0..n).map(|_| Err(e.clone())).collect::<Vec<_>>();
         let token = batch_token(batch.iter().map(|w| w.token.as_str()), &request.key);
         let tag = BatchTag {
             block: block.to_string(),
@@ -207,7 +291,10 @@ impl Aws {
         // would launch again).
         let no_retries = aws_sdk_ec2::config::Builder::default()
             .retry_config(aws_config::retry::RetryConfig::disabled());
-        progress(&format!("launching {n} together"));
+        progress(&format!(
+            "launching instance.{block}[{}] together ({n} instances)",
+            crate::provider::launch::encode_indexes(&tag.indexes)
+        ));
         let mut attempt = 0;
         let launched: Vec<Instance> = loop {
             let sent = send
@@ -222,14 +309,13 @@ impl Aws {
                     progress("no answer from AWS; looking for the launch before trying again");
                     tokio::time::sleep(backoff(attempt)).await;
                     attempt += 1;
-                    match self.find_batch(scope, &tag.value()).await {
-                        Ok(found) if !found.is_empty() => break found,
-                        Ok(_) => {}
-                        Err(e) => return all_fail(e),
+                    let found = self.find_batch(scope, &tag.value()).await?;
+                    if !found.is_empty() {
+                        break found;
                     }
                 }
                 Err(e) => {
-                    return all_fail(hide_user_data(
+                    return Err(hide_user_data(
                         self.error(scope, &what, e),
                         &request.encoded,
                     ));
@@ -237,80 +323,16 @@ impl Aws {
             }
         };
         // AmiLaunchIndex k is the k-th replica of the batch.
-        let mut ids: Vec<Option<String>> = vec![None; n];
+        let mut out: Vec<(Option<String>, Vec<Tag>)> =
+            own.into_iter().map(|tags| (None, tags)).collect();
         for instance in &launched {
             if let (Some(k), Some(id)) = (instance.ami_launch_index(), instance.instance_id())
-                && let Some(slot) = usize::try_from(k).ok().and_then(|k| ids.get_mut(k))
+                && let Some(slot) = usize::try_from(k).ok().and_then(|k| out.get_mut(k))
             {
-                *slot = Some(id.to_string());
+                slot.0 = Some(id.to_string());
             }
         }
-        progress(&format!("tagging {} launched instances", launched.len()));
-        let mut tagging = JoinSet::new();
-        for (k, id) in ids.iter().enumerate() {
-            let Some(id) = id.clone() else { continue };
-            let ec2 = self.ec2.clone();
-            let own = own[k].clone();
-            tagging.spawn(async move {
-                let sent = ec2
-                    .create_tags()
-                    .resources(&id)
-                    .set_tags(Some(own))
-                    .send()
-                    .await;
-                (k, id, sent)
-            });
-        }
-        let mut outcomes: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
-        while let Some(joined) = tagging.join_next().await {
-            let Ok((k, id, sent)) = joined else { continue };
-            if let Err(e) = sent {
-                outcomes[k] = Some(Err(self.error(scope, &format!("tag `{id}`"), e)));
-            }
-        }
-        let waiting: Vec<String> = ids
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| outcomes[*k].is_none())
-            .filter_map(|(_, id)| id.clone())
-            .collect();
-        match self.wait_running(scope, &waiting, progress).await {
-            Ok(states) => {
-                for (k, id) in ids.iter().enumerate() {
-                    if outcomes[k].is_some() {
-                        continue;
-                    }
-                    outcomes[k] = Some(match id.as_ref().map(|id| (id, states.get(id))) {
-                        Some((id, Some(Ok(instance)))) => Ok(Applied {
-                            id: id.clone(),
-                            outputs: super::instances::instance_outputs(instance),
-                        }),
-                        Some((id, Some(Err(reason)))) => Err(self.failed(
-                            scope,
-                            &what,
-                            format!("`{id}` was terminated: {reason}"),
-                        )),
-                        _ => Err(self.failed(
-                            scope,
-                            &what,
-                            format!(
-                                "AWS launched {} of {n} instances; this replica was not",
-                                launched.len()
-                            ),
-                        )),
-                    });
-                }
-            }
-            Err(e) => {
-                for o in outcomes.iter_mut().filter(|o| o.is_none()) {
-                    *o = Some(Err(e.clone()));
-                }
-            }
-        }
-        outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| Err(self.failed(scope, &what, "no outcome".into()))))
-            .collect()
+        Ok(out)
     }
 
     /// The live instances of one launch, by its batch tag.
