@@ -178,3 +178,30 @@ async fn steps_of_one_batch_ready_together_run_as_one_in_one_slot() {
     assert_eq!(report.done.len(), 6);
     assert_eq!(*groups.lock().unwrap(), vec![5, 1]);
 }
+
+#[tokio::test]
+async fn a_surplus_batch_member_is_said_by_the_plan_and_terminated_by_the_next_apply() {
+    let (stack, graph) = fleet(2);
+    let memory = Arc::new(Memory::new());
+    apply(&memory, &stack, &graph, 10).await;
+    let held: Address = "instance.worker[1]".parse().unwrap();
+    memory.add_surplus(&held, "instance-9999");
+    let plan = replan(&memory, &stack, &graph).await;
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("instance-9999") && w.contains("terminates")),
+        "{:?}",
+        plan.warnings
+    );
+    // An apply that has something to do (a third replica) terminates it on the way.
+    let (bigger, bigger_graph) = fleet(3);
+    apply(&memory, &bigger, &bigger_graph, 10).await;
+    assert!(memory.surplus().is_empty(), "{:?}", memory.surplus());
+    assert!(memory.id_of(&held).is_some(), "the holder stays");
+    let again = replan(&memory, &bigger, &bigger_graph).await;
+    assert!(
+        !again.has_changes() && again.warnings.is_empty(),
+        "{again:#?}"
+    );
+}

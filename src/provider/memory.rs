@@ -44,6 +44,9 @@ struct Inner {
     /// Instances without their address tag, as a run killed between a batched launch and
     /// its tagging leaves them: refresh reports them as `unaddressed`; an update tags them.
     untagged: BTreeSet<Address>,
+    /// Instances of a batched launch for an address another instance holds: refresh
+    /// reports them as `surplus`; a destroy of one by its id ends it.
+    surplus: Vec<(Address, String)>,
 }
 
 /// The calls that change something.
@@ -128,6 +131,17 @@ impl Memory {
         self.with(|i| i.untagged.insert(address.clone()));
     }
 
+    /// Leave a surplus member of a batch: an instance launched for `address`, which
+    /// another instance already holds (as two runs at once could leave, were there no lock).
+    pub fn add_surplus(&self, address: &Address, id: &str) {
+        self.with(|i| i.surplus.push((address.clone(), id.to_string())));
+    }
+
+    /// The surplus instances not terminated yet.
+    pub fn surplus(&self) -> Vec<(Address, String)> {
+        self.with(|i| i.surplus.clone())
+    }
+
     /// The addresses that exist.
     pub fn addresses(&self) -> Vec<Address> {
         self.with(|i| i.resources.keys().cloned().collect())
@@ -187,6 +201,7 @@ impl Provider for Memory {
                     live.unaddressed.insert(r.address.clone(), r.id.clone());
                 }
             }
+            live.surplus = i.surplus.clone();
             Ok(live)
         })
     }
@@ -255,6 +270,7 @@ impl Provider for Memory {
     ) -> Result<(), ProviderError> {
         self.with(|i| {
             i.calls.push(format!("destroy {}", live.address));
+            i.surplus.retain(|(_, id)| *id != live.id);
             // By id: during a rolling replacement the address is already its successor's.
             if i.resources
                 .get(&live.address)

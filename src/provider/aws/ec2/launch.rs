@@ -84,7 +84,10 @@ impl Aws {
             .map(|u| aws_smithy_types::base64::encode(u.expose().as_bytes()));
         if let Some(encoded) = &encoded {
             request = request.user_data(encoded);
-            let digest = Sha256::digest(encoded.as_bytes());
+            // The key feeds the batch's ClientToken, which is a tag: it hashes the user
+            // data as the stack writes it (`${secret.NAME}`), never with secret values.
+            let text = want.text("user_data").unwrap_or_default();
+            let digest = Sha256::digest(text.as_bytes());
             let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
             key.push(format!("user data {hex}"));
         }
