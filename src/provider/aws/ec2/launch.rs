@@ -194,7 +194,7 @@ impl Aws {
         for (i, id, own) in &launched {
             let (i, id, own) = (*i, id.clone(), own.clone());
             let ec2 = self.ec2.clone();
-            tagging.spawn(async move {
+            tagging.spawn(crate::provider::aws::throttle::carried(async move {
                 let sent = ec2
                     .create_tags()
                     .resources(&id)
@@ -202,7 +202,7 @@ impl Aws {
                     .send()
                     .await;
                 (i, id, sent)
-            });
+            }));
         }
         while let Some(joined) = tagging.join_next().await {
             let Ok((i, id, Err(e))) = joined else {
