@@ -13,7 +13,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use super::{Report, Reporter, Step, schedule, walk};
+use super::{Report, Reporter, Step, schedule, walk_batched};
 use crate::graph::Graph;
 use crate::plan::{self, Action, Change, Plan, attrs};
 use crate::provider::Progress;
@@ -128,6 +128,22 @@ pub async fn execute<P: Provider + 'static>(
         })
         .collect();
     reporter.planned(&steps);
+    // Instances a killed run launched for addresses others hold: not the stack's. Should
+    // one fail to go, the next plan says so again.
+    for (address, id) in &job.live.surplus {
+        let stray = LiveResource {
+            address: address.clone(),
+            id: id.clone(),
+            attrs: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            applied: None,
+            expires: None,
+        };
+        let how = Teardown {
+            final_snapshot: false,
+        };
+        let _ = provider.destroy(&scope, &stray, how, &|_: &str| {}).await;
+    }
     let state = Arc::new(State {
         provider,
         scope,
@@ -145,11 +161,34 @@ pub async fn execute<P: Provider + 'static>(
         expires_at: job.expires_at,
         reporter: reporter.clone(),
     });
-    let perform = |step: Step| {
+    let perform = |steps: Vec<Step>| {
         let state = state.clone();
-        async move { state.perform(&step).await }
+        async move {
+            match steps.as_slice() {
+                [step] => vec![state.perform(step).await],
+                [first, ..] if first.action == Action::Create => state.launch(&steps).await,
+                // Terminations at once: the provider sends them in few calls.
+                _ => {
+                    let mut set = tokio::task::JoinSet::new();
+                    let n = steps.len();
+                    for (i, step) in steps.into_iter().enumerate() {
+                        let state = state.clone();
+                        set.spawn(async move { (i, state.perform(&step).await) });
+                    }
+                    let mut out: Vec<Result<(), String>> = (0..n)
+                        .map(|_| Err("the step did not finish".into()))
+                        .collect();
+                    while let Some(joined) = set.join_next().await {
+                        if let Ok((i, result)) = joined {
+                            out[i] = result;
+                        }
+                    }
+                    out
+                }
+            }
+        }
     };
-    let report = walk(&order, job.parallelism, reporter, cancel, perform).await;
+    let report = walk_batched(&order, job.parallelism, reporter, cancel, perform).await;
     let known = state.known.lock().map(|k| k.clone()).unwrap_or_default();
     Applied { report, known }
 }
@@ -276,6 +315,100 @@ impl<P: Provider> State<P> {
     ) -> Result<(), String> {
         let address = &resource.address;
         let known = self.known();
+        let (want, desired) = self.desire(resource, live, changed, &known)?;
+        let result = match live {
+            Some(live) => {
+                self.provider
+                    .update(&self.scope, live, &want, progress)
+                    .await
+            }
+            None => self.provider.create(&self.scope, &want, progress).await,
+        }
+        .map_err(|e| e.to_string())?;
+        self.set_known(
+            address,
+            Some(plan::after_apply(
+                address,
+                result.id,
+                &desired,
+                result.outputs,
+            )),
+        );
+        Ok(())
+    }
+
+    /// The creates of replicas of one instance block, ready together: one call to the
+    /// provider, which launches those that share a launch specification together. Each
+    /// step's outcome, in order.
+    async fn launch(&self, steps: &[Step]) -> Vec<Result<(), String>> {
+        let known = self.known();
+        let mut outcomes: Vec<Result<(), String>> = Vec::with_capacity(steps.len());
+        let mut members: Vec<(usize, BTreeMap<String, Value>)> = Vec::new();
+        let mut wants: Vec<Desired<'_>> = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
+            let Some(change) = self.changes.get(&step.address) else {
+                outcomes.push(Err(format!("`{}` is not in the plan", step.address)));
+                continue;
+            };
+            let Some(resource) = self.stack.resource(&step.address) else {
+                outcomes.push(Err(format!("`{}` is not in the stack", step.address)));
+                continue;
+            };
+            let changed = change.attrs.iter().map(|a| a.name.clone()).collect();
+            match self.desire(resource, None, changed, &known) {
+                Ok((want, attrs)) => {
+                    outcomes.push(Ok(()));
+                    members.push((i, attrs));
+                    wants.push(want);
+                }
+                Err(e) => outcomes.push(Err(e)),
+            }
+        }
+        // The batch's news once, on its first replica (the fleet's bar on a terminal),
+        // not once per replica.
+        let first = members.first().map(|(i, _)| &steps[*i]);
+        let progress = |message: &str| {
+            if let Some(step) = first {
+                self.reporter.progress(step, message);
+            }
+        };
+        let results = self
+            .provider
+            .create_batch(&self.scope, &wants, &progress)
+            .await;
+        let mut results = results.into_iter();
+        for (i, attrs) in &members {
+            let address = &steps[*i].address;
+            outcomes[*i] = match results.next() {
+                Some(Ok(applied)) => {
+                    self.set_known(
+                        address,
+                        Some(plan::after_apply(
+                            address,
+                            applied.id,
+                            attrs,
+                            applied.outputs,
+                        )),
+                    );
+                    Ok(())
+                }
+                Some(Err(e)) => Err(e.to_string()),
+                None => Err(format!("no outcome was reported for `{address}`")),
+            };
+        }
+        outcomes
+    }
+
+    /// What the provider is given to create (no `live`) or update one resource, and the
+    /// desired attributes, derived from what is `known` now.
+    fn desire<'r>(
+        &self,
+        resource: &'r Resource,
+        live: Option<&LiveResource>,
+        changed: BTreeSet<String>,
+        known: &BTreeMap<Address, LiveResource>,
+    ) -> Result<(Desired<'r>, BTreeMap<String, Value>), String> {
+        let address = &resource.address;
         let view: attrs::Known<'_> = known.iter().map(|(a, r)| (a.clone(), Some(r))).collect();
         let desired = attrs::desired(resource, &view);
         if let Some((name, _)) = desired.iter().find(|(_, v)| **v == Value::Unknown) {
@@ -353,25 +486,7 @@ impl<P: Provider> State<P> {
                 .and_then(|c| c.restored_from.as_ref())
                 .map(|r| r.snapshot.clone()),
         };
-        let result = match live {
-            Some(live) => {
-                self.provider
-                    .update(&self.scope, live, &want, progress)
-                    .await
-            }
-            None => self.provider.create(&self.scope, &want, progress).await,
-        }
-        .map_err(|e| e.to_string())?;
-        self.set_known(
-            address,
-            Some(plan::after_apply(
-                address,
-                result.id,
-                &desired,
-                result.outputs,
-            )),
-        );
-        Ok(())
+        Ok((want, desired))
     }
 
     /// A rolling replacement of a balancer member: the new instance launched (the old one

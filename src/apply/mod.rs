@@ -11,6 +11,10 @@
 //! 3. On a failure nothing new starts, steps in flight finish, and everything not done is
 //!    reported skipped, with the failure it waited on. A cancellation (the first Ctrl-C)
 //!    does the same.
+//! 4. The creates of the replicas of one instance block that are ready at the same moment
+//!    run as one step of the walk ([`walk_batched`]), so that they can go out in one
+//!    RunInstances: a fleet of 200 is a few launches, not 200. So do their destroys, so
+//!    that their terminations go out together.
 //!
 //! Progress goes through [`Reporter`], which `render` implements (progress lines on a
 //! terminal, timestamped lines otherwise); this module never draws anything.
@@ -81,7 +85,16 @@ impl Report {
 pub struct Schedule {
     pub steps: Vec<Step>,
     pub waits_for: BTreeMap<Address, BTreeSet<Address>>,
+    /// Steps that may be carried out together, by a key they share: the creates of the
+    /// replicas of one instance block (one RunInstances can launch many), and their
+    /// destroys (one TerminateInstances can end many). Steps with the same key that are
+    /// ready at the same moment run as one, in one slot of the parallelism.
+    pub batches: BTreeMap<Address, String>,
 }
+
+/// The most steps run as one (a fleet's launches): enough for a few RunInstances calls,
+/// few enough that one refusal does not fail a whole fleet.
+pub const MAX_BATCH: usize = 100;
 
 /// Order a plan's changes (see the module doc).
 pub fn schedule(plan: &Plan, graph: &Graph) -> Schedule {
@@ -120,6 +133,20 @@ pub fn schedule(plan: &Plan, graph: &Graph) -> Schedule {
             earlier_destroys.push((&change.address, change.address.kind.destroy_rank()));
         }
         out.waits_for.insert(change.address.clone(), waits);
+        let together = match change.action {
+            Action::Create => "create",
+            Action::Destroy => "destroy",
+            _ => "",
+        };
+        if !together.is_empty()
+            && change.address.kind == crate::stack::Kind::Instance
+            && change.address.index.is_some()
+        {
+            out.batches.insert(
+                change.address.clone(),
+                format!("{together} {}", change.address.name),
+            );
+        }
         out.steps.push(Step {
             address: change.address.clone(),
             action: change.action,
@@ -155,8 +182,36 @@ fn chain_rollouts(plan: &Plan, out: &mut Schedule) {
 }
 
 /// Run `schedule`'s steps with `perform`, at most `parallelism` at once; stop starting new
-/// ones after a failure or once `cancel` turns true.
+/// ones after a failure or once `cancel` turns true. Steps of one batch go to `perform`
+/// one by one.
 pub async fn walk<F, Fut>(
+    schedule: &Schedule,
+    parallelism: usize,
+    reporter: Arc<dyn Reporter>,
+    cancel: watch::Receiver<bool>,
+    perform: F,
+) -> Report
+where
+    F: Fn(Step) -> Fut,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let perform_all = |steps: Vec<Step>| {
+        let futures: Vec<Fut> = steps.into_iter().map(&perform).collect();
+        async move {
+            let mut out = Vec::with_capacity(futures.len());
+            for f in futures {
+                out.push(f.await);
+            }
+            out
+        }
+    };
+    walk_batched(schedule, parallelism, reporter, cancel, perform_all).await
+}
+
+/// [`walk`], with the steps of one batch ([`Schedule::batches`]) that are ready together
+/// given to `perform` at once (up to [`MAX_BATCH`]); it returns each step's outcome, in
+/// order.
+pub async fn walk_batched<F, Fut>(
     schedule: &Schedule,
     parallelism: usize,
     reporter: Arc<dyn Reporter>,
@@ -164,8 +219,8 @@ pub async fn walk<F, Fut>(
     perform: F,
 ) -> Report
 where
-    F: Fn(Step) -> Fut,
-    Fut: Future<Output = Result<(), String>> + Send + 'static,
+    F: Fn(Vec<Step>) -> Fut,
+    Fut: Future<Output = Vec<Result<(), String>>> + Send + 'static,
 {
     let started = Instant::now();
     let parallelism = parallelism.max(1);
@@ -199,7 +254,8 @@ where
         }
     });
     let mut report = Report::default();
-    let mut running: JoinSet<(Step, Result<(), String>, Duration)> = JoinSet::new();
+    type Ran = (Vec<Step>, Vec<Result<(), String>>, Duration);
+    let mut running: JoinSet<Ran> = JoinSet::new();
     let mut stop: Option<String> = None;
     loop {
         if stop.is_none() && *cancel.borrow() {
@@ -210,13 +266,27 @@ where
             let Some((_, address)) = ready.pop_first() else {
                 break;
             };
-            let step = steps[address].clone();
-            reporter.started(&step);
-            let fut = perform(step.clone());
+            let mut group = vec![steps[address].clone()];
+            if let Some(key) = schedule.batches.get(address) {
+                let mates: Vec<(usize, &Address)> = ready
+                    .iter()
+                    .filter(|(_, a)| schedule.batches.get(*a) == Some(key))
+                    .take(MAX_BATCH - 1)
+                    .copied()
+                    .collect();
+                for mate in mates {
+                    ready.remove(&mate);
+                    group.push(steps[mate.1].clone());
+                }
+            }
+            for step in &group {
+                reporter.started(step);
+            }
+            let fut = perform(group.clone());
             running.spawn(async move {
                 let t = Instant::now();
-                let result = fut.await;
-                (step, result, t.elapsed())
+                let results = fut.await;
+                (group, results, t.elapsed())
             });
         }
         if running.is_empty() {
@@ -233,40 +303,46 @@ where
             }
         };
         let Some(joined) = joined else { break };
-        let (step, result, elapsed) = match joined {
+        let (group, results, elapsed) = match joined {
             Ok(x) => x,
             Err(e) => {
                 stop.get_or_insert_with(|| format!("a step panicked: {e}"));
                 continue;
             }
         };
-        match result {
-            Ok(()) => {
-                reporter.finished(&step, &Outcome::Done, elapsed);
-                let address = step.address.clone();
-                waiting.retain(|a, w| {
-                    w.remove(&address);
-                    if w.is_empty() {
-                        ready.insert((position[a], *a));
-                        false
-                    } else {
-                        true
-                    }
-                });
-                report.done.push(step);
-            }
-            Err(message) => {
-                reporter.finished(&step, &Outcome::Failed(message.clone()), elapsed);
-                stop.get_or_insert_with(|| format!("`{}` failed", step.address));
-                report.failed.push((step, message));
+        let mut results = results.into_iter();
+        for step in group {
+            let result = results
+                .next()
+                .unwrap_or_else(|| Err("no outcome was reported for this step".into()));
+            match result {
+                Ok(()) => {
+                    reporter.finished(&step, &Outcome::Done, elapsed);
+                    let address = step.address.clone();
+                    waiting.retain(|a, w| {
+                        w.remove(&address);
+                        if w.is_empty() {
+                            ready.insert((position[a], *a));
+                            false
+                        } else {
+                            true
+                        }
+                    });
+                    report.done.push(step);
+                }
+                Err(message) => {
+                    reporter.finished(&step, &Outcome::Failed(message.clone()), elapsed);
+                    stop.get_or_insert_with(|| format!("`{}` failed", step.address));
+                    report.failed.push((step, message));
+                }
             }
         }
     }
     // Everything not run, in plan order, with the reason it was not.
     let failed: BTreeSet<&Address> = report.failed.iter().map(|(s, _)| &s.address).collect();
+    let done: BTreeSet<&Address> = report.done.iter().map(|s| &s.address).collect();
     for step in &schedule.steps {
-        let finished =
-            report.done.iter().any(|d| d.address == step.address) || failed.contains(&step.address);
+        let finished = done.contains(&step.address) || failed.contains(&step.address);
         if finished {
             continue;
         }
@@ -288,3 +364,6 @@ where
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fleet_tests;

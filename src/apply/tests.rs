@@ -51,6 +51,7 @@ fn schedule_of(steps: &[(&str, &[&str])]) -> Schedule {
             .iter()
             .map(|(s, w)| (a(s), w.iter().map(|x| a(x)).collect()))
             .collect(),
+        batches: BTreeMap::new(),
     }
 }
 
@@ -122,6 +123,7 @@ async fn parallelism_bounds_what_runs_at_once() {
             })
             .collect(),
         waits_for: BTreeMap::new(),
+        batches: BTreeMap::new(),
     };
     // Six 1-second steps, two at a time: three rounds.
     let report = walk(

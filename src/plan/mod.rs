@@ -18,6 +18,7 @@ pub mod imports;
 pub mod moves;
 pub mod rotate;
 pub mod secrets;
+mod unaddressed;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,6 +32,7 @@ use crate::stack::{Address, Kind, Stack};
 
 pub use attrs::Known;
 pub use expiry::Expiry;
+pub use unaddressed::ADDRESS_TAG;
 
 /// The version of the plan's JSON form (`schemas/plan.schema.json`).
 pub const FORMAT_VERSION: u32 = 1;
@@ -273,6 +275,11 @@ pub fn plan_rotating(
         if let (Some(current), Some(old)) = (current, live.moved.get(&address)) {
             change = Some(moves::moved(change, resource, &desired, current, old));
         }
+        if let Some(current) = current
+            && live.unaddressed.get(&address) == Some(&current.id)
+        {
+            change = unaddressed::write_address_tag(change, current, resource, &desired);
+        }
         // A resource created or replaced has new attributes; so has an instance resized in
         // place, since the stop and start that takes gives it a new public name and IP.
         let stays = change.as_ref().is_none_or(|c| {
@@ -325,6 +332,14 @@ pub fn plan_rotating(
             )
         });
     }
+    warnings.extend(unaddressed::warnings(stack, live));
+    for (address, id) in &live.surplus {
+        let holder = live.resources.get(address).map_or("", |r| r.id.as_str());
+        warnings.push(format!(
+            "`{id}` was launched for `{address}` by a run that was interrupted, and `{holder}` \
+             holds that address: an apply terminates `{id}`"
+        ));
+    }
     if !live.other_engine.is_empty() {
         let list: Vec<String> = live.other_engine.iter().map(|a| format!("`{a}`")).collect();
         warnings.push(format!(
@@ -352,8 +367,6 @@ pub fn plan_rotating(
     }
 }
 
-/// Replacements of instances that balancers of the stack serve are rolled: every balancer
-/// listing the instance that exists in AWS and is not itself replaced.
 /// Running databases whose storage is not encrypted though the stack asks for it (the
 /// default since issue 16): said, never planned, since AWS encrypts storage only at create
 /// and a default must not replace a running resource by itself.
@@ -379,6 +392,8 @@ fn kept_unencrypted(stack: &Stack, live: &LiveState) -> Vec<String> {
         .collect()
 }
 
+/// Replacements of instances that balancers of the stack serve are rolled: every balancer
+/// listing the instance that exists in AWS and is not itself replaced.
 fn mark_rollouts(stack: &Stack, live: &LiveState, changes: &mut [Change]) {
     let replaced: BTreeSet<Address> = changes
         .iter()

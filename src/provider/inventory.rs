@@ -73,10 +73,7 @@ pub fn list(region: &str, inventory: &Inventory, now: SystemTime) -> Vec<Listed>
     }
     rows.into_values()
         .map(|mut r| {
-            r.expired = r
-                .expires
-                .as_deref()
-                .is_some_and(|e| expired(e, now));
+            r.expired = r.expires.as_deref().is_some_and(|e| expired(e, now));
             r
         })
         .collect()

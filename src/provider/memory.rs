@@ -46,6 +46,14 @@ struct Inner {
     snapshots: Vec<(String, Address, Snapshot)>,
     /// The snapshot each database was created from.
     restored: BTreeMap<Address, String>,
+    /// The addresses of each `create_batch` call, in order (one RunInstances in AWS).
+    launches: Vec<Vec<Address>>,
+    /// Instances without their address tag, as a run killed between a batched launch and
+    /// its tagging leaves them: refresh reports them as `unaddressed`; an update tags them.
+    untagged: BTreeSet<Address>,
+    /// Instances of a batched launch for an address another instance holds: refresh
+    /// reports them as `surplus`; a destroy of one by its id ends it.
+    surplus: Vec<(Address, String)>,
 }
 
 /// The calls that change something.
@@ -145,6 +153,28 @@ impl Memory {
         self.with(|i| i.restored.get(address).cloned())
     }
 
+    /// The addresses of each batched create, in order.
+    pub fn launches(&self) -> Vec<Vec<Address>> {
+        self.with(|i| i.launches.clone())
+    }
+
+    /// Take the address tag off the instance at `address`, as a run killed right after a
+    /// batched launch leaves it (it keeps the batch's tags, so refresh still finds it).
+    pub fn drop_address_tag(&self, address: &Address) {
+        self.with(|i| i.untagged.insert(address.clone()));
+    }
+
+    /// Leave a surplus member of a batch: an instance launched for `address`, which
+    /// another instance already holds (as two runs at once could leave, were there no lock).
+    pub fn add_surplus(&self, address: &Address, id: &str) {
+        self.with(|i| i.surplus.push((address.clone(), id.to_string())));
+    }
+
+    /// The surplus instances not terminated yet.
+    pub fn surplus(&self) -> Vec<(Address, String)> {
+        self.with(|i| i.surplus.clone())
+    }
+
     /// The addresses that exist.
     pub fn addresses(&self) -> Vec<Address> {
         self.with(|i| i.resources.keys().cloned().collect())
@@ -220,6 +250,9 @@ impl Provider for Memory {
             let mut live = LiveState::default();
             for r in i.resources.values() {
                 live.insert(r.clone());
+                if i.untagged.contains(&r.address) {
+                    live.unaddressed.insert(r.address.clone(), r.id.clone());
+                }
             }
             for (address, id) in &scope.imports {
                 let Some((found, owner)) = i.by_hand.get(&(address.kind, id.clone())) else {
@@ -239,6 +272,7 @@ impl Provider for Memory {
                     None => {}
                 }
             }
+            live.surplus = i.surplus.clone();
             Ok(live)
         })
     }
@@ -249,33 +283,19 @@ impl Provider for Memory {
         want: &Desired<'_>,
         _progress: &Progress<'_>,
     ) -> Result<Applied, ProviderError> {
-        let address = want.resource.address.clone();
+        self.with(|i| create_one(i, scope, want))
+    }
+
+    async fn create_batch(
+        &self,
+        scope: &Scope,
+        wants: &[Desired<'_>],
+        _progress: &Progress<'_>,
+    ) -> Vec<Result<Applied, ProviderError>> {
         self.with(|i| {
-            i.calls.push(format!("create {address}"));
-            if i.failing.contains(&address) {
-                return Err(failure(scope, format!("create `{address}`")));
-            }
-            if let Some(p) = &want.master_password {
-                i.passwords.insert(address.clone(), p.expose().to_string());
-            }
-            if let Some(snapshot) = &want.restore {
-                i.restored.insert(address.clone(), snapshot.clone());
-            }
-            i.next_id += 1;
-            let id = format!("{}-{:04}", address.kind, i.next_id);
-            let outputs = outputs(address.kind, &id, &want.resource.physical_name);
-            i.resources.insert(
-                address.clone(),
-                LiveResource {
-                    address: address.clone(),
-                    id: id.clone(),
-                    attrs: want.attrs.clone(),
-                    outputs: outputs.clone(),
-                    applied: Some(want.applied.clone()),
-                    expires: want.tags.get(super::TAG_EXPIRES).cloned(),
-                },
-            );
-            Ok(Applied { id, outputs })
+            i.launches
+                .push(wants.iter().map(|w| w.resource.address.clone()).collect());
+            wants.iter().map(|w| create_one(i, scope, w)).collect()
         })
     }
 
@@ -288,6 +308,8 @@ impl Provider for Memory {
     ) -> Result<Applied, ProviderError> {
         self.with(|i| {
             i.calls.push(format!("update {}", live.address));
+            // Every update writes the address tag with the rest.
+            i.untagged.remove(&live.address);
             if let Some(p) = &want.master_password {
                 i.passwords
                     .insert(live.address.clone(), p.expose().to_string());
@@ -378,12 +400,14 @@ impl Provider for Memory {
         self.with(|i| {
             i.calls.push(format!("destroy {}", live.address));
             i.by_hand.remove(&(live.address.kind, live.id.clone()));
+            i.surplus.retain(|(_, id)| *id != live.id);
             // By id: during a rolling replacement the address is already its successor's.
             if i.resources
                 .get(&live.address)
                 .is_some_and(|r| r.id == live.id)
             {
                 i.resources.remove(&live.address);
+                i.untagged.remove(&live.address);
             }
             Ok(())
         })
@@ -521,4 +545,35 @@ impl Locking for Memory {
             Ok(i.holder.clone())
         })
     }
+}
+
+/// One create, as `create` and `create_batch` make it.
+fn create_one(i: &mut Inner, scope: &Scope, want: &Desired<'_>) -> Result<Applied, ProviderError> {
+    let address = want.resource.address.clone();
+    i.calls.push(format!("create {address}"));
+    if i.failing.contains(&address) {
+        return Err(failure(scope, format!("create `{address}`")));
+    }
+    if let Some(p) = &want.master_password {
+        i.passwords.insert(address.clone(), p.expose().to_string());
+    }
+    if let Some(snapshot) = &want.restore {
+        i.restored.insert(address.clone(), snapshot.clone());
+    }
+    i.next_id += 1;
+    let id = format!("{}-{:04}", address.kind, i.next_id);
+    let outputs = outputs(address.kind, &id, &want.resource.physical_name);
+    i.resources.insert(
+        address.clone(),
+        LiveResource {
+            address: address.clone(),
+            id: id.clone(),
+            attrs: want.attrs.clone(),
+            outputs: outputs.clone(),
+            applied: Some(want.applied.clone()),
+            expires: want.tags.get(super::TAG_EXPIRES).cloned(),
+        },
+    );
+    i.untagged.remove(&address);
+    Ok(Applied { id, outputs })
 }

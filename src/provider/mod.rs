@@ -11,6 +11,7 @@
 pub mod aws;
 pub mod cloudformation;
 pub mod inventory;
+pub mod launch;
 pub mod memory;
 
 pub use aws::lock::{Holder, Lock, LockError};
@@ -156,6 +157,16 @@ pub struct LiveState {
     /// tagged with until the apply rewrites the tag). Set by `plan::moves::relocate`.
     #[serde(default)]
     pub moved: BTreeMap<Address, Address>,
+    /// Instances of a batched launch that a killed run left without their address tag
+    /// (they carry the stack's tags and [`TAG_BATCH`], which names the address each was
+    /// launched for): address → id. Each is also the address's resource; the plan updates
+    /// it to write the tag.
+    #[serde(default)]
+    pub unaddressed: BTreeMap<Address, String>,
+    /// Instances of a batched launch, without their address tag, launched for an address
+    /// another instance holds: `(address, id)`. An apply terminates them.
+    #[serde(default)]
+    pub surplus: Vec<(Address, String)>,
 }
 
 impl LiveState {
@@ -178,7 +189,7 @@ impl LiveState {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ProviderError {
     #[error("no AWS credentials found")]
     NoCredentials { detail: String },
@@ -324,6 +335,11 @@ impl std::fmt::Display for MemberHealth {
     }
 }
 
+/// `stackwright:batch` on instances launched together by one RunInstances: which block,
+/// which replicas (in launch-index order) and the launch's token ([`launch`]). Each
+/// carries it from its launch, before it has its own address tag.
+pub const TAG_BATCH: &str = "stackwright:batch";
+
 /// `stackwright:retiring` on an instance being replaced by a rolling apply: it keeps its
 /// address tag (and serves) until its successor is in service, and refresh prefers the
 /// instance without this tag when two claim one address.
@@ -349,6 +365,26 @@ pub trait Provider: Send + Sync {
         want: &Desired<'_>,
         progress: &Progress<'_>,
     ) -> impl Future<Output = Result<Applied, ProviderError>> + Send;
+
+    /// Create many resources (the replicas of one instance block), each as [`create`]
+    /// would, and each one's outcome in order. The AWS provider launches the instances
+    /// that share a launch specification with one RunInstances; by default, one by one.
+    ///
+    /// [`create`]: Provider::create
+    fn create_batch(
+        &self,
+        scope: &Scope,
+        wants: &[Desired<'_>],
+        progress: &Progress<'_>,
+    ) -> impl Future<Output = Vec<Result<Applied, ProviderError>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(wants.len());
+            for want in wants {
+                out.push(self.create(scope, want, progress).await);
+            }
+            out
+        }
+    }
 
     /// Change the attributes in `want.changed` in place, and the tags, then wait until
     /// the resource is usable again.

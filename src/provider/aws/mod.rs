@@ -541,6 +541,24 @@ impl Tagged {
         )
     }
 
+    /// The address a member of a batched launch without its address tag was launched
+    /// for: its batch tag's replica at `launch_index` (its AmiLaunchIndex). Only for the
+    /// direct engine's resources of `scope`.
+    fn batch_address(&self, scope: &Scope, launch_index: Option<i32>) -> Option<Address> {
+        let same = self.tags.get(super::TAG_STACK)? == &scope.stack
+            && self.tags.get(super::TAG_ENV)? == &scope.env;
+        if !same
+            || scope.cloudformation
+            || self.tags.contains_key(super::TAG_ADDRESS)
+            || self.tags.contains_key(super::TAG_ENGINE)
+        {
+            return None;
+        }
+        let tag = super::launch::BatchTag::parse(self.tags.get(super::TAG_BATCH)?)?;
+        let index = tag.index_of(launch_index?)?;
+        Some(Address::new(Kind::Instance, tag.block, Some(index)))
+    }
+
     /// Whether a rolling apply is retiring this instance ([`super::TAG_RETIRING`]).
     fn retiring(&self) -> bool {
         self.tags.contains_key(super::TAG_RETIRING)
@@ -635,6 +653,26 @@ impl Provider for Aws {
         for g in &groups {
             ids.groups.insert(g.id.clone(), g.address.clone());
         }
+        // Members of a batched launch without their address tag (a killed run): each is
+        // its address's resource, unless another instance holds the address (surplus).
+        let held: std::collections::BTreeSet<Address> = instances
+            .iter()
+            .filter(|i| !i.stray)
+            .map(|i| i.address.clone())
+            .collect();
+        let mut claimed = std::collections::BTreeSet::new();
+        let mut surplus = Vec::new();
+        let instances: Vec<ec2::RawInstance> = instances
+            .into_iter()
+            .filter(|i| {
+                let extra =
+                    i.stray && (held.contains(&i.address) || !claimed.insert(i.address.clone()));
+                if extra {
+                    surplus.push((i.address.clone(), i.id.clone()));
+                }
+                !extra
+            })
+            .collect();
         // An instance a rolling apply is retiring keeps its address until the roll is
         // over: while it serves, it is the address's resource, and a successor launched
         // beside it is an unfinished roll's (known by its id; the next roll adopts it).
@@ -694,9 +732,15 @@ impl Provider for Aws {
             if unfinished(i) && !state.unfinished.contains_key(&i.address) {
                 state.unfinished.insert(i.address.clone(), resource.id);
             } else {
+                if i.stray {
+                    state
+                        .unaddressed
+                        .insert(i.address.clone(), resource.id.clone());
+                }
                 state.insert(resource);
             }
         }
+        state.surplus = surplus;
         let last =
             |r: &LiveResource| imported(&r.address) && scope.imports.get(&r.address) == Some(&r.id);
         let mut keys = keys;
@@ -763,6 +807,26 @@ impl Provider for Aws {
             }
         };
         throttle::reporting(progress, work).await
+    }
+
+    async fn create_batch(
+        &self,
+        scope: &Scope,
+        wants: &[Desired<'_>],
+        progress: &Progress<'_>,
+    ) -> Vec<Result<Applied, ProviderError>> {
+        if wants
+            .iter()
+            .all(|w| w.resource.address.kind == Kind::Instance)
+        {
+            return throttle::reporting(progress, self.create_instances(scope, wants, progress))
+                .await;
+        }
+        let mut out = Vec::with_capacity(wants.len());
+        for want in wants {
+            out.push(self.create(scope, want, progress).await);
+        }
+        out
     }
 
     async fn update(

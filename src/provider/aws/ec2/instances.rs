@@ -5,10 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{
-    BlockDeviceMapping, EbsBlockDevice, Filter, InstanceAttributeName, InstanceStateName,
-    Placement, ResourceType, ShutdownBehavior,
-};
+use aws_sdk_ec2::types::{Filter, InstanceAttributeName, InstanceStateName, ResourceType};
 
 use super::{address_filters, tag_spec, tagged};
 use crate::provider::aws::{
@@ -28,14 +25,18 @@ pub(in crate::provider::aws) struct RawInstance {
     pub tagged: Tagged,
     /// Read per instance, in deep mode only.
     pub deep: BTreeMap<String, Value>,
+    /// A member of a batched launch without its address tag: `address` is the one its
+    /// batch tag and launch index say it was launched for.
+    pub stray: bool,
 }
 
 /// States in which an instance still exists (and still holds its address).
-const LIVE_STATES: [&str; 5] = ["pending", "running", "stopping", "stopped", "shutting-down"];
+pub(super) const LIVE_STATES: [&str; 5] =
+    ["pending", "running", "stopping", "stopped", "shutting-down"];
 /// How long an instance may take to reach `running`, `stopped` or `terminated`.
-const INSTANCE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+pub(super) const INSTANCE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 /// Attempts at RunInstances when AWS does not answer (each repeats the ClientToken).
-const LAUNCH_ATTEMPTS: u32 = 6;
+pub(super) const LAUNCH_ATTEMPTS: u32 = 6;
 
 impl Aws {
     pub(in crate::provider::aws) async fn read_instances(
@@ -85,8 +86,15 @@ impl Aws {
             if !read.insert(id.to_string()) {
                 continue;
             }
-            let Some(address) = self.claim(scope, Kind::Instance, &tagged, id) else {
-                continue;
+            let (address, stray) = if let Some(address) = tagged.address(scope, id) {
+                (address, false)
+            } else if let Some(address) = tagged.batch_address(scope, instance.ami_launch_index()) {
+                (address, true)
+            } else {
+                match self.claim(scope, Kind::Instance, &tagged, id) {
+                    Some(address) => (address, false),
+                    None => continue,
+                }
             };
             out.push(RawInstance {
                 id: id.to_string(),
@@ -94,6 +102,7 @@ impl Aws {
                 instance: instance.clone(),
                 tagged,
                 deep: BTreeMap::new(),
+                stray,
             });
         }
         Ok(out)
@@ -294,74 +303,17 @@ impl Aws {
         want: &Desired<'_>,
         progress: &Progress<'_>,
     ) -> Result<Applied, ProviderError> {
-        let Spec::Instance(spec) = &want.resource.spec else {
-            return Err(self.failed(scope, "launch instance", "not an instance".into()));
-        };
         let address = &want.resource.address;
         let what = format!("launch `{address}`");
         let fail = |d: String| self.failed(scope, &what, d);
-        let mut request = self
-            .ec2
-            .run_instances()
-            .image_id(&spec.ami)
-            .instance_type(spec.instance_type.as_str().into())
+        let launch = self.launch_request(scope, want).await?;
+        let encoded = launch.encoded;
+        let request = launch
+            .builder
             .min_count(1)
             .max_count(1)
             .client_token(&want.token)
-            .instance_initiated_shutdown_behavior(ShutdownBehavior::from(
-                spec.shutdown_behavior.as_str(),
-            ))
-            .metadata_options(
-                aws_sdk_ec2::types::InstanceMetadataOptionsRequest::builder()
-                    .http_tokens(aws_sdk_ec2::types::HttpTokensState::from(
-                        spec.metadata_tokens.as_str(),
-                    ))
-                    .http_endpoint(aws_sdk_ec2::types::InstanceMetadataEndpointState::Enabled)
-                    .build(),
-            )
             .tag_specifications(tag_spec(ResourceType::Instance, &want.tags));
-        if let Some(key) = want.text("key_name") {
-            request = request.key_name(key);
-        }
-        for g in &spec.security_groups {
-            request = request.security_group_ids(want.group_id(g).map_err(fail)?);
-        }
-        if let Some(subnet) = &spec.subnet {
-            request = request.subnet_id(subnet);
-        }
-        if let Some(zone) = &spec.availability_zone {
-            request = request.placement(Placement::builder().availability_zone(zone).build());
-        }
-        let encoded = want
-            .user_data
-            .as_ref()
-            .map(|u| aws_smithy_types::base64::encode(u.expose().as_bytes()));
-        if let Some(encoded) = &encoded {
-            request = request.user_data(encoded);
-        }
-        if spec.root_volume_gb.is_some() || spec.root_volume_encrypted {
-            let (device, image_size) = self.root_device(scope, &spec.ami).await?;
-            let mut ebs = EbsBlockDevice::builder().delete_on_termination(true);
-            // The image's own size when the stack gives none: the same volume AWS would
-            // make, said explicitly (the emulator refuses a mapping without a size).
-            let size = spec
-                .root_volume_gb
-                .map(|gb| i32::try_from(gb).unwrap_or(i32::MAX))
-                .or(image_size);
-            if let Some(gb) = size {
-                ebs = ebs.volume_size(gb);
-            }
-            if spec.root_volume_encrypted {
-                // With the account's default EBS key: no key to manage in the stack.
-                ebs = ebs.encrypted(true);
-            }
-            request = request.block_device_mappings(
-                BlockDeviceMapping::builder()
-                    .device_name(device)
-                    .ebs(ebs.build())
-                    .build(),
-            );
-        }
         // A roll a killed run left unfinished launched this address's successor already:
         // adopted, not launched twice (the same codes: launched for the same stack).
         if let Some(id) = self.find_instance(scope, address, &want.applied).await? {
@@ -614,7 +566,7 @@ fn detail(error: ProviderError) -> String {
 /// An error that echoes the request holds the user data sent, in base64 (as sent, or
 /// form-encoded): it may hold secrets, so it is not shown. (The engine masks each secret's
 /// own base64 in every message as well.)
-fn hide_user_data(error: ProviderError, encoded: &Option<String>) -> ProviderError {
+pub(super) fn hide_user_data(error: ProviderError, encoded: &Option<String>) -> ProviderError {
     let Some(b64) = encoded.as_deref().filter(|b| !b.is_empty()) else {
         return error;
     };
@@ -714,7 +666,7 @@ pub(in crate::provider::aws) fn instance_resource(raw: &RawInstance, ids: &Ids) 
 }
 
 /// What `${instance.x.attr}` resolves to.
-fn instance_outputs(i: &aws_sdk_ec2::types::Instance) -> BTreeMap<String, String> {
+pub(super) fn instance_outputs(i: &aws_sdk_ec2::types::Instance) -> BTreeMap<String, String> {
     [
         ("id", i.instance_id()),
         ("public_dns", i.public_dns_name()),

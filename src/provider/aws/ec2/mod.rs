@@ -9,6 +9,7 @@
 mod batch;
 mod instances;
 mod key_pairs;
+mod launch;
 mod security_groups;
 
 use std::collections::BTreeMap;

@@ -263,6 +263,18 @@ pub(super) async fn reporting<F: Future>(progress: &Progress<'_>, work: F) -> F:
     }
 }
 
+/// `work`, for a task the step being run spawns: its requests' waits are told to that
+/// step as well (a task-local does not follow a spawned task by itself).
+pub(in crate::provider::aws) fn carried<F: Future>(work: F) -> impl Future<Output = F::Output> {
+    let tx = NOTICES.try_with(|tx| tx.clone()).ok();
+    async move {
+        match tx {
+            Some(tx) => NOTICES.scope(tx, work).await,
+            None => work.await,
+        }
+    }
+}
+
 /// Tell the step being run (if any) what its request waits for.
 pub(super) fn notice(text: String) {
     let _ = NOTICES.try_with(|tx| tx.send(text));
