@@ -45,7 +45,7 @@ const DNS: &str = "front-1.us-east-1.elb.amazonaws.com";
 
 #[test]
 fn the_stack_written_loads_with_references_and_warns_of_what_it_cannot_name() {
-    let resources = vec![
+    let resources = [
         live(
             Kind::SecurityGroup,
             0,
@@ -272,7 +272,7 @@ fn instances_named_as_replicas_and_alike_become_one_counted_block() {
             &[("public_dns", &format!("{id}.compute-1.amazonaws.com"))],
         )
     };
-    let resources = vec![
+    let resources = [
         instance(0, "i-00000001", "shop-prod-app-1", "us-east-1b", "t2.micro"),
         instance(1, "i-00000000", "shop-prod-app-0", "us-east-1a", "t2.micro"),
         // Named as a third replica, but not alike: a block of its own.
@@ -403,7 +403,7 @@ fn live_resources_below_the_secure_defaults_are_written_as_they_are() {
             &[],
         )
     };
-    let resources = vec![
+    let resources = [
         instance(0, "i-11111111", "optional", "old"),
         instance(1, "i-22222222", "required", "new"),
         database(2, "olddb", "false"),

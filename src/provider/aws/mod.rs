@@ -72,6 +72,9 @@ impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for Con
     }
 }
 
+/// An AMI's root device name and its size in GiB (when the image says).
+type RootDevice = (String, Option<i32>);
+
 /// Clients for every service a stack uses, sharing one configuration.
 #[derive(Clone, Debug)]
 pub struct Aws {
@@ -92,7 +95,7 @@ pub struct Aws {
     terminations: Arc<ec2::Batcher>,
     /// Root device names of AMIs, looked up once per AMI.
     /// AMI → its root device name and that device's size in GiB (when the image says).
-    root_devices: Arc<Mutex<BTreeMap<String, (String, Option<i32>)>>>,
+    root_devices: Arc<Mutex<BTreeMap<String, RootDevice>>>,
     /// Addresses of the stack and env seen in the last refresh but managed by the other
     /// engine (see [`LiveState::other_engine`]).
     other_engine: Arc<Mutex<std::collections::BTreeSet<Address>>>,

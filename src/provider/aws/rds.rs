@@ -118,7 +118,6 @@ pub(super) fn resource(raw: &RawDatabase, ids: &Ids) -> LiveResource {
     if let Some(v) = raw.tagged.tags.get(crate::provider::TAG_RESTORING) {
         attrs.insert("restoring".to_string(), Value::text(v.clone()));
     }
-    let mut attrs = attrs;
     if let Some(group) = d.db_subnet_group() {
         attrs.insert(
             "subnets".to_string(),
