@@ -47,12 +47,12 @@ pub fn nothing_of(
 
 impl Direct<Aws> {
     /// Connect for a teardown of `stack` (from [`nothing_of`]) by its tags: its records
-    /// are looked for in every public hosted zone.
+    /// are found in the hosted zones tagged `stackwright:records:<stack>/<env>`, which
+    /// refresh reads whatever zones the stack names (here none).
     pub async fn connect_by_tags(stack: Stack, graph: Graph) -> Result<Self, EngineError> {
         let lookup = secrets::process_env();
-        let mut scope = secrets::scope(&stack, false, &lookup)?;
+        let scope = secrets::scope(&stack, false, &lookup)?;
         let aws = Aws::connect(&stack).await?;
-        scope.zones = aws.all_zones(&scope).await?.into_iter().collect();
         Ok(Direct::new(Arc::new(aws), stack, graph, scope, lookup))
     }
 }

@@ -737,3 +737,83 @@ restore_from_env = "${{var.source}}"
         ],
     );
 }
+
+/// A teardown from tags alone finds the stack's records through the hosted zone tagged as
+/// holding them (`stackwright:records:<stack>/<env>`, written with the first record), and
+/// takes the tag off once the zone holds none of them.
+#[test]
+fn destroy_by_tags_finds_records_through_their_tagged_zone() {
+    use crate::plan::{Aws, StackDir, runtime};
+    let s = StackDir::new("tagzone", |name, zone| {
+        format!(
+            r#"[stack]
+name = "{name}"
+region = "{REGION}"
+
+[dns_record.www]
+zone = "{zone}"
+name = "www.{zone}"
+type = "CNAME"
+ttl = 60
+records = ["target.example.org"]
+"#
+        )
+    });
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect());
+    let zone_id = rt.block_on(aws.zone(&s.zone));
+    let bare = zone_id.trim_start_matches("/hostedzone/").to_string();
+    let www = format!("www.{}.", s.zone);
+    let state = || {
+        rt.block_on(async {
+            let sets = aws
+                .route53
+                .list_resource_record_sets()
+                .hosted_zone_id(&zone_id)
+                .send()
+                .await
+                .expect("ListResourceRecordSets");
+            let names: Vec<String> = sets
+                .resource_record_sets()
+                .iter()
+                .map(|r| format!("{} {}", r.name(), r.r#type().as_str()))
+                .collect();
+            let tags = aws
+                .route53
+                .list_tags_for_resource()
+                .resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone)
+                .resource_id(&bare)
+                .send()
+                .await
+                .expect("ListTagsForResource");
+            let keys: Vec<String> = tags
+                .resource_tag_set()
+                .map(|t| {
+                    t.tags()
+                        .iter()
+                        .filter_map(|t| t.key().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (names, keys)
+        })
+    };
+    let key = format!("stackwright:records:{}/test", s.name);
+
+    let out = s.run("apply", &["--yes"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (names, keys) = state();
+    assert!(names.contains(&format!("{www} CNAME")), "{names:?}");
+    assert!(keys.contains(&key), "{keys:?}");
+
+    let empty = tempfile::tempdir().expect("empty directory");
+    let by_tags = [
+        "destroy", "--stack", &s.name, "--env", "test", "--region", REGION, "--yes",
+    ];
+    let (code, stdout, stderr) = run(empty.path(), emulator::endpoint(), &by_tags);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("- dns_record.www"), "{stdout}");
+    let (names, keys) = state();
+    assert!(!names.iter().any(|n| n.starts_with(&www)), "{names:?}");
+    assert!(!keys.contains(&key), "{keys:?}");
+}

@@ -27,26 +27,6 @@ pub(super) fn normalize(name: &str) -> String {
 }
 
 impl Aws {
-    /// The names of every public hosted zone of the account (paginated
-    /// `ListHostedZones`): where a teardown from tags alone looks for the stack's records,
-    /// which carry no tags, only their claims.
-    pub async fn all_zones(&self, scope: &Scope) -> Result<Vec<String>, ProviderError> {
-        let pages = self
-            .route53
-            .list_hosted_zones()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| self.error(scope, "list hosted zones", e))?;
-        Ok(pages
-            .iter()
-            .flat_map(|p| p.hosted_zones())
-            .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
-            .map(|z| normalize(z.name()))
-            .collect())
-    }
-
     /// The id of the hosted zone named `zone`, if there is one.
     pub(super) async fn zone_id(
         &self,
