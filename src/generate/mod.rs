@@ -239,7 +239,66 @@ pub async fn generate(aws: &Aws, request: &Request) -> Result<Generated, Vec<Str
     if !errors.is_empty() {
         return Err(errors);
     }
-    write::stack(request, &found, &state_names(&found, request)).map_err(|e| vec![e])
+    let vpc = placement(aws, &scope, &found).await?;
+    let mut generated = write::stack(
+        request,
+        &found,
+        &state_names(&found, request),
+        vpc.as_deref(),
+    )
+    .map_err(|e| vec![e])?;
+    if let Some(vpc) = &vpc {
+        generated.warnings.extend(
+            found
+                .values()
+                .filter(|l| l.address.kind == Kind::Database)
+                .map(|l| {
+                    format!(
+                        "database `{}` stays in its DB subnet group in {vpc}; `subnets` is                          not written for it (stackwright would make a group of its own)",
+                        l.id
+                    )
+                }),
+        );
+    }
+    Ok(generated)
+}
+
+/// The VPC the listed security groups are in, when it is not the region's default (the
+/// stack's env then says `vpc`, and instances and balancers their `subnets`, so that what
+/// the stack creates later lands there too). Groups in several VPCs: refused, since a
+/// stack lives in one.
+async fn placement(
+    aws: &Aws,
+    scope: &Scope,
+    found: &BTreeMap<Address, &LiveResource>,
+) -> Result<Option<String>, Vec<String>> {
+    let vpcs: BTreeSet<String> = found
+        .values()
+        .filter(|l| l.address.kind == Kind::SecurityGroup)
+        .filter_map(|l| match l.attrs.get("vpc") {
+            Some(Value::Text(v)) if !v.is_empty() => Some(v.clone()),
+            _ => None,
+        })
+        .collect();
+    if vpcs.is_empty() {
+        return Ok(None);
+    }
+    let default = aws
+        .default_vpc(scope)
+        .await
+        .map_err(|e| vec![e.to_string()])?;
+    let elsewhere: Vec<&String> = vpcs
+        .iter()
+        .filter(|v| Some(*v) != default.as_ref())
+        .collect();
+    match elsewhere.as_slice() {
+        [] => Ok(None),
+        [one] if vpcs.len() == 1 => Ok(Some((*one).clone())),
+        _ => Err(vec![format!(
+            "the security groups listed are in several VPCs ({}); a stack lives in one:              generate each VPC's resources as a stack of their own",
+            vpcs.iter().cloned().collect::<Vec<_>>().join(", ")
+        )]),
+    }
 }
 
 /// Instances that can safely be one counted block: alike in everything but their zone

@@ -124,7 +124,7 @@ fn the_stack_written_loads_with_references_and_warns_of_what_it_cannot_name() {
         ids: Vec::new(),
     };
     let names = super::state_names(&found, &request);
-    let generated = write::stack(&request, &found, &names).expect("generated");
+    let generated = write::stack(&request, &found, &names, None).expect("generated");
 
     for warning in [
         "security group sg-11111111 admits security group sg-22222222 which was not listed",
@@ -313,7 +313,7 @@ fn instances_named_as_replicas_and_alike_become_one_counted_block() {
         ids: Vec::new(),
     };
     let names = super::state_names(&found, &request);
-    let generated = write::stack(&request, &found, &names).expect("generated");
+    let generated = write::stack(&request, &found, &names, None).expect("generated");
     assert!(generated.warnings.is_empty(), "{:#?}", generated.warnings);
     let imports: BTreeMap<String, String> = generated
         .imports
@@ -418,7 +418,7 @@ fn live_resources_below_the_secure_defaults_are_written_as_they_are() {
         ids: Vec::new(),
     };
     let names = super::state_names(&found, &request);
-    let generated = write::stack(&request, &found, &names).expect("generated");
+    let generated = write::stack(&request, &found, &names, None).expect("generated");
     let dir = tempfile::tempdir().expect("temporary directory");
     super::write_dir(dir.path(), &generated, false).expect("written");
     let stack_toml = std::fs::read_to_string(dir.path().join("stack.toml")).expect("stack.toml");
@@ -450,4 +450,86 @@ fn live_resources_below_the_secure_defaults_are_written_as_they_are() {
         };
     assert!(!encrypted("olddb"));
     assert!(encrypted("newdb"));
+}
+
+/// Issue 16 meets issue 15: resources in a VPC other than the default are written with
+/// the env's `vpc`, an instance's `subnets` and a balancer's `subnets` instead of zones,
+/// so that what the stack makes later lands in that VPC too.
+#[test]
+fn resources_in_a_vpc_are_written_with_its_subnets() {
+    let (a, b) = ("subnet-0a1b2c3d4e5f60718", "subnet-1a1b2c3d4e5f60718");
+    let vpc = "vpc-0a1b2c3d4e5f60718";
+    let resources = [
+        live(
+            Kind::SecurityGroup,
+            0,
+            "sg-11111111",
+            &[
+                ("name", t("web")),
+                ("description", t("web")),
+                ("vpc", t(vpc)),
+                ("ingress", l(&[])),
+            ],
+            &[],
+        ),
+        live(
+            Kind::Instance,
+            1,
+            "i-11111111",
+            &[
+                ("ami", t("ami-12c6146b")),
+                ("instance_type", t("t2.micro")),
+                ("availability_zone", t("us-east-1a")),
+                ("subnet", t(a)),
+                ("security_groups", l(&["security_group.id0"])),
+                ("tags", l(&["Name=web"])),
+            ],
+            &[],
+        ),
+        live(
+            Kind::LoadBalancer,
+            2,
+            "front",
+            &[
+                ("name", t("front")),
+                ("availability_zones", l(&["us-east-1a", "us-east-1b"])),
+                ("subnets", l(&[a, b])),
+                ("listeners", l(&["HTTP:80 -> HTTP:80"])),
+                ("instances", l(&["instance.id1"])),
+            ],
+            &[("dns_name", DNS)],
+        ),
+    ];
+    let found: BTreeMap<Address, &LiveResource> =
+        resources.iter().map(|r| (r.address.clone(), r)).collect();
+    let request = Request {
+        name: "shop".into(),
+        env: "prod".into(),
+        region: "us-east-1".into(),
+        ids: Vec::new(),
+    };
+    let names = super::state_names(&found, &request);
+    let generated = write::stack(&request, &found, &names, Some(vpc)).expect("generated");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    super::write_dir(dir.path(), &generated, false).expect("written");
+    let stack = crate::stack::load(dir.path(), Some("prod"))
+        .unwrap_or_else(|e| panic!("{:#?}\n{:#?}", e.diagnostics, generated.files))
+        .stack;
+    assert_eq!(stack.vpc.as_deref(), Some(vpc));
+    let Some(Spec::Instance(web)) = stack
+        .resource(&Address::new(Kind::Instance, "web", None))
+        .map(|r| &r.spec)
+    else {
+        panic!("{:#?}", generated.files)
+    };
+    assert_eq!(web.subnet.as_deref(), Some(a));
+    assert_eq!(web.availability_zone, None);
+    let Some(Spec::LoadBalancer(front)) = stack
+        .resource(&Address::new(Kind::LoadBalancer, "front", None))
+        .map(|r| &r.spec)
+    else {
+        panic!("{:#?}", generated.files)
+    };
+    assert_eq!(front.subnets, [a, b]);
+    assert!(front.availability_zones.is_empty(), "{front:?}");
 }

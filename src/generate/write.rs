@@ -63,7 +63,11 @@ struct KeyOut {
 #[derive(Serialize)]
 struct BalancerOut {
     name: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     availability_zones: Vec<String>,
+    /// In a VPC other than the default: its subnets, instead of zones.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    subnets: Vec<String>,
     listeners: Vec<ListenerOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     health_check: Option<HealthOut>,
@@ -121,6 +125,10 @@ struct InstanceOut {
     availability_zone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     availability_zones: Option<Vec<String>>,
+    /// In a VPC other than the default: its subnet (a counted block's, in replica order),
+    /// instead of zones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subnets: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     key_name: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -156,6 +164,8 @@ struct RecordOut {
 #[derive(Serialize)]
 struct EnvFile {
     region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vpc: Option<String>,
     import: BTreeMap<String, String>,
 }
 
@@ -224,6 +234,8 @@ struct Writer<'a> {
     names: &'a BTreeMap<Address, Address>,
     found: &'a BTreeMap<Address, &'a LiveResource>,
     warnings: Vec<String>,
+    /// The VPC the stack is placed in (not the region's default): subnets, not zones.
+    placed: bool,
 }
 
 impl Writer<'_> {
@@ -344,9 +356,15 @@ impl Writer<'_> {
             }
             read
         });
+        let (availability_zones, subnets) = if self.placed {
+            (Vec::new(), list(live, "subnets"))
+        } else {
+            (list(live, "availability_zones"), Vec::new())
+        };
         BalancerOut {
             name: text(live, "name").unwrap_or_default(),
-            availability_zones: list(live, "availability_zones"),
+            availability_zones,
+            subnets,
             listeners,
             health_check,
             instances,
@@ -406,13 +424,15 @@ impl Writer<'_> {
                 }
             }
         });
+        let subnet = text(live, "subnet").filter(|_| self.placed);
         InstanceOut {
             name,
             count: None,
             ami: text(live, "ami").unwrap_or_default(),
             instance_type: text(live, "instance_type").unwrap_or_default(),
-            availability_zone: text(live, "availability_zone"),
+            availability_zone: text(live, "availability_zone").filter(|_| subnet.is_none()),
             availability_zones: None,
+            subnets: subnet.map(|s| vec![s]),
             key_name,
             security_groups: self.groups(live, "security_groups"),
             root_volume_gb: number(live, "root_volume_gb"),
@@ -477,6 +497,7 @@ pub(super) fn stack(
     request: &Request,
     found: &BTreeMap<Address, &LiveResource>,
     names: &BTreeMap<Address, Address>,
+    vpc: Option<&str>,
 ) -> Result<Generated, String> {
     let mut out = Generated::default();
     let mut file = StackFile {
@@ -496,6 +517,7 @@ pub(super) fn stack(
         names,
         found,
         warnings: Vec::new(),
+        placed: vpc.is_some(),
     };
     // Counted blocks: block name → its replicas by index.
     let mut replicas: BTreeMap<String, BTreeMap<u32, &LiveResource>> = BTreeMap::new();
@@ -564,7 +586,15 @@ pub(super) fn stack(
         let cycle = zone_cycle(&zones);
         block.name = None;
         block.count = u32::try_from(replicas.len()).ok();
-        if zones.len() == replicas.len() && cycle.len() > 1 {
+        if vpc.is_some() {
+            let subnets: Vec<String> = replicas
+                .values()
+                .filter_map(|r| text(r, "subnet"))
+                .collect();
+            if subnets.len() == replicas.len() {
+                block.subnets = Some(zone_cycle(&subnets));
+            }
+        } else if zones.len() == replicas.len() && cycle.len() > 1 {
             block.availability_zone = None;
             block.availability_zones = Some(cycle);
         }
@@ -572,6 +602,7 @@ pub(super) fn stack(
     }
     let env = EnvFile {
         region: request.region.clone(),
+        vpc: vpc.map(String::from),
         import: out
             .imports
             .iter()

@@ -495,3 +495,127 @@ fn instances_named_as_replicas_become_a_counted_block_that_plans_as_imports() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     s.plan(&["--detailed-exitcode"], 0);
 }
+
+/// Issue 16 meets issue 15: a cluster built by hand in a VPC of its own (a group in it, an
+/// instance in one of its subnets, a balancer in both) is generated with the env's `vpc`
+/// and `subnets` instead of zones, plans as imports only, and is clean after the apply.
+#[test]
+fn a_cluster_in_a_vpc_of_its_own_is_generated_with_its_subnets() {
+    use aws_sdk_elasticloadbalancing::types::Listener;
+    let s = StackDir::new("genvpc", |_, _| String::new());
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect());
+    let (vpc, subnets) = rt.block_on(crate::placement::vpc_in(
+        &aws,
+        71,
+        &["us-east-1a", "us-east-1b"],
+    ));
+    let balancer = format!("{}-front", s.name);
+    let (group, instance) = rt.block_on(async {
+        let group = aws
+            .ec2
+            .create_security_group()
+            .group_name(format!("{}-web", s.name))
+            .description("web")
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .expect("CreateSecurityGroup")
+            .group_id()
+            .expect("group id")
+            .to_string();
+        let instance = aws
+            .ec2
+            .run_instances()
+            .image_id(crate::plan::AMI)
+            .instance_type(aws_sdk_ec2::types::InstanceType::T2Micro)
+            .min_count(1)
+            .max_count(1)
+            .subnet_id(&subnets[0])
+            .security_group_ids(&group)
+            .metadata_options(
+                aws_sdk_ec2::types::InstanceMetadataOptionsRequest::builder()
+                    .http_tokens(aws_sdk_ec2::types::HttpTokensState::Required)
+                    .build(),
+            )
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key("Name")
+                            .value(s.physical("web"))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("RunInstances")
+            .instances()[0]
+            .instance_id()
+            .expect("instance id")
+            .to_string();
+        aws.elb
+            .create_load_balancer()
+            .load_balancer_name(&balancer)
+            .listeners(
+                Listener::builder()
+                    .protocol("HTTP")
+                    .load_balancer_port(80)
+                    .instance_protocol("HTTP")
+                    .instance_port(80)
+                    .build()
+                    .expect("listener"),
+            )
+            .set_subnets(Some(subnets.clone()))
+            .security_groups(&group)
+            .send()
+            .await
+            .expect("CreateLoadBalancer");
+        aws.elb
+            .register_instances_with_load_balancer()
+            .load_balancer_name(&balancer)
+            .instances(
+                aws_sdk_elasticloadbalancing::types::Instance::builder()
+                    .instance_id(&instance)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("RegisterInstancesWithLoadBalancer");
+        (group, instance)
+    });
+    let out = generate(&s, &[group, instance, balancer, "--force".into()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stack_toml = std::fs::read_to_string(s.path().join("stack.toml")).expect("stack.toml");
+    let env_toml = std::fs::read_to_string(s.path().join("env/test.toml")).expect("env");
+    let env: toml::Table = env_toml.parse().expect("TOML");
+    assert_eq!(env["vpc"].as_str(), Some(vpc.as_str()), "{env_toml}");
+    let stack: toml::Table = stack_toml.parse().expect("TOML");
+    let web = stack["instance"]
+        .as_table()
+        .and_then(|t| t.values().next())
+        .expect("an instance block");
+    assert_eq!(
+        web["subnets"].as_array().map(Vec::len),
+        Some(1),
+        "{stack_toml}"
+    );
+    assert_eq!(web["subnets"][0].as_str(), Some(subnets[0].as_str()));
+    assert!(web.get("availability_zone").is_none(), "{stack_toml}");
+    let front = stack["load_balancer"]
+        .as_table()
+        .and_then(|t| t.values().next())
+        .expect("a balancer block");
+    assert_eq!(strings(&front["subnets"]), subnets, "{stack_toml}");
+
+    let plan = s.plan(&["--detailed-exitcode"], 2);
+    assert!(
+        plan.contains("Plan: 0 to create, 0 to update, 0 to replace, 0 to destroy, 3 to import."),
+        "{plan}\n{stack_toml}"
+    );
+    let out = s.run("apply", &["--yes"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    s.plan(&["--detailed-exitcode"], 0);
+}

@@ -19,7 +19,7 @@ async fn vpc(aws: &Aws, cidr: u8) -> (String, Vec<String>) {
 }
 
 /// A VPC with a subnet in each of `zones` (in order).
-async fn vpc_in(aws: &Aws, cidr: u8, zones: &[&str]) -> (String, Vec<String>) {
+pub(crate) async fn vpc_in(aws: &Aws, cidr: u8, zones: &[&str]) -> (String, Vec<String>) {
     let vpc = aws
         .ec2
         .create_vpc()

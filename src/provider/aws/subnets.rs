@@ -21,6 +21,28 @@ fn description(scope: &Scope, identifier: &str) -> String {
 }
 
 impl Aws {
+    /// The region's default VPC, if it has one (`generate` places only what is elsewhere).
+    /// One DescribeVpcs call.
+    pub async fn default_vpc(&self, scope: &Scope) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .ec2
+            .describe_vpcs()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("is-default")
+                    .values("true")
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| self.error(scope, "describe the default VPC", e))?;
+        Ok(out
+            .vpcs()
+            .first()
+            .and_then(|v| v.vpc_id())
+            .map(String::from))
+    }
+
     /// Refuse a stack whose subnets are not all in its env's VPC (or do not exist), naming
     /// each and the resource that names it; a database's subnets must span two zones, as
     /// RDS requires of a subnet group. One DescribeSubnets call; nothing is changed.
