@@ -39,4 +39,5 @@ mod plan_json;
 mod robust;
 mod rolling;
 mod schema;
+mod sdk;
 mod support;
