@@ -608,7 +608,11 @@ fn a_cluster_in_a_vpc_of_its_own_is_generated_with_its_subnets() {
         .as_table()
         .and_then(|t| t.values().next())
         .expect("a balancer block");
-    assert_eq!(strings(&front["subnets"]), subnets, "{stack_toml}");
+    let mut written = strings(&front["subnets"]);
+    written.sort_unstable();
+    let mut made: Vec<&str> = subnets.iter().map(String::as_str).collect();
+    made.sort_unstable();
+    assert_eq!(written, made, "{stack_toml}");
 
     let plan = s.plan(&["--detailed-exitcode"], 2);
     assert!(

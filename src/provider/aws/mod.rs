@@ -108,19 +108,20 @@ pub struct Aws {
 impl Aws {
     /// Connect for `stack`: the standard chain for credentials and profiles; the region
     /// from the env file, else the stack, else `AWS_REGION`; the endpoint from
-    /// `AWS_ENDPOINT_URL`, else the env file's `endpoint_url`. Standard retries, five
-    /// attempts, so 5xx answers are retried with backoff; EC2's requests go through the
+    /// `AWS_ENDPOINT_URL`, else the env file's `endpoint_url`. Standard retries, ten
+    /// attempts, so 5xx answers and other services' throttling are retried with backoff; EC2's requests go through the
     /// run's rate limiters ([`throttle`]), which wait out throttling.
     pub async fn connect(stack: &Stack) -> Result<Aws, ProviderError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         // The user's AWS_MAX_ATTEMPTS / AWS_RETRY_MODE (or profile settings) win; without
-        // them, five attempts instead of the SDK's three: a plan of a large stack should
-        // ride out a burst of throttling.
+        // them, ten attempts instead of the SDK's three (exponential backoff, capped at 20 s:
+        // about two minutes in all): a plan of a large stack should ride out a burst of
+        // throttling from ELB, RDS or Route 53, whose limits have no limiter here.
         let configured = ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"]
             .iter()
             .any(|v| std::env::var_os(v).is_some());
         if !configured {
-            loader = loader.retry_config(RetryConfig::standard().with_max_attempts(5));
+            loader = loader.retry_config(RetryConfig::standard().with_max_attempts(10));
         }
         if !stack.region.is_empty() {
             loader = loader.region(Region::new(stack.region.clone()));
