@@ -8,14 +8,10 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::Args;
-use stackwright::engine::{self, Console, Engine, EngineKind, Finish, Operation, RunOptions};
-use stackwright::graph::Graph;
-use stackwright::plan::PlannedBy;
-use stackwright::planfile::{self, SavedPlan};
+use stackwright::engine::{self, EngineKind, Finish, Operation, RunOptions, blocking};
+use stackwright::planfile;
 use stackwright::render;
 use stackwright::render::console::Terminal;
-use stackwright::stack::Stack;
-use stackwright::with_engine;
 
 use super::StackArgs;
 
@@ -130,8 +126,8 @@ impl RunArgs {
 }
 
 pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let kind = args.run.engine.kind();
-    if planfile::is_plan_file(&args.target) {
+    let mut kind = args.run.engine.kind();
+    let saved = if planfile::is_plan_file(&args.target) {
         if args.env.is_some() {
             bail!("a saved plan knows its env: drop --env");
         }
@@ -143,61 +139,72 @@ pub fn exec_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let saved = planfile::read(&args.target)?;
-        // The stack is read again from its directory: the file is not trusted with it.
-        let checked = engine::reload(&saved)?;
-        // A saved plan knows its engine, as it knows its env.
-        let kind = match (saved.plan.engine, kind) {
-            (PlannedBy::Cloudformation, _) => EngineKind::Cloudformation,
-            (PlannedBy::Direct, EngineKind::Cloudformation) => bail!(
-                "`{}` is a plan of the direct engine: drop --engine",
-                args.target.display()
-            ),
-            (PlannedBy::Direct, EngineKind::Direct) => EngineKind::Direct,
-        };
-        let mut options = args.run.options(args.allow_open, "STACK".into());
-        options.allow_replace_import = args.allow_replace_import;
-        let target = Target {
-            stack: &checked.loaded.stack,
-            graph: &checked.graph,
-            saved: Some(&saved),
-        };
-        return run(Operation::Apply, kind, target, &options, args.run.stats);
-    }
-    let stack_args = StackArgs {
-        stack: args.target,
-        env: args.env,
+        kind = blocking::engine_of(&saved, kind)?;
+        Some(saved)
+    } else {
+        None
     };
-    let Some((loaded, graph)) = super::load_and_graph(&stack_args) else {
-        return Ok(ExitCode::FAILURE);
+    // A saved plan's stack is read again from its directory: the file is not trusted with it.
+    let (loaded, graph, dir) = match &saved {
+        Some(saved) => {
+            let checked = engine::reload(saved)?;
+            (checked.loaded, checked.graph, "STACK".to_string())
+        }
+        None => {
+            let stack_args = StackArgs {
+                stack: args.target.clone(),
+                env: args.env.clone(),
+            };
+            let Some((loaded, graph)) = super::load_and_graph(&stack_args) else {
+                return Ok(ExitCode::FAILURE);
+            };
+            (loaded, graph, args.target.display().to_string())
+        }
     };
-    let mut options = args
-        .run
-        .options(args.allow_open, stack_args.stack.display().to_string());
+    let mut options = args.run.options(args.allow_open, dir);
     options.rotate = args.rotate_secret.into_iter().collect();
     options.allow_replace_import = args.allow_replace_import;
-    let target = Target {
-        stack: &loaded.stack,
-        graph: &graph,
-        saved: None,
-    };
-    run(Operation::Apply, kind, target, &options, args.run.stats)
+    let ran = blocking::run(
+        Operation::Apply,
+        kind,
+        (&loaded.stack, &graph),
+        saved.as_ref(),
+        &options,
+        Arc::new(Terminal),
+    )?;
+    finished(Operation::Apply, ran, args.run.stats)
 }
 
 pub fn exec_destroy(args: DestroyArgs) -> anyhow::Result<ExitCode> {
+    let direct_only = |what: &str| -> anyhow::Result<()> {
+        if args.run.engine.kind() != EngineKind::Direct {
+            bail!("{what} tears down what the direct engine's tags find: drop --engine");
+        }
+        Ok(())
+    };
     if args.expired {
-        return destroy_expired(&args.region, args.dry_run, &args.run);
+        direct_only("--expired")?;
+        let options = args.run.options(false, "--stack NAME".into());
+        let swept = blocking::sweep(&args.region, args.dry_run, &options, Arc::new(Terminal))?;
+        // Exit 1 when a stack was left, or not all of it went.
+        let left = render::summary::sweep_report(&swept, args.dry_run);
+        return Ok(ExitCode::from(u8::from(left)));
     }
     let Some(dir) = args.dir else {
+        direct_only("--stack")?;
         if args.region.len() > 1 {
             bail!("--stack tears down one stack and env: give one --region");
         }
-        let region = args.region.into_iter().next();
-        return destroy_by_tags(
-            args.stack_name.unwrap_or_default(),
-            args.env,
-            region,
-            &args.run,
-        );
+        let name = args.stack_name.unwrap_or_default();
+        let options = args.run.options(false, format!("--stack {name}"));
+        let ran = blocking::destroy_by_tags(
+            &name,
+            args.env.as_deref().unwrap_or_default(),
+            args.region.first().map(String::as_str),
+            &options,
+            Arc::new(Terminal),
+        )?;
+        return finished(Operation::Destroy, ran, args.run.stats);
     };
     if !args.region.is_empty() {
         bail!("--region goes with --stack or --expired; a stack directory says its region");
@@ -212,164 +219,26 @@ pub fn exec_destroy(args: DestroyArgs) -> anyhow::Result<ExitCode> {
     let options = args
         .run
         .options(false, stack_args.stack.display().to_string());
-    let target = Target {
-        stack: &loaded.stack,
-        graph: &graph,
-        saved: None,
-    };
-    run(
+    let ran = blocking::run(
         Operation::Destroy,
         args.run.engine.kind(),
-        target,
+        (&loaded.stack, &graph),
+        None,
         &options,
-        args.run.stats,
-    )
+        Arc::new(Terminal),
+    )?;
+    finished(Operation::Destroy, ran, args.run.stats)
 }
 
-/// `destroy --stack NAME --env ENV`: the direct engine's teardown of what the tags find.
-fn destroy_by_tags(
-    name: String,
-    env: Option<String>,
-    region: Option<String>,
-    run_args: &RunArgs,
-) -> anyhow::Result<ExitCode> {
-    if run_args.engine.kind() != EngineKind::Direct {
-        bail!(
-            "--stack tears down what the direct engine's tags find; a CloudFormation stack \
-             is deleted from its files: `stackwright destroy STACK --env ENV --engine \
-             cloudformation`"
-        );
-    }
-    let env = env.unwrap_or_default();
-    let (stack, graph) = engine::tags::nothing_of(&name, &env, region.as_deref())?;
-    let options = run_args.options(false, format!("--stack {name}"));
-    let console: Arc<dyn Console> = Arc::new(Terminal);
-    let runtime = engine::runtime()?;
-    let finish = runtime.block_on(async {
-        let cancel = engine::on_ctrl_c(console.clone());
-        let mut direct = engine::Direct::connect_by_tags(stack, graph).await?;
-        let finish = engine::run(
-            &mut direct,
-            Operation::Destroy,
-            None,
-            &options,
-            console.clone(),
-            cancel,
-        )
-        .await;
-        if run_args.stats {
-            render::stderr(&render::summary::calls(&direct.calls()));
-        }
-        finish
-    });
-    runtime.shutdown_background();
-    Ok(exit(Operation::Destroy, finish?))
-}
-
-/// `destroy --expired [--dry-run]`: every expired stack and env in turn; exit 1 when one
-/// was left (or not all of it went).
-fn destroy_expired(
-    regions: &[String],
-    dry_run: bool,
-    run_args: &RunArgs,
-) -> anyhow::Result<ExitCode> {
-    if run_args.engine.kind() != EngineKind::Direct {
-        bail!("--expired tears down what the direct engine's tags find: drop --engine");
-    }
-    let options = run_args.options(false, "--stack NAME".into());
-    let console: Arc<dyn Console> = Arc::new(Terminal);
-    let runtime = engine::runtime()?;
-    let swept = runtime.block_on(async {
-        let cancel = engine::on_ctrl_c(console.clone());
-        engine::sweep::sweep(regions, dry_run, &options, console.clone(), cancel).await
-    });
-    runtime.shutdown_background();
-    let swept = swept?;
-    let mut left = Vec::new();
-    for (listed, outcome) in &swept {
-        let which = format!(
-            "stack `{}` env `{}` ({})",
-            listed.stack, listed.env, listed.region
-        );
-        match outcome {
-            engine::sweep::Swept::WouldDestroy(_) => {}
-            engine::sweep::Swept::Carried {
-                plan,
-                report,
-                succeeded,
-            } => {
-                render::stdout(&render::summary::applied("Destroy", plan, report));
-                if !succeeded {
-                    left.push(format!("{which}: not all of it was destroyed (see above)"));
-                }
-            }
-            engine::sweep::Swept::Left(why) => left.push(format!("{which}: {why}")),
-        }
-    }
-    render::stdout(&render::summary::swept(&swept, dry_run, &left));
-    Ok(if left.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-/// What to apply: a stack and its graph, and the saved plan of it, if any.
-struct Target<'a> {
-    stack: &'a Stack,
-    graph: &'a Graph,
-    saved: Option<&'a SavedPlan>,
-}
-
-fn run(
+/// Print the calls made (`--stats`) and how the run finished; its exit code.
+fn finished(
     operation: Operation,
-    kind: EngineKind,
-    target: Target<'_>,
-    options: &RunOptions,
+    (finish, calls): (Result<Finish, engine::EngineError>, blocking::Calls),
     stats: bool,
 ) -> anyhow::Result<ExitCode> {
-    let console: Arc<dyn Console> = Arc::new(Terminal);
-    // A plan saved with --deep is checked against live state read the same way.
-    let deep = target.saved.is_some_and(|s| s.deep);
-    let runtime = engine::runtime()?;
-    let finish = runtime.block_on(async {
-        let cancel = engine::on_ctrl_c(console.clone());
-        let mut connected =
-            engine::connect(kind, target.stack, target.graph, deep, console.clone()).await?;
-        with_engine!(&mut connected, e => {
-            let finish =
-                engine::run(e, operation, target.saved, options, console.clone(), cancel).await;
-            if stats {
-                render::stderr(&render::summary::calls(&e.calls()));
-            }
-            finish
-        })
-    });
-    // Not waiting for a question nobody answered (a Ctrl-C at the prompt).
-    runtime.shutdown_background();
-    Ok(exit(operation, finish?))
-}
-
-/// Render how a run finished; its exit code.
-fn exit(operation: Operation, finish: Finish) -> ExitCode {
-    match finish {
-        Finish::NoChanges => ExitCode::SUCCESS,
-        Finish::Declined => ExitCode::FAILURE,
-        Finish::Carried {
-            plan,
-            report,
-            outputs,
-            succeeded,
-        } => {
-            render::stdout(&render::summary::applied(operation.title(), &plan, &report));
-            if let Some(outputs) = outputs {
-                render::stdout(&render::summary::outputs(&outputs));
-            }
-            if succeeded {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+    if let Some(calls) = calls.filter(|_| stats) {
+        render::stderr(&render::summary::calls(&calls));
     }
+    let succeeded = render::summary::finish(operation.title(), &finish?);
+    Ok(ExitCode::from(u8::from(!succeeded)))
 }

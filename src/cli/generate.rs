@@ -4,9 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use stackwright::engine::{self, EngineError};
-use stackwright::generate::{self, Request};
-use stackwright::provider::aws::Aws;
+use stackwright::engine::blocking;
+use stackwright::generate;
 use stackwright::render;
 use stackwright::stack::names::check_stack_name;
 
@@ -49,49 +48,13 @@ pub fn exec(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     check_stack_name(&args.name).map_err(|e| anyhow::anyhow!("--name `{}`: {e}", args.name))?;
     check_stack_name(&args.env).map_err(|e| anyhow::anyhow!("--env `{}`: {e}", args.env))?;
     generate::check_dir(&args.dir, args.force).map_err(anyhow::Error::msg)?;
-    let runtime = engine::runtime()?;
-    let generated = runtime.block_on(async {
-        let region = match args.region.clone() {
-            Some(r) => r,
-            None => Aws::configured_region().await.ok_or_else(|| {
-                anyhow::anyhow!("no region is configured: pass --region (or set AWS_REGION)")
-            })?,
-        };
-        let request = Request {
-            name: args.name.clone(),
-            env: args.env.clone(),
-            region: region.clone(),
-            ids: args.ids.clone(),
-        };
-        let target = generate::target(&request);
-        let aws = Aws::connect(&target).await.map_err(EngineError::from)?;
-        generate::generate(&aws, &request)
-            .await
-            .map_err(|errors| anyhow::anyhow!("{}", errors.join("\nerror: ")))
-    })?;
+    let generated = blocking::generate(&args.name, &args.env, args.region.as_deref(), &args.ids)?;
     for w in &generated.warnings {
         render::stderr(&format!("warning: {w}\n"));
     }
     generate::write_dir(&args.dir, &generated, args.force).map_err(anyhow::Error::msg)?;
-    let mut out = format!(
-        "Wrote `{}`: {} resources to import.\n",
-        args.dir.display(),
-        generated.imports.len()
-    );
-    for file in generated.files.keys() {
-        out.push_str(&format!("  {file}\n"));
-    }
-    for (secret, var) in &generated.secrets {
-        out.push_str(&format!(
-            "Secret `{secret}` is read from `{var}`: set it to the current value before an \
-             apply that needs it.\n"
-        ));
-    }
-    out.push_str(&format!(
-        "Next: stackwright plan {} --env {}\n",
-        args.dir.display(),
-        args.env
+    render::stdout(&render::summary::generated(
+        &args.dir, &args.env, &generated,
     ));
-    render::stdout(&out);
     Ok(ExitCode::SUCCESS)
 }

@@ -36,14 +36,7 @@ pub fn exec(args: LsArgs) -> anyhow::Result<ExitCode> {
         render::stdout(&render::inventory::table(&listing.stacks));
     }
     if args.stats {
-        for (region, calls) in &listing.calls {
-            let total: u64 = calls.values().sum();
-            let each: Vec<String> = calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
-            render::stderr(&format!(
-                "AWS calls in {region}: {total} ({})\n",
-                each.join(", ")
-            ));
-        }
+        render::stderr(&render::inventory::calls(&listing.calls));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -145,30 +145,6 @@ pub fn main() -> ExitCode {
 /// Load, check and graph a stack, printing every diagnostic (warnings too). `None` when it
 /// has errors: they have been printed, and the command exits 1.
 fn load_and_graph(args: &StackArgs) -> Option<(Loaded, Graph)> {
-    let colour = render::stderr_colour();
-    match engine::check(&args.stack, args.env.as_deref()) {
-        Ok(checked) => {
-            let loaded = checked.loaded;
-            render::stderr(&render::diagnostics::render_all(
-                &loaded.warnings,
-                &loaded.sources,
-                colour,
-            ));
-            Some((loaded, checked.graph))
-        }
-        Err(rejected) => {
-            render::stderr(&render::diagnostics::render_all(
-                &rejected.warnings,
-                &rejected.sources,
-                colour,
-            ));
-            render::stderr(&render::diagnostics::render_all(
-                &rejected.diagnostics,
-                &rejected.sources,
-                colour,
-            ));
-            render::stderr(&format!("error: {}\n", rejected.summary));
-            None
-        }
-    }
+    let checked = render::diagnostics::checked(engine::check(&args.stack, args.env.as_deref()))?;
+    Some((checked.loaded, checked.graph))
 }

@@ -6,14 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use stackwright::engine::{self, Console, Engine, EngineKind, PlanOptions, Planned};
+use stackwright::engine::{EngineKind, PlanOptions, Planned, blocking};
 use stackwright::graph::Graph;
 use stackwright::planfile::Source;
 use stackwright::render;
 use stackwright::render::console::Terminal;
 use stackwright::stack::Stack;
-use stackwright::with_engine;
-use tokio::sync::watch;
 
 use super::StackArgs;
 
@@ -102,7 +100,11 @@ pub fn exec(args: PlanArgs) -> anyhow::Result<ExitCode> {
         )),
         PlanFormat::Markdown => render::stdout(&render::markdown::render(
             &planned.plan,
-            &full_plan_command(&args.stack, kind),
+            &render::markdown::full_plan_command(
+                &args.stack.stack,
+                args.stack.env.as_deref(),
+                kind == EngineKind::Cloudformation,
+            ),
         )),
     }
     Ok(match (args.detailed_exitcode, planned.changes) {
@@ -120,49 +122,9 @@ pub(super) fn run(
     options: &PlanOptions,
     stats: bool,
 ) -> anyhow::Result<Planned> {
-    let console: Arc<dyn Console> = Arc::new(Terminal);
-    let runtime = engine::runtime()?;
-    let planned = runtime.block_on(async {
-        // A CloudFormation plan withdraws its change set on a Ctrl-C; a direct plan only
-        // reads, and stops at once.
-        let (_keep, mut cancel) = watch::channel(false);
-        if kind == EngineKind::Cloudformation {
-            cancel = engine::on_ctrl_c(console.clone());
-        }
-        let mut connected =
-            engine::connect(kind, stack, graph, options.deep, console.clone()).await?;
-        with_engine!(&mut connected, e => {
-            let planned = engine::plan(e, options, console.as_ref(), cancel).await;
-            if stats {
-                render::stderr(&render::summary::calls(&e.calls()));
-            }
-            planned
-        })
-    });
-    runtime.shutdown_background();
+    let (planned, calls) = blocking::plan(kind, stack, graph, options, Arc::new(Terminal))?;
+    if let Some(calls) = calls.filter(|_| stats) {
+        render::stderr(&render::summary::calls(&calls));
+    }
     Ok(planned?)
-}
-
-/// The command that prints this plan in full, for a comment that had to leave some out.
-fn full_plan_command(stack: &StackArgs, kind: EngineKind) -> String {
-    let quoted = |s: &str| {
-        if s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c))
-        {
-            s.to_string()
-        } else {
-            format!("'{}'", s.replace('\'', "'\\''"))
-        }
-    };
-    let mut command = format!(
-        "stackwright plan {}",
-        quoted(&stack.stack.display().to_string())
-    );
-    if let Some(env) = &stack.env {
-        command.push_str(&format!(" --env {}", quoted(env)));
-    }
-    if kind == EngineKind::Cloudformation {
-        command.push_str(" --engine cloudformation");
-    }
-    command
 }

@@ -3,8 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use stackwright::engine::{self, EngineError, secrets};
-use stackwright::provider::aws::Aws;
+use stackwright::engine::blocking;
 use stackwright::render;
 
 use super::StackArgs;
@@ -31,25 +30,15 @@ pub fn exec(args: UnlockArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let stack = &loaded.stack;
-    let scope = secrets::scope(stack, false, &secrets::process_env())?;
-    let runtime = engine::runtime()?;
-    let holder = runtime.block_on(async {
-        let aws = Aws::connect(stack).await.map_err(EngineError::from)?;
-        aws.break_lock(&scope, args.force)
-            .await
-            .map_err(|e| match e.hint() {
-                Some(hint) => anyhow::anyhow!("{e}\n\nhint: {hint}"),
-                None => anyhow::anyhow!("{e}"),
-            })
-    })?;
+    let holder = blocking::unlock(stack, args.force)?;
     match holder {
         Some(h) => render::stdout(&format!(
             "Released the lock of stack `{}` env `{}`, held by {h}.\n",
-            scope.stack, scope.env
+            stack.name, stack.env
         )),
         None => render::stdout(&format!(
             "Stack `{}` env `{}` is not locked.\n",
-            scope.stack, scope.env
+            stack.name, stack.env
         )),
     }
     Ok(ExitCode::SUCCESS)

@@ -20,6 +20,7 @@
 //! The engine never prints: it tells and asks a [`Console`] (which `render` implements for
 //! a terminal) and returns what happened as data.
 
+pub mod blocking;
 pub mod cloudformation;
 mod console;
 pub mod direct;

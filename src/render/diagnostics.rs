@@ -94,3 +94,28 @@ fn visible(span: &Span, sources: &SourceMap) -> std::ops::Range<usize> {
     }
     start..end
 }
+
+/// Print what checking a stack found, warnings too, and on errors the summary line:
+/// the checked stack, or `None` when it has errors.
+pub fn checked(
+    result: Result<crate::engine::Checked, Box<crate::engine::Rejected>>,
+) -> Option<crate::engine::Checked> {
+    let colour = super::stderr_colour();
+    match result {
+        Ok(checked) => {
+            let loaded = &checked.loaded;
+            super::stderr(&render_all(&loaded.warnings, &loaded.sources, colour));
+            Some(checked)
+        }
+        Err(rejected) => {
+            super::stderr(&render_all(&rejected.warnings, &rejected.sources, colour));
+            super::stderr(&render_all(
+                &rejected.diagnostics,
+                &rejected.sources,
+                colour,
+            ));
+            super::stderr(&format!("error: {}\n", rejected.summary));
+            None
+        }
+    }
+}

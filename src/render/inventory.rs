@@ -68,6 +68,22 @@ pub fn json(stacks: &[Listed]) -> String {
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }
 
+/// `ls --stats`: the AWS calls made in each region, by operation.
+pub fn calls<'a>(
+    by_region: impl IntoIterator<Item = (&'a String, &'a std::collections::BTreeMap<String, u64>)>,
+) -> String {
+    let mut out = String::new();
+    for (region, calls) in by_region {
+        let total: u64 = calls.values().sum();
+        let each: Vec<String> = calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        out.push_str(&format!(
+            "AWS calls in {region}: {total} ({})\n",
+            each.join(", ")
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

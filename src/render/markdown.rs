@@ -400,3 +400,25 @@ fn hard_cut(text: &str, limit: usize) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The command that prints this plan in full, for a comment that had to leave some out:
+/// `stackwright plan DIR [--env ENV] [--engine cloudformation]`, quoted for a shell.
+pub fn full_plan_command(dir: &std::path::Path, env: Option<&str>, cloudformation: bool) -> String {
+    let quoted = |s: &str| {
+        if s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c))
+        {
+            s.to_string()
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    let mut command = format!("stackwright plan {}", quoted(&dir.display().to_string()));
+    if let Some(env) = env {
+        command.push_str(&format!(" --env {}", quoted(env)));
+    }
+    if cloudformation {
+        command.push_str(" --engine cloudformation");
+    }
+    command
+}

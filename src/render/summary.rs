@@ -140,3 +140,130 @@ pub fn swept(
     }
     out
 }
+
+/// Print how an apply or destroy finished: the summary of what was done, and the stack's
+/// outputs after an apply. Whether it succeeded (a declined run did not).
+pub fn finish(title: &str, finish: &crate::engine::Finish) -> bool {
+    use crate::engine::Finish;
+    match finish {
+        Finish::NoChanges => true,
+        Finish::Declined => false,
+        Finish::Carried {
+            plan,
+            report,
+            outputs,
+            succeeded,
+        } => {
+            super::stdout(&applied(title, plan, report));
+            if let Some(outputs) = outputs {
+                super::stdout(&self::outputs(outputs));
+            }
+            *succeeded
+        }
+    }
+}
+
+/// Print `destroy --expired`: each teardown's summary, then the closing lines. Whether a
+/// stack was left (or not all of it went).
+pub fn sweep_report(
+    swept: &[(
+        crate::provider::inventory::Listed,
+        crate::engine::sweep::Swept,
+    )],
+    dry_run: bool,
+) -> bool {
+    use crate::engine::sweep::Swept;
+    let mut left = Vec::new();
+    for (listed, outcome) in swept {
+        let which = format!(
+            "stack `{}` env `{}` ({})",
+            listed.stack, listed.env, listed.region
+        );
+        match outcome {
+            Swept::WouldDestroy(_) => {}
+            Swept::Carried {
+                plan,
+                report,
+                succeeded,
+            } => {
+                super::stdout(&applied("Destroy", plan, report));
+                if !succeeded {
+                    left.push(format!("{which}: not all of it was destroyed (see above)"));
+                }
+            }
+            Swept::Left(why) => left.push(format!("{which}: {why}")),
+        }
+    }
+    super::stdout(&self::swept(swept, dry_run, &left));
+    !left.is_empty()
+}
+
+/// `output`: `name = value` for each output whose resource exists.
+pub fn outputs_plain(outputs: &std::collections::BTreeMap<String, Option<String>>) -> String {
+    outputs
+        .iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name} = {v}\n")))
+        .collect()
+}
+
+/// `output --json`: one object, `null` for an output whose resource does not exist.
+pub fn outputs_json(outputs: &std::collections::BTreeMap<String, Option<String>>) -> String {
+    let known: serde_json::Map<String, serde_json::Value> = outputs
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.clone().map_or(serde_json::Value::Null, Into::into),
+            )
+        })
+        .collect();
+    serde_json::to_string_pretty(&known).unwrap_or_default() + "\n"
+}
+
+/// `output`'s error when outputs refer to resources that do not exist, if any do.
+pub fn missing_outputs(
+    outputs: &std::collections::BTreeMap<String, Option<String>>,
+) -> Option<String> {
+    let missing: Vec<String> = outputs
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| format!("`{k}`"))
+        .collect();
+    let one = missing.len() == 1;
+    (!missing.is_empty()).then(|| {
+        format!(
+            "error: output{} {} refer{} to resources that do not exist in AWS\n\nhint: apply \
+             the stack first\n",
+            if one { "" } else { "s" },
+            missing.join(", "),
+            if one { "s" } else { "" },
+        )
+    })
+}
+
+/// `generate`: what it wrote, the secrets to set, and the next command.
+pub fn generated(
+    dir: &std::path::Path,
+    env: &str,
+    generated: &crate::generate::Generated,
+) -> String {
+    let mut out = format!(
+        "Wrote `{}`: {} resources to import.\n",
+        dir.display(),
+        generated.imports.len()
+    );
+    for file in generated.files.keys() {
+        out.push_str(&format!("  {file}\n"));
+    }
+    for (secret, var) in &generated.secrets {
+        out.push_str(&format!(
+            "Secret `{secret}` is read from `{var}`: set it to the current value before an \
+             apply that needs it.\n"
+        ));
+    }
+    out.push_str(&format!(
+        "Next: stackwright plan {} --env {env}\n",
+        dir.display()
+    ));
+    out
+}
