@@ -7,8 +7,6 @@
 //! names and database identifiers by filter, balancers by one listing (DescribeLoadBalancers
 //! fails as a whole on a name that does not exist) and DescribeTags for the ones found.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_ec2::types::Filter;
 
 use super::{Aws, Tagged};
@@ -143,45 +141,22 @@ impl Aws {
         scope: &Scope,
         balancers: &[&(Address, String)],
     ) -> Result<Vec<(Kind, String, Tagged)>, ProviderError> {
-        let pages = self
-            .elb
-            .describe_load_balancers()
-            .page_size(400)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| self.error(scope, "look up load balancer names", e))?;
-        let found: Vec<String> = pages
+        let found: Vec<String> = self
+            .all_balancers(scope)
+            .await?
             .iter()
-            .flat_map(|p| p.load_balancer_descriptions())
             .filter_map(|b| b.load_balancer_name())
             .filter(|n| balancers.iter().any(|(_, w)| w.eq_ignore_ascii_case(n)))
             .map(String::from)
             .collect();
-        let mut out = Vec::new();
-        // At most 20 names a call; a stack has few balancers.
-        for batch in found.chunks(20) {
-            let tags = self
-                .elb
-                .describe_tags()
-                .set_load_balancer_names(Some(batch.to_vec()))
-                .send()
-                .await
-                .map_err(|e| self.error(scope, "describe load balancer tags", e))?;
-            let mut by_name: BTreeMap<String, Tagged> = BTreeMap::new();
-            for d in tags.tag_descriptions() {
-                let pairs = d.tags().iter().map(|t| (t.key(), t.value().unwrap_or("")));
-                by_name.insert(
-                    d.load_balancer_name().unwrap_or_default().to_string(),
-                    Tagged::new(pairs),
-                );
-            }
-            for name in batch {
-                let tagged = by_name.remove(name).unwrap_or_else(|| Tagged::new([]));
-                out.push((Kind::LoadBalancer, name.clone(), tagged));
-            }
-        }
+        let mut tags = self.balancer_tags(scope, &found).await?;
+        let out = found
+            .into_iter()
+            .map(|name| {
+                let tagged = tags.remove(&name).unwrap_or_else(|| Tagged::new([]));
+                (Kind::LoadBalancer, name, tagged)
+            })
+            .collect();
         Ok(out)
     }
 }

@@ -9,6 +9,10 @@ use aws_sdk_elasticloadbalancing::types::{
     LoadBalancerDescription, Tag, TagKeyOnly,
 };
 
+use aws_sdk_elasticloadbalancing::operation::describe_tags::DescribeTagsError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+
 use super::{Aws, Ids, Tagged, code};
 use crate::provider::{
     Applied, Desired, LiveResource, MemberHealth, Progress, ProviderError, Scope, Value, flag,
@@ -26,10 +30,11 @@ pub(super) struct RawBalancer {
 const TAG_BATCH: usize = 20;
 
 impl Aws {
-    pub(super) async fn read_load_balancers(
+    /// Every classic load balancer of the region (paginated DescribeLoadBalancers).
+    pub(super) async fn all_balancers(
         &self,
         scope: &Scope,
-    ) -> Result<Vec<RawBalancer>, ProviderError> {
+    ) -> Result<Vec<LoadBalancerDescription>, ProviderError> {
         let pages = self
             .elb
             .describe_load_balancers()
@@ -39,63 +44,73 @@ impl Aws {
             .try_collect()
             .await
             .map_err(|e| self.error(scope, "describe load balancers", e))?;
-        let all: Vec<&LoadBalancerDescription> = pages
+        Ok(pages
             .iter()
             .flat_map(|p| p.load_balancer_descriptions())
-            .collect();
-        let names: Vec<String> = all
-            .iter()
-            .filter_map(|b| b.load_balancer_name())
-            .map(String::from)
-            .collect();
-        let mut tags: BTreeMap<String, Tagged> = BTreeMap::new();
-        for batch in names.chunks(TAG_BATCH) {
-            let output = match self
-                .elb
+            .cloned()
+            .collect())
+    }
+
+    /// The tags of the balancers `names`, by name: DescribeTags for 20 at a time. One
+    /// deleted since it was listed (anyone's) is no part of live state: the rest of its
+    /// batch is read one by one, and it is left out.
+    pub(super) async fn balancer_tags(
+        &self,
+        scope: &Scope,
+        names: &[String],
+    ) -> Result<BTreeMap<String, Tagged>, ProviderError> {
+        let describe = |names: Vec<String>| {
+            self.elb
                 .describe_tags()
-                .set_load_balancer_names(Some(batch.to_vec()))
+                .set_load_balancer_names(Some(names))
                 .send()
-                .await
-            {
-                Ok(output) => vec![output],
-                // One of the batch (anyone's) was deleted since it was listed: it is no
-                // part of live state, so read the rest one by one.
-                Err(e) if super::code(&e) == Some("LoadBalancerNotFound") => {
-                    let mut outputs = Vec::new();
+        };
+        let gone =
+            |e: &SdkError<DescribeTagsError, HttpResponse>| code(e) == Some("LoadBalancerNotFound");
+        let mut outputs = Vec::new();
+        for batch in names.chunks(TAG_BATCH) {
+            match describe(batch.to_vec()).await {
+                Ok(output) => outputs.push(output),
+                Err(e) if gone(&e) => {
                     for name in batch {
-                        match self
-                            .elb
-                            .describe_tags()
-                            .load_balancer_names(name)
-                            .send()
-                            .await
-                        {
+                        match describe(vec![name.clone()]).await {
                             Ok(output) => outputs.push(output),
-                            Err(e) if super::code(&e) == Some("LoadBalancerNotFound") => {}
+                            Err(e) if gone(&e) => {}
                             Err(e) => {
                                 return Err(self.error(scope, "describe load balancer tags", e));
                             }
                         }
                     }
-                    outputs
                 }
                 Err(e) => return Err(self.error(scope, "describe load balancer tags", e)),
-            };
-            for description in output.iter().flat_map(|o| o.tag_descriptions()) {
-                let Some(name) = description.load_balancer_name() else {
-                    continue;
-                };
-                let tagged = Tagged::new(
-                    description
-                        .tags()
-                        .iter()
-                        .map(|t| (t.key(), t.value().unwrap_or_default())),
-                );
-                tags.insert(name.to_string(), tagged);
             }
         }
+        Ok(outputs
+            .iter()
+            .flat_map(|o| o.tag_descriptions())
+            .filter_map(|d| {
+                let tags = d
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key(), t.value().unwrap_or_default()));
+                Some((d.load_balancer_name()?.to_string(), Tagged::new(tags)))
+            })
+            .collect())
+    }
+
+    pub(super) async fn read_load_balancers(
+        &self,
+        scope: &Scope,
+    ) -> Result<Vec<RawBalancer>, ProviderError> {
+        let all = self.all_balancers(scope).await?;
+        let names: Vec<String> = all
+            .iter()
+            .filter_map(|b| b.load_balancer_name())
+            .map(String::from)
+            .collect();
+        let mut tags = self.balancer_tags(scope, &names).await?;
         let mut out = Vec::new();
-        for balancer in all {
+        for balancer in &all {
             let name = balancer.load_balancer_name().unwrap_or_default();
             // A balancer without tags may be one `[import]` names.
             let tagged = tags.remove(name).unwrap_or_else(|| Tagged::new([]));

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::Filter;
 
-use super::{Aws, Tagged, code};
+use super::{Aws, Tagged};
 use crate::provider::inventory::{Found, Inventory};
 use crate::provider::{ProviderError, Scope, TAG_ENV, TAG_EXPIRES, TAG_STACK};
 
@@ -18,7 +18,6 @@ use crate::provider::{ProviderError, Scope, TAG_ENV, TAG_EXPIRES, TAG_STACK};
 const TAG_LOCK: &str = "stackwright:lock";
 /// Instances in these states are the stack's (terminated ones are not).
 const LIVE_STATES: [&str; 5] = ["pending", "running", "stopping", "stopped", "shutting-down"];
-const ELB_TAG_BATCH: usize = 20;
 
 /// An SDK time as RFC 3339 UTC, to the second.
 fn rfc3339(t: Option<&aws_smithy_types::DateTime>) -> Option<String> {
@@ -127,18 +126,9 @@ impl Aws {
     }
 
     async fn inventory_elb(&self, scope: &Scope) -> Result<Vec<Found>, ProviderError> {
-        let pages = self
-            .elb
-            .describe_load_balancers()
-            .page_size(400)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| self.error(scope, "list load balancers", e))?;
-        let created: BTreeMap<String, Option<String>> = pages
+        let all = self.all_balancers(scope).await?;
+        let created: BTreeMap<String, Option<String>> = all
             .iter()
-            .flat_map(|p| p.load_balancer_descriptions())
             .filter_map(|b| {
                 Some((
                     b.load_balancer_name()?.to_string(),
@@ -147,49 +137,11 @@ impl Aws {
             })
             .collect();
         let names: Vec<String> = created.keys().cloned().collect();
-        let mut out = Vec::new();
-        for batch in names.chunks(ELB_TAG_BATCH) {
-            let outputs = match self
-                .elb
-                .describe_tags()
-                .set_load_balancer_names(Some(batch.to_vec()))
-                .send()
-                .await
-            {
-                Ok(output) => vec![output],
-                // One of the batch was deleted since it was listed: the rest one by one.
-                Err(e) if code(&e) == Some("LoadBalancerNotFound") => {
-                    let mut outputs = Vec::new();
-                    for name in batch {
-                        match self
-                            .elb
-                            .describe_tags()
-                            .load_balancer_names(name)
-                            .send()
-                            .await
-                        {
-                            Ok(output) => outputs.push(output),
-                            Err(e) if code(&e) == Some("LoadBalancerNotFound") => {}
-                            Err(e) => return Err(self.error(scope, "list load balancer tags", e)),
-                        }
-                    }
-                    outputs
-                }
-                Err(e) => return Err(self.error(scope, "list load balancer tags", e)),
-            };
-            for d in outputs.iter().flat_map(|o| o.tag_descriptions()) {
-                let tagged = Tagged::new(
-                    d.tags()
-                        .iter()
-                        .map(|t| (t.key(), t.value().unwrap_or_default())),
-                );
-                let when = d
-                    .load_balancer_name()
-                    .and_then(|n| created.get(n).cloned().flatten());
-                out.extend(tagged.found(when));
-            }
-        }
-        Ok(out)
+        let tags = self.balancer_tags(scope, &names).await?;
+        Ok(tags
+            .into_iter()
+            .flat_map(|(name, tagged)| tagged.found(created.get(&name).cloned().flatten()))
+            .collect())
     }
 
     async fn inventory_rds(&self, scope: &Scope) -> Result<Vec<Found>, ProviderError> {
