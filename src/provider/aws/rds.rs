@@ -594,6 +594,11 @@ impl Aws {
         })
         .await
         .map_err(|d| self.failed(scope, &what, d))?;
-        self.delete_subnet_group(scope, identifier).await
+        // Its own subnet group (named as the database) goes with it; a database in the
+        // VPC's default group costs no call here.
+        if live.attrs.get("db_subnet_group") == Some(&Value::text(identifier)) {
+            self.delete_subnet_group(scope, identifier).await?;
+        }
+        Ok(())
     }
 }
